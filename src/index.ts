@@ -1,0 +1,2 @@
+// vfio-ts public entry point.
+export * from './errors.js';

@@ -1,0 +1,175 @@
+// Facts of Linux's VFIO user API (include/uapi/linux/vfio.h), shared by the
+// kernel backend and the vfio-user codecs, which reuse the same structures.
+//
+// ioctl numbers are _IO(';', 100 + n): VFIO encodes no size or direction in
+// them, so they are the same on every architecture.
+
+const VFIO_TYPE = 0x3b; // ';'
+const VFIO_BASE = 100;
+const io = (n: number): number => (VFIO_TYPE << 8) | (VFIO_BASE + n);
+
+export const VFIO_API_VERSION = 0;
+
+/** ioctls, grouped by the fd they apply to. */
+export const ioctl = {
+  // container (/dev/vfio/vfio)
+  GET_API_VERSION: io(0),
+  CHECK_EXTENSION: io(1),
+  SET_IOMMU: io(2),
+  IOMMU_GET_INFO: io(12),
+  IOMMU_MAP_DMA: io(13),
+  IOMMU_UNMAP_DMA: io(14),
+  // group (/dev/vfio/N)
+  GROUP_GET_STATUS: io(3),
+  GROUP_SET_CONTAINER: io(4),
+  GROUP_UNSET_CONTAINER: io(5),
+  GROUP_GET_DEVICE_FD: io(6),
+  // device
+  DEVICE_GET_INFO: io(7),
+  DEVICE_GET_REGION_INFO: io(8),
+  DEVICE_GET_IRQ_INFO: io(9),
+  DEVICE_SET_IRQS: io(10),
+  DEVICE_RESET: io(11),
+  DEVICE_GET_PCI_HOT_RESET_INFO: io(12),
+  DEVICE_PCI_HOT_RESET: io(13),
+  DEVICE_IOEVENTFD: io(16),
+  DEVICE_FEATURE: io(17),
+} as const;
+
+/** Container extensions / IOMMU types. */
+export const iommuType = {
+  TYPE1: 1,
+  SPAPR_TCE: 2,
+  TYPE1v2: 3,
+  DMA_CC: 4,
+  UNMAP_ALL: 9,
+  UPDATE_VADDR: 10,
+} as const;
+
+export const GROUP_FLAGS_VIABLE = 1 << 0;
+export const GROUP_FLAGS_CONTAINER_SET = 1 << 1;
+
+export const deviceFlags = {
+  RESET: 1 << 0,
+  PCI: 1 << 1,
+  PLATFORM: 1 << 2,
+  AMBA: 1 << 3,
+  CCW: 1 << 4,
+  AP: 1 << 5,
+  FSL_MC: 1 << 6,
+  CAPS: 1 << 7,
+} as const;
+
+export const regionFlags = {
+  READ: 1 << 0,
+  WRITE: 1 << 1,
+  MMAP: 1 << 2,
+  CAPS: 1 << 3,
+} as const;
+
+/** Region-info capability ids. */
+export const regionCap = {
+  SPARSE_MMAP: 1,
+  TYPE: 2,
+  MSIX_MAPPABLE: 3,
+} as const;
+
+/** vfio-pci region indexes. */
+export const pciRegion = {
+  BAR0: 0,
+  BAR1: 1,
+  BAR2: 2,
+  BAR3: 3,
+  BAR4: 4,
+  BAR5: 5,
+  ROM: 6,
+  CONFIG: 7,
+  VGA: 8,
+  NUM_REGIONS: 9,
+} as const;
+
+/** vfio-pci interrupt indexes. */
+export const pciIrq = {
+  INTX: 0,
+  MSI: 1,
+  MSIX: 2,
+  ERR: 3,
+  REQ: 4,
+  NUM_IRQS: 5,
+} as const;
+
+export const irqInfoFlags = {
+  EVENTFD: 1 << 0,
+  MASKABLE: 1 << 1,
+  AUTOMASKED: 1 << 2,
+  NORESIZE: 1 << 3,
+} as const;
+
+export const irqSetFlags = {
+  DATA_NONE: 1 << 0,
+  DATA_BOOL: 1 << 1,
+  DATA_EVENTFD: 1 << 2,
+  ACTION_MASK: 1 << 3,
+  ACTION_UNMASK: 1 << 4,
+  ACTION_TRIGGER: 1 << 5,
+  DATA_TYPE_MASK: (1 << 0) | (1 << 1) | (1 << 2),
+  ACTION_TYPE_MASK: (1 << 3) | (1 << 4) | (1 << 5),
+} as const;
+
+export const dmaMapFlags = {
+  READ: 1 << 0,
+  WRITE: 1 << 1,
+  VADDR: 1 << 2,
+} as const;
+
+export const dmaUnmapFlags = {
+  GET_DIRTY_BITMAP: 1 << 0,
+  ALL: 1 << 1,
+  VADDR: 1 << 2,
+} as const;
+
+export const iommuInfoFlags = {
+  PGSIZES: 1 << 0,
+  CAPS: 1 << 1,
+} as const;
+
+/** IOMMU info capability ids. */
+export const iommuCap = {
+  IOVA_RANGE: 1,
+  MIGRATION: 2,
+  DMA_AVAIL: 3,
+} as const;
+
+export const deviceFeature = {
+  MASK: 0xffff,
+  GET: 1 << 16,
+  SET: 1 << 17,
+  PROBE: 1 << 18,
+  PCI_VF_TOKEN: 0,
+  MIGRATION: 1,
+  MIG_DEVICE_STATE: 2,
+  LOW_POWER_ENTRY: 3,
+  LOW_POWER_ENTRY_WITH_WAKEUP: 4,
+  LOW_POWER_EXIT: 5,
+  DMA_LOGGING_START: 6,
+  DMA_LOGGING_STOP: 7,
+  DMA_LOGGING_REPORT: 8,
+} as const;
+
+/** Migration states of VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE (v2 protocol). */
+export const migState = {
+  ERROR: 0,
+  STOP: 1,
+  RUNNING: 2,
+  STOP_COPY: 3,
+  RESUMING: 4,
+  RUNNING_P2P: 5,
+  PRE_COPY: 6,
+  PRE_COPY_P2P: 7,
+} as const;
+
+export const migrationFlags = {
+  STOP_COPY: 1 << 0,
+  P2P: 1 << 1,
+  PRE_COPY: 1 << 2,
+} as const;
