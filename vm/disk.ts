@@ -1,0 +1,47 @@
+// The guest's NVMe disk: a small raw image with content anyone can recompute.
+//
+// Block i (512 bytes) begins with the ASCII line "vfio-ts disk block <i>\n" and
+// is filled after it with the byte (i * 7 + offset) & 0xff, so a driver test in
+// the guest can check any block it read against diskBlock(i) without the host
+// telling it anything. QEMU opens the image with snapshot=on: guest writes go to
+// a throw-away overlay, every boot sees the same content, and concurrent guests
+// do not fight over the image lock.
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const DISK_BLOCK_SIZE = 512;
+export const DISK_BLOCKS = 8192; // 4 MiB
+/** Serial number of the guest's QEMU nvme device. */
+export const NVME_SERIAL = 'vfiots-nvme-0001';
+
+/** The expected content of block `lba` of the guest's NVMe namespace 1. */
+export function diskBlock(lba: number): Buffer {
+  if (!Number.isInteger(lba) || lba < 0 || lba >= DISK_BLOCKS) throw new RangeError(`lba ${lba} outside the disk`);
+  const b = Buffer.alloc(DISK_BLOCK_SIZE);
+  for (let off = 0; off < DISK_BLOCK_SIZE; off++) b[off] = (lba * 7 + off) & 0xff;
+  b.write(`vfio-ts disk block ${lba}\n`, 0, 'ascii');
+  return b;
+}
+
+/** The whole image. */
+export function diskImage(): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < DISK_BLOCKS; i++) parts.push(diskBlock(i));
+  return Buffer.concat(parts);
+}
+
+/** Writes the image into dir (once; its name carries its hash) and returns its path. */
+export function ensureDiskImage(dir: string): string {
+  const image = diskImage();
+  const hash = createHash('sha256').update(image).digest('hex').slice(0, 16);
+  const path = join(dir, `nvme-${hash}.img`);
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, image);
+    renameSync(tmp, path);
+  }
+  return path;
+}
