@@ -1,2 +1,3 @@
 // vfio-ts public entry point.
 export * from './errors.js';
+export * as pci from './pci/index.js';

@@ -1,0 +1,199 @@
+// The MSI-X vector table and Pending Bit Array, as they live inside a BAR.
+//
+// Each table entry is 16 bytes: message address low/high, message data, and
+// vector control whose bit 0 masks the vector. Reserved vector-control bits
+// read 0 and ignore writes. The PBA has one bit per vector, set by the device
+// when it wants to signal a masked vector; the PBA is read-only to software.
+// A vector is effectively masked when its mask bit or the function mask is set.
+// After reset every vector is masked (PCI spec), addresses and data are 0.
+//
+// The server routes BAR accesses that fall on the table or the PBA to
+// readTable/writeTable/readPba with offsets relative to the table (or PBA)
+// start. Any length and alignment is accepted; writes to entries fire
+// `onMaskChange` when a vector's effective mask flips, so a pending vector can
+// be delivered when it is unmasked.
+
+import { ErrnoError } from '../errors.js';
+import { getLe, setLe } from './le.js';
+import { PCI_MSIX_ENTRY_CTRL_MASKBIT, PCI_MSIX_ENTRY_DATA, PCI_MSIX_ENTRY_LOWER_ADDR, PCI_MSIX_ENTRY_SIZE, PCI_MSIX_ENTRY_UPPER_ADDR, PCI_MSIX_ENTRY_VECTOR_CTRL } from './regs.js';
+
+export interface MsixTableHooks {
+  /** A vector's effective mask (entry bit OR function mask) changed. */
+  onMaskChange?(vector: number, masked: boolean): void;
+}
+
+export interface MsixEntry {
+  address: bigint;
+  data: number;
+  /** The entry's own mask bit. */
+  masked: boolean;
+}
+
+export class MsixTable {
+  readonly size: number;
+  /** Raw table bytes, 16 per entry. */
+  readonly table: Uint8Array;
+  /** Raw PBA bytes. */
+  readonly pba: Uint8Array;
+  hooks: MsixTableHooks;
+  private fmask = false;
+  private on = false;
+
+  constructor(size: number, hooks: MsixTableHooks = {}) {
+    if (!Number.isInteger(size) || size < 1 || size > 2048) throw new ErrnoError('EINVAL', `MSI-X table size ${size} is outside 1..2048`);
+    this.size = size;
+    this.table = new Uint8Array(size * PCI_MSIX_ENTRY_SIZE);
+    this.pba = new Uint8Array(Math.ceil(size / 64) * 8);
+    this.hooks = hooks;
+    this.reset();
+  }
+
+  get tableBytes(): number {
+    return this.table.length;
+  }
+  get pbaBytes(): number {
+    return this.pba.length;
+  }
+
+  /** All vectors masked, addresses/data 0, nothing pending, function mask and enable clear. */
+  reset(): void {
+    this.table.fill(0);
+    for (let i = 0; i < this.size; i++) this.table[i * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+    this.pba.fill(0);
+    this.fmask = false;
+    this.on = false;
+  }
+
+  /** MSI-X Enable, mirrored from the capability by the ConfigSpace. */
+  get enabled(): boolean {
+    return this.on;
+  }
+  set enabled(v: boolean) {
+    this.on = v;
+  }
+
+  /** Function Mask, mirrored from the capability. Fires onMaskChange for vectors it (un)masks. */
+  get functionMask(): boolean {
+    return this.fmask;
+  }
+  set functionMask(v: boolean) {
+    if (v === this.fmask) return;
+    const before = this.snapshotMasks();
+    this.fmask = v;
+    this.fireChanges(before, 0, this.size);
+  }
+
+  private check(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new ErrnoError('EINVAL', `MSI-X vector ${i} is outside 0..${this.size - 1}`);
+  }
+
+  entry(i: number): MsixEntry {
+    this.check(i);
+    const o = i * PCI_MSIX_ENTRY_SIZE;
+    const lo = getLe(this.table, o + PCI_MSIX_ENTRY_LOWER_ADDR, 4);
+    const hi = getLe(this.table, o + PCI_MSIX_ENTRY_UPPER_ADDR, 4);
+    return {
+      address: (BigInt(hi) << 32n) | BigInt(lo),
+      data: getLe(this.table, o + PCI_MSIX_ENTRY_DATA, 4),
+      masked: (this.table[o + PCI_MSIX_ENTRY_VECTOR_CTRL]! & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0,
+    };
+  }
+
+  /** The entry's own mask bit. */
+  vectorMasked(i: number): boolean {
+    this.check(i);
+    return (this.table[i * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL]! & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0;
+  }
+
+  /** Effectively masked: the entry's bit or the function mask. */
+  masked(i: number): boolean {
+    return this.fmask || this.vectorMasked(i);
+  }
+
+  pending(i: number): boolean {
+    this.check(i);
+    return ((this.pba[i >> 3]! >> (i & 7)) & 1) === 1;
+  }
+  setPending(i: number): void {
+    this.check(i);
+    this.pba[i >> 3] |= 1 << (i & 7);
+  }
+  clearPending(i: number): void {
+    this.check(i);
+    this.pba[i >> 3] &= ~(1 << (i & 7));
+  }
+
+  private range(kind: string, limit: number, offset: number, length: number): void {
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > limit) {
+      throw new ErrnoError('EINVAL', `MSI-X ${kind} access of ${length} bytes at ${offset} is outside its ${limit} bytes`);
+    }
+  }
+
+  /** Read `dst.length` bytes of the table at `offset` (relative to the table start). */
+  readTableBytes(offset: number, dst: Uint8Array): void {
+    this.range('table', this.table.length, offset, dst.length);
+    dst.set(this.table.subarray(offset, offset + dst.length));
+  }
+
+  /** Write bytes into the table; reserved vector-control bits stay 0. */
+  writeTableBytes(offset: number, src: Uint8Array): void {
+    this.range('table', this.table.length, offset, src.length);
+    if (src.length === 0) return;
+    const first = Math.floor(offset / PCI_MSIX_ENTRY_SIZE);
+    const last = Math.floor((offset + src.length - 1) / PCI_MSIX_ENTRY_SIZE);
+    const before = this.snapshotMasks(first, last + 1);
+    for (let k = 0; k < src.length; k++) {
+      const pos = offset + k;
+      const field = pos % PCI_MSIX_ENTRY_SIZE;
+      if (field >= PCI_MSIX_ENTRY_VECTOR_CTRL) {
+        // Vector control: only the mask bit is implemented.
+        this.table[pos] = field === PCI_MSIX_ENTRY_VECTOR_CTRL ? src[k]! & PCI_MSIX_ENTRY_CTRL_MASKBIT : 0;
+      } else this.table[pos] = src[k]!;
+    }
+    this.fireChanges(before, first, last + 1);
+  }
+
+  /** Numeric table read of 1, 2, 4 bytes. */
+  readTable(offset: number, size: 1 | 2 | 4): number {
+    this.range('table', this.table.length, offset, size);
+    return getLe(this.table, offset, size);
+  }
+
+  /** Numeric table write of 1, 2, 4 bytes. */
+  writeTable(offset: number, size: 1 | 2 | 4, value: number): void {
+    const b = new Uint8Array(size);
+    setLe(b, 0, size, value);
+    this.writeTableBytes(offset, b);
+  }
+
+  /** Read PBA bytes (relative to the PBA start). */
+  readPbaBytes(offset: number, dst: Uint8Array): void {
+    this.range('PBA', this.pba.length, offset, dst.length);
+    dst.set(this.pba.subarray(offset, offset + dst.length));
+  }
+
+  readPba(offset: number, size: 1 | 2 | 4): number {
+    this.range('PBA', this.pba.length, offset, size);
+    return getLe(this.pba, offset, size);
+  }
+
+  /** The PBA is read-only: writes in range are dropped, out of range refused. */
+  writePbaBytes(offset: number, src: Uint8Array): void {
+    this.range('PBA', this.pba.length, offset, src.length);
+  }
+
+  private snapshotMasks(from = 0, to = this.size): boolean[] {
+    const out: boolean[] = [];
+    for (let i = from; i < to; i++) out.push(this.masked(i));
+    return out;
+  }
+
+  private fireChanges(before: boolean[], from: number, to: number): void {
+    const hook = this.hooks.onMaskChange;
+    if (!hook) return;
+    for (let i = from; i < to; i++) {
+      const now = this.masked(i);
+      if (now !== before[i - from]) hook(i, now);
+    }
+  }
+}
