@@ -1,0 +1,111 @@
+// VFIO_USER_DEVICE_GET_INFO: the device's kind, whether it resets, and how
+// many regions and interrupt types it has (struct vfio_device_info without
+// its capability chain).
+//
+// Request and reply payload (16 bytes):
+//   0 u32 argsz  4 u32 flags (bit 0 RESET, bit 1 PCI)  8 u32 num_regions  12 u32 num_irqs
+// In the request argsz is the room the client has for the reply (at least 16,
+// like the kernel's minimum size: EINVAL below) and every other field is zero.
+// The reply's argsz is the size of the full reply (16 today); a reply never
+// carries more than the request's argsz, so a larger argsz in a reply means the
+// client should ask again with more room.
+
+import { fail } from '../errors.js';
+import { Command } from './commands.js';
+import { HEADER_SIZE } from './header.js';
+import { newCommand, newReply, openCommand, openReply } from './message.js';
+import { checkU32, readU32, requireLength, requireNoFds, requireZero, writeU32 } from './wire.js';
+
+export const DEVICE_INFO_SIZE = 16;
+
+export const DEVICE_FLAGS_RESET = 1 << 0;
+export const DEVICE_FLAGS_PCI = 1 << 1;
+export const DEVICE_FLAGS_PLATFORM = 1 << 2;
+export const DEVICE_FLAGS_AMBA = 1 << 3;
+export const DEVICE_FLAGS_CCW = 1 << 4;
+export const DEVICE_FLAGS_AP = 1 << 5;
+export const DEVICE_FLAGS_FSL_MC = 1 << 6;
+export const DEVICE_FLAGS_CAPS = 1 << 7;
+
+/** Regions a PCI device has at least: BAR0-5, ROM, config space, VGA. */
+export const PCI_NUM_REGIONS = 9;
+/** Interrupt types of a PCI device: INTx, MSI, MSI-X, ERR, REQ. */
+export const PCI_NUM_IRQS = 5;
+
+export interface DeviceInfo {
+  flags: number;
+  numRegions: number;
+  numIrqs: number;
+}
+
+export interface DeviceInfoReply extends DeviceInfo {
+  argsz: number;
+  /** The server needs more room than the request gave (argsz above the payload). */
+  truncated: boolean;
+}
+
+export function encodeDeviceGetInfoRequest(msgId: number, argsz = DEVICE_INFO_SIZE, flags = 0): Buffer {
+  checkU32(argsz, 'DEVICE_GET_INFO argsz');
+  if (argsz < DEVICE_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_INFO: argsz ${argsz} is below ${DEVICE_INFO_SIZE}`);
+  const b = newCommand(msgId, Command.DEVICE_GET_INFO, DEVICE_INFO_SIZE, flags);
+  writeU32(b, HEADER_SIZE, argsz);
+  return b;
+}
+
+/** Decodes the request and returns its argsz (the room for the reply). */
+export function decodeDeviceGetInfoRequestPayload(p: Uint8Array, fds: readonly number[] = []): { argsz: number } {
+  requireNoFds(fds, 'DEVICE_GET_INFO');
+  requireLength(p, DEVICE_INFO_SIZE, 'DEVICE_GET_INFO');
+  const argsz = readU32(p, 0);
+  if (argsz < DEVICE_INFO_SIZE) {
+    throw fail('EINVAL', `DEVICE_GET_INFO: argsz ${argsz} is smaller than the ${DEVICE_INFO_SIZE}-byte reply`);
+  }
+  requireZero(readU32(p, 4), 'DEVICE_GET_INFO flags');
+  requireZero(readU32(p, 8), 'DEVICE_GET_INFO num_regions');
+  requireZero(readU32(p, 12), 'DEVICE_GET_INFO num_irqs');
+  return { argsz };
+}
+
+export function decodeDeviceGetInfoRequest(message: Uint8Array, fds: readonly number[] = []): { argsz: number } {
+  return decodeDeviceGetInfoRequestPayload(openCommand(message, Command.DEVICE_GET_INFO).payload, fds);
+}
+
+function checkInfo(info: DeviceInfo): void {
+  checkU32(info.flags, 'device flags');
+  checkU32(info.numRegions, 'num_regions');
+  checkU32(info.numIrqs, 'num_irqs');
+  if (info.flags & DEVICE_FLAGS_PCI && info.numRegions < PCI_NUM_REGIONS) {
+    throw fail('EINVAL', `DEVICE_GET_INFO: a PCI device has at least ${PCI_NUM_REGIONS} regions, not ${info.numRegions}`);
+  }
+}
+
+/**
+ * The reply to a request whose argsz is `requestArgsz`: argsz 16, and the
+ * whole structure (the request's argsz is at least 16, or it was refused).
+ */
+export function encodeDeviceGetInfoReply(msgId: number, requestArgsz: number, info: DeviceInfo): Buffer {
+  checkInfo(info);
+  if (requestArgsz < DEVICE_INFO_SIZE) {
+    throw fail('EINVAL', `DEVICE_GET_INFO: argsz ${requestArgsz} is smaller than the ${DEVICE_INFO_SIZE}-byte reply`);
+  }
+  const b = newReply(msgId, Command.DEVICE_GET_INFO, DEVICE_INFO_SIZE);
+  writeU32(b, HEADER_SIZE, DEVICE_INFO_SIZE);
+  writeU32(b, HEADER_SIZE + 4, info.flags);
+  writeU32(b, HEADER_SIZE + 8, info.numRegions);
+  writeU32(b, HEADER_SIZE + 12, info.numIrqs);
+  return b;
+}
+
+/**
+ * Decodes the reply: 16 bytes with argsz at least 16; a PCI device must
+ * declare at least the 9 standard regions.
+ */
+export function decodeDeviceGetInfoReply(message: Uint8Array): DeviceInfoReply {
+  const p = openReply(message, Command.DEVICE_GET_INFO).payload;
+  requireLength(p, DEVICE_INFO_SIZE, 'DEVICE_GET_INFO reply');
+  const argsz = readU32(p, 0);
+  if (argsz < DEVICE_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_INFO reply: argsz ${argsz} is below ${DEVICE_INFO_SIZE}`);
+  const info = { flags: readU32(p, 4), numRegions: readU32(p, 8), numIrqs: readU32(p, 12) };
+  checkInfo(info);
+  return { argsz, truncated: argsz > DEVICE_INFO_SIZE, ...info };
+}

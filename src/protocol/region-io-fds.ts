@@ -1,0 +1,248 @@
+// VFIO_USER_DEVICE_GET_REGION_IO_FDS: sub-ranges of a region the server
+// wants to be told about through file descriptors (ioeventfd / ioregionfd,
+// e.g. registered with KVM) instead of REGION_WRITE messages.
+//
+// Request (16 bytes): 0 u32 argsz  4 u32 flags (0)  8 u32 index  12 u32 count (0)
+// Reply: the same 16 bytes (argsz = size of the full reply, flags 0, count =
+// number of sub-regions), then `count` descriptors of 40 bytes:
+//   0 u64 offset  8 u64 size  16 u32 fd_index  20 u32 type  24 u32 flags
+//   28 u32 padding (0)  32 u64 datamatch (ioeventfd) / user_data (ioregionfd)
+// The reply's descriptors ride along (SCM_RIGHTS); fd_index picks one, and
+// sub-regions may share one. If argsz is too small for the array the reply is
+// the 16 bytes alone (argsz and count say what is needed) without descriptors.
+// The specification places entry i at i * ((argsz - 32) / count); the fixed
+// part is 16 bytes, so we read the stride as (argsz - 16) / count, which is
+// what libvfio-user sends (40).
+
+import { fail } from '../errors.js';
+import { Command } from './commands.js';
+import { HEADER_SIZE } from './header.js';
+import { newCommand, newReply, openCommand, openReply } from './message.js';
+import {
+  checkU32,
+  checkU64,
+  overflowsU64,
+  readU32,
+  readU64,
+  requireAtLeast,
+  requireLength,
+  requireNoFds,
+  requireZero,
+  toBigInt,
+  writeU32,
+  writeU64,
+  type U64,
+} from './wire.js';
+
+export const REGION_IO_FDS_SIZE = 16;
+export const SUB_REGION_SIZE = 40;
+
+export const IO_FD_TYPE_IOEVENTFD = 0;
+export const IO_FD_TYPE_IOREGIONFD = 1;
+
+/** KVM_IOEVENTFD flags allowed for an ioeventfd sub-region. */
+export const KVM_IOEVENTFD_FLAG_DATAMATCH = 1 << 0;
+export const KVM_IOEVENTFD_FLAG_PIO = 1 << 1;
+export const KVM_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY = 1 << 3;
+const IOEVENTFD_FLAGS = KVM_IOEVENTFD_FLAG_DATAMATCH | KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY;
+
+/** ioregionfd flags (from the KVM ioregionfd proposal the specification cites). */
+export const KVM_IOREGION_PIO = 1 << 0;
+export const KVM_IOREGION_POSTED_WRITES = 1 << 1;
+const IOREGION_FLAGS = KVM_IOREGION_PIO | KVM_IOREGION_POSTED_WRITES;
+
+export type SubRegion =
+  | { type: 'ioeventfd'; offset: bigint; size: bigint; fdIndex: number; flags: number; datamatch: bigint }
+  | { type: 'ioregionfd'; offset: bigint; size: bigint; fdIndex: number; flags: number; userData: bigint };
+
+export type SubRegionArgs =
+  | { type: 'ioeventfd'; offset: U64; size: U64; fdIndex: number; flags: number; datamatch?: U64 }
+  | { type: 'ioregionfd'; offset: U64; size: U64; fdIndex: number; flags: number; userData?: U64 };
+
+export interface RegionIoFdsRequest {
+  argsz: number;
+  index: number;
+}
+
+export interface RegionIoFdsReply {
+  argsz: number;
+  index: number;
+  /** Sub-regions the server has (even when the array did not fit). */
+  count: number;
+  subRegions: SubRegion[];
+  /** The array did not fit the request's argsz: ask again with `argsz`. */
+  truncated: boolean;
+  fds: readonly number[];
+}
+
+// ----------------------------------------------------------------- request
+
+export function encodeRegionIoFdsRequest(msgId: number, index: number, argsz = REGION_IO_FDS_SIZE, flags = 0): Buffer {
+  checkU32(index, 'region index');
+  checkU32(argsz, 'DEVICE_GET_REGION_IO_FDS argsz');
+  if (argsz < REGION_IO_FDS_SIZE) {
+    throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS: argsz ${argsz} is below ${REGION_IO_FDS_SIZE}`);
+  }
+  const b = newCommand(msgId, Command.DEVICE_GET_REGION_IO_FDS, REGION_IO_FDS_SIZE, flags);
+  writeU32(b, HEADER_SIZE, argsz);
+  writeU32(b, HEADER_SIZE + 8, index);
+  return b;
+}
+
+/** 16 bytes; argsz at least 16; flags and count zero; index below `numRegions` when given. EINVAL otherwise. */
+export function decodeRegionIoFdsRequestPayload(
+  p: Uint8Array,
+  fds: readonly number[] = [],
+  opts: { numRegions?: number } = {},
+): RegionIoFdsRequest {
+  requireNoFds(fds, 'DEVICE_GET_REGION_IO_FDS');
+  requireLength(p, REGION_IO_FDS_SIZE, 'DEVICE_GET_REGION_IO_FDS');
+  const argsz = readU32(p, 0);
+  if (argsz < REGION_IO_FDS_SIZE) {
+    throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS: argsz ${argsz} is smaller than the ${REGION_IO_FDS_SIZE}-byte reply`);
+  }
+  requireZero(readU32(p, 4), 'DEVICE_GET_REGION_IO_FDS flags');
+  const index = readU32(p, 8);
+  requireZero(readU32(p, 12), 'DEVICE_GET_REGION_IO_FDS count');
+  if (opts.numRegions !== undefined && index >= opts.numRegions) {
+    throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS: region index ${index} out of range (${opts.numRegions} regions)`);
+  }
+  return { argsz, index };
+}
+
+export function decodeRegionIoFdsRequest(
+  message: Uint8Array,
+  fds: readonly number[] = [],
+  opts: { numRegions?: number } = {},
+): RegionIoFdsRequest {
+  return decodeRegionIoFdsRequestPayload(openCommand(message, Command.DEVICE_GET_REGION_IO_FDS).payload, fds, opts);
+}
+
+// ------------------------------------------------------------------- reply
+
+function checkSubRegion(s: SubRegion, i: number, nfds: number): void {
+  if (s.fdIndex >= nfds) throw fail('EINVAL', `sub-region ${i}: fd_index ${s.fdIndex} but ${nfds} descriptors`);
+  if (overflowsU64(s.offset, s.size)) throw fail('EINVAL', `sub-region ${i}: range wraps past 2^64`);
+  if (s.type === 'ioeventfd') {
+    if (s.flags & ~IOEVENTFD_FLAGS) throw fail('EINVAL', `sub-region ${i}: ioeventfd flags 0x${s.flags.toString(16)}`);
+  } else {
+    if (s.flags & ~IOREGION_FLAGS) throw fail('EINVAL', `sub-region ${i}: ioregionfd flags 0x${s.flags.toString(16)}`);
+    if (s.size === 0n && !(s.flags & KVM_IOREGION_POSTED_WRITES)) {
+      throw fail('EINVAL', `sub-region ${i}: an ioregionfd of size 0 needs POSTED_WRITES`);
+    }
+  }
+}
+
+/**
+ * Builds the reply for a request with `requestArgsz`, given the sub-regions
+ * and the number of descriptors that will accompany it. `sendFds` is false
+ * when the array did not fit and only the 16-byte head is sent.
+ */
+export function encodeRegionIoFdsReply(
+  msgId: number,
+  requestArgsz: number,
+  index: number,
+  subRegions: readonly SubRegionArgs[],
+  fdCount: number,
+): { message: Buffer; sendFds: boolean; argsz: number } {
+  checkU32(index, 'region index');
+  if (requestArgsz < REGION_IO_FDS_SIZE) {
+    throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS: argsz ${requestArgsz} is smaller than the ${REGION_IO_FDS_SIZE}-byte reply`);
+  }
+  const subs: SubRegion[] = subRegions.map((s) =>
+    s.type === 'ioeventfd'
+      ? {
+          type: 'ioeventfd',
+          offset: toBigInt(checkU64(s.offset, 'sub-region offset')),
+          size: toBigInt(checkU64(s.size, 'sub-region size')),
+          fdIndex: checkU32(s.fdIndex, 'fd_index'),
+          flags: checkU32(s.flags, 'sub-region flags'),
+          datamatch: toBigInt(checkU64(s.datamatch ?? 0, 'datamatch')),
+        }
+      : {
+          type: 'ioregionfd',
+          offset: toBigInt(checkU64(s.offset, 'sub-region offset')),
+          size: toBigInt(checkU64(s.size, 'sub-region size')),
+          fdIndex: checkU32(s.fdIndex, 'fd_index'),
+          flags: checkU32(s.flags, 'sub-region flags'),
+          userData: toBigInt(checkU64(s.userData ?? 0, 'user_data')),
+        },
+  );
+  subs.forEach((s, i) => checkSubRegion(s, i, fdCount));
+  if (subs.length > 0 && fdCount === 0) throw fail('EINVAL', 'DEVICE_GET_REGION_IO_FDS reply: sub-regions without descriptors');
+  const full = checkU32(REGION_IO_FDS_SIZE + SUB_REGION_SIZE * subs.length, 'region io fds size');
+  const whole = requestArgsz >= full;
+  const b = newReply(msgId, Command.DEVICE_GET_REGION_IO_FDS, whole ? full : REGION_IO_FDS_SIZE);
+  const base = HEADER_SIZE;
+  writeU32(b, base, full);
+  writeU32(b, base + 8, index);
+  writeU32(b, base + 12, subs.length);
+  if (whole) {
+    subs.forEach((s, i) => {
+      const at = base + REGION_IO_FDS_SIZE + SUB_REGION_SIZE * i;
+      writeU64(b, at, s.offset);
+      writeU64(b, at + 8, s.size);
+      writeU32(b, at + 16, s.fdIndex);
+      writeU32(b, at + 20, s.type === 'ioeventfd' ? IO_FD_TYPE_IOEVENTFD : IO_FD_TYPE_IOREGIONFD);
+      writeU32(b, at + 24, s.flags);
+      writeU64(b, at + 32, s.type === 'ioeventfd' ? s.datamatch : s.userData);
+    });
+  }
+  return { message: b, sendFds: whole && subs.length > 0, argsz: full };
+}
+
+/**
+ * Decodes a reply: flags zero; a whole reply is exactly argsz bytes with a
+ * whole number of entries of at least 40 bytes each, every entry of a known
+ * type with its allowed flags, zero padding and an fd_index below the number
+ * of descriptors received; at least one descriptor when there are entries. A
+ * reply of just the 16-byte head below its argsz is cut short (no entries, no
+ * descriptors). EINVAL otherwise.
+ */
+export function decodeRegionIoFdsReply(
+  message: Uint8Array,
+  fds: readonly number[] = [],
+  opts: { index?: number } = {},
+): RegionIoFdsReply {
+  const p = openReply(message, Command.DEVICE_GET_REGION_IO_FDS).payload;
+  requireAtLeast(p, REGION_IO_FDS_SIZE, 'DEVICE_GET_REGION_IO_FDS reply');
+  const argsz = readU32(p, 0);
+  requireZero(readU32(p, 4), 'DEVICE_GET_REGION_IO_FDS reply flags');
+  const index = readU32(p, 8);
+  const count = readU32(p, 12);
+  if (opts.index !== undefined && index !== opts.index) {
+    throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS reply for region ${index}, asked for ${opts.index}`);
+  }
+  if (argsz < REGION_IO_FDS_SIZE) throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS reply: argsz ${argsz} is below 16`);
+  if (p.length < argsz) {
+    requireLength(p, REGION_IO_FDS_SIZE, 'cut-short DEVICE_GET_REGION_IO_FDS reply');
+    requireNoFds(fds, 'cut-short DEVICE_GET_REGION_IO_FDS reply');
+    return { argsz, index, count, subRegions: [], truncated: true, fds };
+  }
+  requireLength(p, argsz, 'DEVICE_GET_REGION_IO_FDS reply');
+  const arrayBytes = argsz - REGION_IO_FDS_SIZE;
+  if (count === 0) {
+    if (arrayBytes !== 0) throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS reply: ${arrayBytes} bytes of entries but count 0`);
+    requireNoFds(fds, 'DEVICE_GET_REGION_IO_FDS reply without sub-regions');
+    return { argsz, index, count, subRegions: [], truncated: false, fds };
+  }
+  const stride = arrayBytes / count;
+  if (!Number.isInteger(stride) || stride < SUB_REGION_SIZE) {
+    throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS reply: ${arrayBytes} bytes do not hold ${count} entries of at least ${SUB_REGION_SIZE}`);
+  }
+  if (fds.length === 0) throw fail('EINVAL', 'DEVICE_GET_REGION_IO_FDS reply: sub-regions without descriptors');
+  const subRegions: SubRegion[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = REGION_IO_FDS_SIZE + stride * i;
+    const type = readU32(p, at + 20);
+    requireZero(readU32(p, at + 28), `sub-region ${i} padding`);
+    const common = { offset: readU64(p, at), size: readU64(p, at + 8), fdIndex: readU32(p, at + 16), flags: readU32(p, at + 24) };
+    let s: SubRegion;
+    if (type === IO_FD_TYPE_IOEVENTFD) s = { type: 'ioeventfd', ...common, datamatch: readU64(p, at + 32) };
+    else if (type === IO_FD_TYPE_IOREGIONFD) s = { type: 'ioregionfd', ...common, userData: readU64(p, at + 32) };
+    else throw fail('EINVAL', `sub-region ${i}: unknown type ${type}`);
+    checkSubRegion(s, i, fds.length);
+    subRegions.push(s);
+  }
+  return { argsz, index, count, subRegions, truncated: false, fds };
+}

@@ -1,0 +1,308 @@
+// VFIO_USER_REGION_READ and VFIO_USER_REGION_WRITE: MMIO / port / config
+// accesses the client forwards because the region (or that part of it) is not
+// mapped. These are the hot path: every unmapped register access of a driver
+// is one round trip.
+//
+// Payload (offsets from the end of the header; +16 for the whole message):
+//   0 u64 offset into the region  8 u32 region index  12 u32 count  16 data
+//   READ  request: no data          reply: `count` bytes of data read
+//   WRITE request: `count` bytes    reply: no data
+// The count must not exceed the receiver's max_data_xfer_size (E2BIG). A reply
+// repeats offset and region; its count says how much was transferred, which a
+// reader accepts if it is not more than asked.
+//
+// Besides encoders that return a new Buffer there are *Into variants that
+// write into a caller's buffer at offset 0 and return the message length, and
+// check*Reply functions that validate a reply in place; with a number offset
+// none of them allocates.
+
+import { fail } from '../errors.js';
+import { Command } from './commands.js';
+import { FLAG_ERROR, FLAG_NO_REPLY, FLAGS_RESERVED_MASK, HEADER_SIZE, MessageType, writeHeaderFields } from './header.js';
+import { openCommand, openReply, requireRoom } from './message.js';
+import { PeerError } from './reply.js';
+import {
+  U64_MAX,
+  checkU16,
+  checkU32,
+  checkU64,
+  readU16,
+  readU32,
+  readU64,
+  requireLength,
+  requireAtLeast,
+  requireNoFds,
+  u64Equals,
+  writeU32,
+  writeU64,
+  type U64,
+} from './wire.js';
+
+export const REGION_ACCESS_SIZE = 16;
+/** Where the data starts in a whole REGION_READ reply / REGION_WRITE request. */
+export const REGION_RW_DATA_OFFSET = HEADER_SIZE + REGION_ACCESS_SIZE;
+
+export interface RegionAccess {
+  offset: bigint;
+  region: number;
+  count: number;
+}
+
+export interface RegionAccessWithData extends RegionAccess {
+  /** A view into the message. */
+  data: Uint8Array;
+}
+
+export interface RegionAccessLimits {
+  /** Our max_data_xfer_size: larger counts fail with E2BIG. */
+  maxDataXferSize?: number;
+  /** The device's region count: larger indexes fail with EINVAL. */
+  numRegions?: number;
+}
+
+// ------------------------------------------------------------ shared pieces
+
+function checkArgs(region: number, offset: U64, count: number): void {
+  checkU32(region, 'region index');
+  checkU64(offset, 'region offset');
+  checkU32(count, 'count');
+}
+
+function writeAccess(b: Uint8Array, msgId: number, command: number, size: number, flags: number, region: number, offset: U64, count: number): void {
+  writeHeaderFields(b, msgId, command, size, flags, 0);
+  writeU64(b, HEADER_SIZE, offset);
+  writeU32(b, HEADER_SIZE + 8, region);
+  writeU32(b, HEADER_SIZE + 12, count);
+}
+
+function commandFlags(flags: number): number {
+  if (flags & ~FLAG_NO_REPLY) throw fail('EINVAL', `a command may only carry the no-reply flag, got 0x${flags.toString(16)}`);
+  return MessageType.COMMAND | flags;
+}
+
+function readAccess(p: Uint8Array, what: string, limits: RegionAccessLimits): RegionAccess {
+  const offset = readU64(p, 0);
+  const region = readU32(p, 8);
+  const count = readU32(p, 12);
+  if (limits.maxDataXferSize !== undefined && count > limits.maxDataXferSize) {
+    throw fail('E2BIG', `${what}: count ${count} exceeds max_data_xfer_size ${limits.maxDataXferSize}`);
+  }
+  if (limits.numRegions !== undefined && region >= limits.numRegions) {
+    throw fail('EINVAL', `${what}: region index ${region} out of range (${limits.numRegions} regions)`);
+  }
+  if (offset + BigInt(count) > U64_MAX + 1n) throw fail('EINVAL', `${what}: offset 0x${offset.toString(16)} + count ${count} wraps past 2^64`);
+  return { offset, region, count };
+}
+
+// ----------------------------------------------------------- REGION_READ
+
+/** Request for `count` bytes at `offset` of `region`: 32 bytes. */
+export function encodeRegionReadRequestInto(
+  b: Uint8Array,
+  msgId: number,
+  region: number,
+  offset: U64,
+  count: number,
+  flags = 0,
+): number {
+  const size = REGION_RW_DATA_OFFSET;
+  requireRoom(b, size, 'REGION_READ request');
+  writeAccess(b, msgId, Command.REGION_READ, size, commandFlags(flags), region, offset, count);
+  return size;
+}
+
+export function encodeRegionReadRequest(msgId: number, region: number, offset: U64, count: number, flags = 0): Buffer {
+  checkU16(msgId, 'message id');
+  checkArgs(region, offset, count);
+  const b = Buffer.alloc(REGION_RW_DATA_OFFSET);
+  encodeRegionReadRequestInto(b, msgId, region, offset, count, flags);
+  return b;
+}
+
+/** 16 bytes, no data; count within `maxDataXferSize`, region within `numRegions`, no wrap. */
+export function decodeRegionReadRequestPayload(p: Uint8Array, fds: readonly number[] = [], limits: RegionAccessLimits = {}): RegionAccess {
+  requireNoFds(fds, 'REGION_READ');
+  requireLength(p, REGION_ACCESS_SIZE, 'REGION_READ');
+  return readAccess(p, 'REGION_READ', limits);
+}
+
+export function decodeRegionReadRequest(message: Uint8Array, fds: readonly number[] = [], limits: RegionAccessLimits = {}): RegionAccess {
+  return decodeRegionReadRequestPayload(openCommand(message, Command.REGION_READ).payload, fds, limits);
+}
+
+/**
+ * Reply carrying `count` bytes read. With `data` they are copied in; without,
+ * the caller writes them at REGION_RW_DATA_OFFSET (before or after). Returns
+ * the message length, 32 + count.
+ */
+export function encodeRegionReadReplyInto(
+  b: Uint8Array,
+  msgId: number,
+  region: number,
+  offset: U64,
+  count: number,
+  data?: Uint8Array,
+): number {
+  const size = REGION_RW_DATA_OFFSET + count;
+  requireRoom(b, size, 'REGION_READ reply');
+  if (data !== undefined && data.length !== count) throw fail('EINVAL', `REGION_READ reply: ${data.length} bytes of data for count ${count}`);
+  writeAccess(b, msgId, Command.REGION_READ, size, MessageType.REPLY, region, offset, count);
+  if (data !== undefined) b.set(data, REGION_RW_DATA_OFFSET);
+  return size;
+}
+
+export function encodeRegionReadReply(msgId: number, region: number, offset: U64, data: Uint8Array): Buffer {
+  checkU16(msgId, 'message id');
+  checkArgs(region, offset, data.length);
+  const b = Buffer.alloc(REGION_RW_DATA_OFFSET + data.length);
+  encodeRegionReadReplyInto(b, msgId, region, offset, data.length, data);
+  return b;
+}
+
+/** 16 bytes plus exactly `count` bytes of data. */
+export function decodeRegionReadReply(message: Uint8Array): RegionAccessWithData {
+  const p = openReply(message, Command.REGION_READ).payload;
+  requireAtLeast(p, REGION_ACCESS_SIZE, 'REGION_READ reply');
+  const a = readAccess(p, 'REGION_READ reply', {});
+  requireLength(p, REGION_ACCESS_SIZE + a.count, `REGION_READ reply with count ${a.count}`);
+  return { ...a, data: p.subarray(REGION_ACCESS_SIZE) };
+}
+
+// ---------------------------------------------------------- REGION_WRITE
+
+/**
+ * Request writing `count` bytes. With `data` they are copied in; without, the
+ * caller has put (or will put) them at REGION_RW_DATA_OFFSET. Returns the
+ * message length, 32 + count.
+ */
+export function encodeRegionWriteRequestInto(
+  b: Uint8Array,
+  msgId: number,
+  region: number,
+  offset: U64,
+  count: number,
+  data?: Uint8Array,
+  flags = 0,
+): number {
+  const size = REGION_RW_DATA_OFFSET + count;
+  requireRoom(b, size, 'REGION_WRITE request');
+  if (data !== undefined && data.length !== count) throw fail('EINVAL', `REGION_WRITE: ${data.length} bytes of data for count ${count}`);
+  writeAccess(b, msgId, Command.REGION_WRITE, size, commandFlags(flags), region, offset, count);
+  if (data !== undefined) b.set(data, REGION_RW_DATA_OFFSET);
+  return size;
+}
+
+export function encodeRegionWriteRequest(msgId: number, region: number, offset: U64, data: Uint8Array, flags = 0): Buffer {
+  checkU16(msgId, 'message id');
+  checkArgs(region, offset, data.length);
+  const b = Buffer.alloc(REGION_RW_DATA_OFFSET + data.length);
+  encodeRegionWriteRequestInto(b, msgId, region, offset, data.length, data, flags);
+  return b;
+}
+
+/** 16 bytes plus exactly `count` bytes of data; count within `maxDataXferSize` (E2BIG). */
+export function decodeRegionWriteRequestPayload(
+  p: Uint8Array,
+  fds: readonly number[] = [],
+  limits: RegionAccessLimits = {},
+): RegionAccessWithData {
+  requireNoFds(fds, 'REGION_WRITE');
+  requireAtLeast(p, REGION_ACCESS_SIZE, 'REGION_WRITE');
+  const a = readAccess(p, 'REGION_WRITE', limits);
+  requireLength(p, REGION_ACCESS_SIZE + a.count, `REGION_WRITE with count ${a.count}`);
+  return { ...a, data: p.subarray(REGION_ACCESS_SIZE) };
+}
+
+export function decodeRegionWriteRequest(
+  message: Uint8Array,
+  fds: readonly number[] = [],
+  limits: RegionAccessLimits = {},
+): RegionAccessWithData {
+  return decodeRegionWriteRequestPayload(openCommand(message, Command.REGION_WRITE).payload, fds, limits);
+}
+
+/** Reply to a write of `count` bytes: 32 bytes, no data. */
+export function encodeRegionWriteReplyInto(b: Uint8Array, msgId: number, region: number, offset: U64, count: number): number {
+  const size = REGION_RW_DATA_OFFSET;
+  requireRoom(b, size, 'REGION_WRITE reply');
+  writeAccess(b, msgId, Command.REGION_WRITE, size, MessageType.REPLY, region, offset, count);
+  return size;
+}
+
+export function encodeRegionWriteReply(msgId: number, region: number, offset: U64, count: number): Buffer {
+  checkU16(msgId, 'message id');
+  checkArgs(region, offset, count);
+  const b = Buffer.alloc(REGION_RW_DATA_OFFSET);
+  encodeRegionWriteReplyInto(b, msgId, region, offset, count);
+  return b;
+}
+
+/** Exactly 16 bytes. */
+export function decodeRegionWriteReply(message: Uint8Array): RegionAccess {
+  const p = openReply(message, Command.REGION_WRITE).payload;
+  requireLength(p, REGION_ACCESS_SIZE, 'REGION_WRITE reply');
+  return readAccess(p, 'REGION_WRITE reply', {});
+}
+
+// ------------------------------------------------- in-place reply checks
+
+function checkReplyHead(m: Uint8Array, len: number, command: number, msgId: number): void {
+  if (len > m.length) throw fail('EINVAL', `reply length ${len} exceeds the ${m.length}-byte buffer`);
+  if (len < HEADER_SIZE) throw fail('EINVAL', `reply of ${len} bytes is shorter than a header`);
+  const flags = readU32(m, 8);
+  if (readU16(m, 2) !== command) throw fail('EINVAL', `reply for command ${readU16(m, 2)}, expected ${command}`);
+  if (readU16(m, 0) !== msgId) throw fail('EINVAL', `reply to message ${readU16(m, 0)}, expected ${msgId}`);
+  if ((flags & 0x0f) !== MessageType.REPLY || flags & FLAGS_RESERVED_MASK || flags & FLAG_NO_REPLY) {
+    throw fail('EINVAL', `bad reply flags 0x${flags.toString(16)}`);
+  }
+  if (readU32(m, 4) !== len) throw fail('EINVAL', `header says ${readU32(m, 4)} bytes but the reply has ${len}`);
+  if (flags & FLAG_ERROR) throw new PeerError(command, readU32(m, 12));
+  if (readU32(m, 12) !== 0) throw fail('EINVAL', `errno ${readU32(m, 12)} in a reply without the error flag`);
+  if (len < REGION_RW_DATA_OFFSET) throw fail('EINVAL', `reply of ${len} bytes is shorter than a region access reply`);
+}
+
+function checkReplyAccess(m: Uint8Array, region: number, offset: U64, requested: number): number {
+  const off = HEADER_SIZE;
+  const same = typeof offset === 'number' ? u64Equals(m, off, offset) : readU64(m, off) === offset;
+  if (!same) throw fail('EINVAL', `reply offset 0x${readU64(m, off).toString(16)}, expected 0x${offset.toString(16)}`);
+  if (readU32(m, off + 8) !== region) throw fail('EINVAL', `reply for region ${readU32(m, off + 8)}, expected ${region}`);
+  const count = readU32(m, off + 12);
+  if (count > requested) throw fail('E2BIG', `reply count ${count} exceeds the ${requested} bytes asked for`);
+  return count;
+}
+
+/**
+ * Validates a REGION_READ reply in place against the request it answers;
+ * returns the count of bytes read, which are at REGION_RW_DATA_OFFSET. The
+ * reply is the first `length` bytes of `m` (default: all of it), so a
+ * preallocated receive buffer needs no view. An error reply throws PeerError.
+ * Allocates nothing when `offset` is a number.
+ */
+export function checkRegionReadReply(
+  m: Uint8Array,
+  msgId: number,
+  region: number,
+  offset: U64,
+  count: number,
+  length = m.length,
+): number {
+  checkReplyHead(m, length, Command.REGION_READ, msgId);
+  const n = checkReplyAccess(m, region, offset, count);
+  if (length !== REGION_RW_DATA_OFFSET + n) throw fail('EINVAL', `REGION_READ reply of ${length} bytes for count ${n}`);
+  return n;
+}
+
+/** Validates a REGION_WRITE reply (the first `length` bytes of `m`) in place; returns the count written. */
+export function checkRegionWriteReply(
+  m: Uint8Array,
+  msgId: number,
+  region: number,
+  offset: U64,
+  count: number,
+  length = m.length,
+): number {
+  checkReplyHead(m, length, Command.REGION_WRITE, msgId);
+  const n = checkReplyAccess(m, region, offset, count);
+  if (length !== REGION_RW_DATA_OFFSET) throw fail('EINVAL', `REGION_WRITE reply of ${length} bytes carries data`);
+  return n;
+}
