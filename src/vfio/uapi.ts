@@ -173,3 +173,80 @@ export const migrationFlags = {
   P2P: 1 << 1,
   PRE_COPY: 1 << 2,
 } as const;
+
+// ---------------------------------------------------------------------------
+// Added for the kernel backend (src/vfio/): region types, the cdev/iommufd
+// flow (Linux 6.6+) and the struct sizes the backend encodes. The iommufd
+// numbers and layouts are those of include/uapi/linux/iommufd.h and the cdev
+// part of linux/vfio.h of Linux 6.6+ (this machine's headers are 6.1's and
+// lack both; the layouts are checked field by field in test/vfio/structs.test.ts).
+
+/** VFIO_IOMMU_NOIOMMU: the unsafe no-IOMMU mode (not supported by vfio-ts). */
+export const NOIOMMU_IOMMU = 8;
+
+/** ioctls of a device cdev (/dev/vfio/devices/vfioN), Linux 6.6+. */
+export const cdevIoctl = {
+  DEVICE_BIND_IOMMUFD: io(18),
+  DEVICE_ATTACH_IOMMUFD_PT: io(19),
+  DEVICE_DETACH_IOMMUFD_PT: io(20),
+} as const;
+
+/** VFIO_REGION_TYPE_* of the region-info TYPE capability. */
+export const regionType = {
+  PCI_VENDOR_TYPE: 1 << 31,
+  PCI_VENDOR_MASK: 0xffff,
+  GFX: 1,
+  CCW: 2,
+  MIGRATION_DEPRECATED: 3,
+} as const;
+
+/** Sizes of the fixed parts of the structs the kernel backend passes (argsz). */
+export const structSize = {
+  GROUP_STATUS: 8,
+  DEVICE_INFO: 20,
+  REGION_INFO: 32,
+  IRQ_INFO: 16,
+  IRQ_SET: 20,
+  HOT_RESET_INFO: 12,
+  PCI_DEPENDENT_DEVICE: 8,
+  IOMMU_TYPE1_INFO: 24,
+  DMA_MAP: 32,
+  DMA_UNMAP: 24,
+  INFO_CAP_HEADER: 8,
+  /** vfio_device_bind_iommufd up to out_devid (the kernel's minsz). */
+  BIND_IOMMUFD: 16,
+  /** vfio_device_attach_iommufd_pt up to pt_id (the kernel's minsz). */
+  ATTACH_IOMMUFD_PT: 12,
+  DETACH_IOMMUFD_PT: 8,
+} as const;
+
+// iommufd (/dev/iommu): _IO(';', 0x80 + n), the size in each struct's first u32.
+const IOMMUFD_CMD_BASE = 0x80;
+const iommufdIo = (n: number): number => (VFIO_TYPE << 8) | (IOMMUFD_CMD_BASE + n);
+
+export const iommufdIoctl = {
+  DESTROY: iommufdIo(0),
+  IOAS_ALLOC: iommufdIo(1),
+  IOAS_ALLOW_IOVAS: iommufdIo(2),
+  IOAS_COPY: iommufdIo(3),
+  IOAS_IOVA_RANGES: iommufdIo(4),
+  IOAS_MAP: iommufdIo(5),
+  IOAS_UNMAP: iommufdIo(6),
+  OPTION: iommufdIo(7),
+  VFIO_IOAS: iommufdIo(8),
+} as const;
+
+export const ioasMapFlags = {
+  FIXED_IOVA: 1 << 0,
+  WRITEABLE: 1 << 1,
+  READABLE: 1 << 2,
+} as const;
+
+export const iommufdStructSize = {
+  DESTROY: 8,
+  IOAS_ALLOC: 12,
+  IOAS_IOVA_RANGES: 32,
+  IOVA_RANGE: 16,
+  IOAS_MAP: 40,
+  IOAS_UNMAP: 24,
+} as const;

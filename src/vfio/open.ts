@@ -1,0 +1,219 @@
+// Opening a real device: the kernel backend's front door.
+//
+// openKernelDevice(bdf) checks the set-up (the device exists, has an IOMMU
+// group, is bound to vfio-pci) and then takes one of two flows:
+//
+//  - container (every kernel): open the device's group /dev/vfio/N, check it
+//    is viable, attach it to a container (/dev/vfio/vfio), set the type1
+//    IOMMU, and get the device fd from the group;
+//  - iommufd (Linux 6.6+ with the vfio cdev): open /dev/vfio/devices/vfioN,
+//    bind it to a fresh /dev/iommu, allocate an IOAS and attach the device.
+//
+// 'auto' (the default) takes the iommufd flow where /dev/iommu and the
+// device's cdev both exist, else the container; `iommu` forces either.
+//
+// Lifetimes: a group file can be opened once system-wide, so the groups this
+// process has open are kept in a registry, shared by every device of the
+// group opened here, each device holding a reference; a group's container
+// (its own, unless the caller passed one) lives as long as the group. When
+// the last device of a group closes, the group is detached and closed and its
+// container too if it was ours. Devices of different groups get different
+// containers unless a `container` is given: each Device allocates IOVAs on
+// its own, and two allocators in one IOVA space would collide.
+
+import { constants as fsc } from 'node:fs';
+import { fail } from '../errors.js';
+import { Device, type DeviceOptions } from '../client/device.js';
+import { closeFd, openFd } from '../sys/fd.js';
+import { normalizeBdf } from './bdf.js';
+import { Container } from './container.js';
+import { KernelDevice } from './device.js';
+import { checkDeviceSetup, explainOpenError, notViableError, VfioSetupError } from './errors.js';
+import { Group } from './group.js';
+import { Iommufd } from './iommufd.js';
+import { cdevFlowAvailable, iommufdFile, resolvePaths, vfioCdevOf, type VfioPaths } from './sysfs.js';
+
+export type IommuFlow = 'auto' | 'container' | 'iommufd';
+
+export interface KernelOpenOptions {
+  /** Which flow to use (default 'auto': iommufd where the kernel offers the cdev, else the container). */
+  iommu?: IommuFlow;
+  /**
+   * A container to attach the device's group to (container flow), owned by
+   * the caller: share it between devices whose DMA must share IOVAs (and then
+   * keep their IOVAs apart: each Device allocates on its own). Default: a new
+   * container per group, closed with it.
+   */
+  container?: Container;
+  /** Where sysfs, /dev and /proc/self/limits are (tests). */
+  paths?: Partial<VfioPaths>;
+}
+
+export interface OpenKernelDeviceOptions extends KernelOpenOptions, DeviceOptions {}
+
+interface GroupEntry {
+  group: Group;
+  container: Container;
+  ownsContainer: boolean;
+  users: number;
+}
+
+/** Groups this process has open, by group file. */
+const groups = new Map<string, GroupEntry>();
+
+/** How many groups this process holds open through openKernelDevice (for tests and leak checks). */
+export function openGroupCount(): number {
+  return groups.size;
+}
+
+/** Opens `bdf` through the kernel and returns the bare backend (see openKernelDevice for the Driver API). */
+export function openKernelBackend(bdf: string, options: KernelOpenOptions = {}): KernelDevice {
+  const paths = resolvePaths(options.paths);
+  const name = normalizeBdf(bdf);
+  const flow = options.iommu ?? 'auto';
+  if (flow !== 'auto' && flow !== 'container' && flow !== 'iommufd') throw fail('EINVAL', `iommu must be 'auto', 'container' or 'iommufd', not ${String(flow)}`);
+  const { group } = checkDeviceSetup(paths, name);
+  if (flow === 'iommufd' || (flow === 'auto' && options.container === undefined && cdevFlowAvailable(paths, name))) {
+    if (options.container !== undefined) throw fail('EINVAL', 'a container cannot be used with the iommufd flow');
+    return openThroughIommufd(paths, name);
+  }
+  return openThroughContainer(paths, name, group, options.container);
+}
+
+/**
+ * Opens PCI device `bdf` (bound to vfio-pci) for this process and returns
+ * the Driver API over it. The device's group, container or iommufd are owned
+ * by the returned Device and released when it closes.
+ */
+export function openKernelDevice(bdf: string, options: OpenKernelDeviceOptions = {}): Device {
+  const backend = openKernelBackend(bdf, options);
+  try {
+    const deviceOptions: DeviceOptions = {};
+    if (options.map !== undefined) deviceOptions.map = options.map;
+    return new Device(backend, deviceOptions);
+  } catch (err) {
+    backend.close();
+    throw err;
+  }
+}
+
+function openThroughContainer(paths: VfioPaths, bdf: string, groupId: number, shared: Container | undefined): KernelDevice {
+  const key = `${paths.dev}/vfio/${groupId}`;
+  let entry = groups.get(key);
+  if (entry !== undefined && shared !== undefined && entry.container !== shared) {
+    throw fail('EINVAL', `group ${groupId} of ${bdf} is already attached to another container in this process`);
+  }
+  let created = false;
+  if (entry === undefined) {
+    const group = Group.open(groupId, { paths, bdf });
+    let container: Container | undefined;
+    try {
+      group.checkViable(bdf);
+      container = shared ?? Container.open({ paths });
+      try {
+        group.setContainer(container);
+      } catch (err) {
+        // SET_CONTAINER refuses a group that is not viable with EPERM, whatever GET_STATUS said.
+        if ((err as { code?: string }).code === 'EPERM') throw notViableError(paths, groupId, group.file, bdf);
+        throw err;
+      }
+      container.setIommu();
+    } catch (err) {
+      group.close();
+      if (container !== undefined && shared === undefined) container.close();
+      throw err;
+    }
+    entry = { group, container, ownsContainer: shared === undefined, users: 0 };
+    groups.set(key, entry);
+    created = true;
+  }
+  let fd: number;
+  try {
+    fd = entry.group.deviceFd(bdf);
+  } catch (err) {
+    if (created) releaseGroup(key, entry);
+    throw err;
+  }
+  entry.users++;
+  const e = entry;
+  return new KernelDevice({
+    bdf,
+    fd,
+    dma: e.container,
+    flow: 'container',
+    release: () => {
+      e.users--;
+      if (e.users === 0) releaseGroup(key, e);
+    },
+  });
+}
+
+function releaseGroup(key: string, e: GroupEntry): void {
+  if (groups.get(key) === e) groups.delete(key);
+  try {
+    e.group.close();
+  } finally {
+    if (e.ownsContainer) e.container.close();
+  }
+}
+
+function openThroughIommufd(paths: VfioPaths, bdf: string): KernelDevice {
+  const cdev = vfioCdevOf(paths, bdf);
+  if (cdev === null || !cdevFlowAvailable(paths, bdf)) {
+    throw new VfioSetupError(
+      'VFIO_NO_CDEV',
+      `the iommufd flow is not available for ${bdf}: ${cdev === null ? `no vfio cdev (${paths.dev}/vfio/devices/vfioN, named in ${paths.sys}/bus/pci/devices/${bdf}/vfio-dev/)` : `no ${iommufdFile(paths)}`}`,
+      'it needs Linux 6.6 or later built with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (and the iommufd module loaded); use the container flow (iommu: "container", the default "auto" falls back to it) on older kernels',
+      { bdf },
+    );
+  }
+  let fd: number;
+  try {
+    fd = openFd(cdev, fsc.O_RDWR);
+  } catch (err) {
+    throw explainOpenError(err, paths, cdev, bdf);
+  }
+  let iommufd: Iommufd | undefined;
+  let ioas: ReturnType<Iommufd['allocIoas']> | undefined;
+  try {
+    iommufd = Iommufd.open({ paths });
+    try {
+      iommufd.bindDevice(fd);
+    } catch (err) {
+      // Binding checks the group's DMA ownership: a non-viable group is refused here.
+      const code = (err as { code?: string }).code;
+      if (code === 'EPERM' || code === 'EBUSY') {
+        const { group } = checkDeviceSetup(paths, bdf);
+        throw notViableError(paths, group, cdev, bdf);
+      }
+      throw err;
+    }
+    ioas = iommufd.allocIoas();
+    ioas.attach(fd);
+  } catch (err) {
+    closeFd(fd);
+    try {
+      ioas?.destroy();
+    } catch {
+      // gone with the iommufd
+    }
+    iommufd?.close();
+    throw err;
+  }
+  const fdIommu = iommufd;
+  const space = ioas;
+  return new KernelDevice({
+    bdf,
+    fd,
+    dma: space,
+    flow: 'iommufd',
+    release: () => {
+      try {
+        space.destroy();
+      } catch {
+        // closing the iommufd frees it anyway
+      }
+      fdIommu.close();
+    },
+  });
+}

@@ -1,0 +1,87 @@
+// Shared by the guest tests (test/guest/*.test.ts). They run INSIDE the QEMU
+// test guest (vm/harness.ts), where edu and nvme are bound to vfio-pci and
+// their group files belong to the unprivileged user; everywhere else (plain
+// `npm test` on the host walks dist/test/ too) each test skips itself with the
+// reason in its name.
+
+import { spawnSync } from 'node:child_process';
+import { test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const IN_GUEST = process.env.VFIO_TS_GUEST === '1';
+const NOT_GUEST = 'not in a test guest (VFIO_TS_GUEST != 1); run: node dist/vm/cli.js -- node --test dist/test/guest/';
+
+/** The guest's devices (vm/qemu.ts GUEST_DEVICES), as the guest's environment names them. */
+export const EDU = process.env.VFIO_TS_GUEST_EDU ?? '0000:00:04.0';
+export const NVME = process.env.VFIO_TS_GUEST_NVME ?? '0000:00:05.0';
+/** A virtio-9p device of the guest, bound to virtio-pci: never to vfio-pci. */
+export const NOT_VFIO = '0000:00:06.0';
+
+export const IS_ROOT = process.getuid?.() === 0;
+
+export interface GuestTestOptions {
+  /** Only as root (true) or only as the unprivileged user (false). */
+  root?: boolean;
+  timeout?: number;
+}
+
+/** A test that runs only in the guest (and as root or not, if asked); skipped with the reason in its name elsewhere. */
+export function guestTest(name: string, options: GuestTestOptions, fn: (t: TestContext) => unknown): void {
+  let reason: string | false = false;
+  if (!IN_GUEST) reason = NOT_GUEST;
+  else if (options.root === true && !IS_ROOT) reason = 'needs root in the guest (test/vm/guest-suite.test.ts runs it as root)';
+  else if (options.root === false && IS_ROOT) reason = 'must run as the unprivileged user, not root';
+  test(reason ? `${name} (SKIPPED: ${reason})` : name, { skip: reason, timeout: options.timeout ?? 60_000 }, fn as (t: TestContext) => Promise<void>);
+}
+
+/** Polls `cond` every few ms (giving QEMU's threads the CPU) until it is true. */
+export async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+/** URL of the compiled kernel backend, for child processes. */
+export const VFIO_MODULE = new URL('../../src/vfio/index.js', import.meta.url).href;
+
+export interface ChildResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** The last stdout line, parsed as JSON, when it is. */
+  json: Record<string, unknown> | undefined;
+}
+
+/**
+ * Runs an ES module snippet in a fresh node, optionally through a shell
+ * prefix (e.g. `ulimit -l 64`) or as another user (setpriv).
+ */
+export function runNode(code: string, options: { shellPrefix?: string; asUser?: { uid: number; gid: number } } = {}): ChildResult {
+  let argv: string[] = [process.execPath, '--input-type=module', '-e', code];
+  if (options.shellPrefix !== undefined) argv = ['/bin/sh', '-c', `${options.shellPrefix} && exec "$@"`, 'sh', ...argv];
+  if (options.asUser) argv = ['/usr/bin/setpriv', `--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, '--clear-groups', '--', ...argv];
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = JSON.parse(last) as Record<string, unknown>;
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+/** A child snippet: runs `body` (which may throw) and prints {ok} or the error's code, hint and message as JSON. */
+export function childScript(body: string): string {
+  return `
+import * as vfio from ${JSON.stringify(VFIO_MODULE)};
+try {
+  ${body}
+  console.log(JSON.stringify({ ok: true }));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, name: e.name, code: e.code, errnoName: e.errnoName, hint: e.hint, message: e.message }));
+}
+`;
+}

@@ -1,0 +1,102 @@
+// The kernel backend's guest tests (test/guest/), run from the host: ONE
+// guest boot (each costs 6-9 s under TCG) runs the unprivileged suite as the
+// user (setpriv) and then the root-only files (root-*.test.js) as root, both
+// with the TAP reporter; every guest test becomes a subtest here, passing,
+// failing (with the guest's error, location and stack) or skipped as it did in
+// the guest, its diagnostics kept. A guest that does not boot fails loudly
+// with the console's tail; where no guest can be booted, one skipped test
+// says why.
+
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { guestAvailable, runInGuest, type RunResult } from '../../vm/harness.js';
+import { parseTap, type TapTest } from './tap.js';
+
+const avail = guestAvailable();
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/vm -> checkout
+const USER = { uid: 1000, gid: 1000 };
+const MARK = '### vfio-ts-guest-suite';
+
+// Runs in the guest as root, in the checkout. Each part's exit status is printed after its TAP.
+const SCRIPT = `
+cd ${JSON.stringify(ROOT)} || exit 127
+user_files=$(ls dist/test/guest/*.test.js | grep -v '/root-')
+root_files=$(ls dist/test/guest/root-*.test.js 2>/dev/null)
+echo "${MARK} user"
+/usr/bin/setpriv --reuid=${USER.uid} --regid=${USER.gid} --clear-groups -- node --test --test-concurrency=1 --test-reporter=tap $user_files
+echo "${MARK} user exit $?"
+if [ -n "$root_files" ]; then
+  echo "${MARK} root"
+  node --test --test-concurrency=1 --test-reporter=tap $root_files
+  echo "${MARK} root exit $?"
+fi
+`;
+
+interface Part {
+  name: string;
+  tap: string;
+  exit: number | undefined;
+}
+
+function splitParts(stdout: string): Part[] {
+  const parts: Part[] = [];
+  let cur: Part | undefined;
+  for (const line of stdout.replace(/\r/g, '').split('\n')) {
+    const m = /^### vfio-ts-guest-suite (\w+)(?: exit (\d+))?$/.exec(line);
+    if (m) {
+      if (m[2] === undefined) {
+        cur = { name: m[1]!, tap: '', exit: undefined };
+        parts.push(cur);
+      } else if (cur && cur.name === m[1]) {
+        cur.exit = Number(m[2]);
+        cur = undefined;
+      }
+      continue;
+    }
+    if (cur) cur.tap += line + '\n';
+  }
+  return parts;
+}
+
+/** Replays one guest test (and its subtests) as a subtest of `t`. */
+async function replay(t: TestContext, g: TapTest, prefix: string): Promise<void> {
+  const opts: { skip?: string; todo?: string } = {};
+  if (g.skip !== undefined) opts.skip = g.skip || 'skipped in the guest';
+  if (g.todo !== undefined) opts.todo = g.todo || 'todo in the guest';
+  await t.test(`${prefix}${g.name}`, opts, async (st) => {
+    for (const d of g.diagnostics) st.diagnostic(d);
+    for (const s of g.subtests) await replay(st, s, '');
+    if (!g.ok && g.todo === undefined && g.subtests.every((s) => s.ok)) {
+      throw new Error(`failed in the guest:\n${g.yaml}`);
+    }
+  });
+}
+
+if (!avail.ok) {
+  test(`guest suite: kernel backend tests in a QEMU guest (SKIPPED: no test guest: ${avail.reason})`, { skip: `no test guest: ${avail.reason}` }, () => {});
+} else {
+  test('guest suite: kernel backend tests in one QEMU guest (user, then root)', { timeout: 400_000 }, async (t) => {
+    let r: RunResult;
+    try {
+      r = await runInGuest({ command: ['/bin/sh', '-c', SCRIPT], cwd: ROOT, asRoot: true, timeoutMs: 300_000 });
+    } catch (err) {
+      // GuestError: the message ends with the console's tail and QEMU's stderr.
+      throw new Error(`the guest did not run the suite: ${(err as Error).message}`, { cause: err });
+    }
+    t.diagnostic(`guest booted in ${r.bootMs} ms, whole run ${r.totalMs} ms`);
+    const parts = splitParts(r.stdout);
+    const context = `exit ${r.exitCode}\n--- stderr ---\n${r.stderr.slice(-4000)}\n--- console tail ---\n${r.console.slice(-3000)}`;
+    assert.ok(parts.some((p) => p.name === 'user'), `the guest printed no test results\n${context}`);
+    for (const part of parts) {
+      const tap = parseTap(part.tap);
+      const s = tap.summary;
+      t.diagnostic(`${part.name}: ${s.tests ?? '?'} tests, ${s.pass ?? '?'} passed, ${s.fail ?? '?'} failed, ${s.skipped ?? '?'} skipped, in ${Math.round(s.duration_ms ?? 0)} ms`);
+      assert.ok(tap.tests.length > 0, `${part.name}: no guest test reported\n${part.tap.slice(-3000)}\n${context}`);
+      for (const g of tap.tests) await replay(t, g, `[guest ${part.name}] `);
+      const failed = tap.tests.some((g) => !g.ok && g.todo === undefined);
+      // A runner that exits badly with every test passing crashed around them: say so.
+      assert.ok(part.exit === 0 || failed, `${part.name}: node --test exited ${part.exit ?? '(no status)'} with no failing test\n${context}`);
+    }
+  });
+}
