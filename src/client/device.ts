@@ -276,7 +276,12 @@ export class Device extends EventEmitter<DeviceEvents> {
 
   #bindNotification(index: number, onSignal: () => void): void {
     if (index >= this.info.numIrqs) return;
-    const info = this.backend.irqInfo(index);
+    let info: IrqInfo;
+    try {
+      info = this.backend.irqInfo(index);
+    } catch {
+      return; // the kernel answers EINVAL for ERR on a function without PCIe
+    }
     if (info.count < 1 || !info.eventfd) return;
     const fd = EventFd.create();
     try {
