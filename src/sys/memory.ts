@@ -6,8 +6,10 @@
 // views can never reach unmapped memory. A mapping not unmapped explicitly is
 // unmapped when its buffer is garbage-collected.
 //
-// As in C, touching a shared mapping beyond the end of the file behind it
-// raises SIGBUS: size the file before mapping it.
+// Two faults JavaScript cannot catch, as in C: touching a shared mapping
+// beyond the end of the file behind it raises SIGBUS (size the file before
+// mapping it), and writing to a mapping made without PROT_WRITE raises SIGSEGV
+// (V8 has no read-only ArrayBuffer; check `writable` before writing).
 
 import { errnoOf, SysError } from '../errors.js';
 import { native } from './native.js';
@@ -50,11 +52,14 @@ export class Mapping {
   readonly address: bigint;
   /** Length in bytes. */
   readonly length: number;
+  /** Whether the pages may be written (PROT_WRITE); writing otherwise faults. */
+  readonly writable: boolean;
 
-  private constructor(buffer: ArrayBuffer) {
+  private constructor(buffer: ArrayBuffer, prot: number) {
     this.buffer = buffer;
     this.address = native.addressOf(buffer);
     this.length = buffer.byteLength;
+    this.writable = (prot & PROT_WRITE) !== 0;
   }
 
   /**
@@ -62,12 +67,13 @@ export class Mapping {
    * with every other mapping of the same file. At most 2^32 bytes at once.
    */
   static map(fd: number, offset: number | bigint, length: number, prot: number = PROT_READ | PROT_WRITE): Mapping {
-    return new Mapping(native.mmap(fd, offset, length, prot));
+    return new Mapping(native.mmap(fd, offset, length, prot), prot);
   }
 
   /** Maps fresh zeroed anonymous memory (e.g. a DMA buffer). */
   static anonymous(length: number, options: AnonymousOptions = {}): Mapping {
-    return new Mapping(native.mmapAnonymous(length, options.prot ?? PROT_READ | PROT_WRITE, options.shared ?? false));
+    const prot = options.prot ?? PROT_READ | PROT_WRITE;
+    return new Mapping(native.mmapAnonymous(length, prot, options.shared ?? false), prot);
   }
 
   get mapped(): boolean {

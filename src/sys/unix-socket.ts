@@ -105,7 +105,13 @@ export interface UnixConnection {
   once(event: 'error', listener: (err: Error) => void): this;
 }
 
-/** A connected UNIX stream socket owning its fd. */
+/**
+ * A connected UNIX stream socket owning its fd (close it explicitly: an fd is
+ * never closed by the garbage collector). Events: 'end' when the peer goes
+ * (end of stream or reset), 'close' after close(), 'drain' when queued data
+ * has gone, 'error' for anything else (an unhandled 'error' is thrown, as
+ * everywhere in Node).
+ */
 export class UnixConnection extends EventEmitter {
   #fd: number;
   #watcher: FdWatcher | null = null;
@@ -216,7 +222,8 @@ export class UnixConnection extends EventEmitter {
    * receives what is there (at least one byte; 0 = the peer closed) into
    * reply, fds into replyFds (count: `receivedFds`). The reply may be partial
    * or run into the next message: framing is the caller's. timeoutMs covers
-   * both halves and throws ETIMEDOUT.
+   * both halves and throws ETIMEDOUT; a late reply then still arrives on the
+   * stream, so treat a timeout as losing the connection's framing.
    */
   transact(request: Uint8Array, requestLength: number, requestFds: FdList, reply: Uint8Array,
     replyFds: Int32Array | null, timeoutMs = -1): number {

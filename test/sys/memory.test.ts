@@ -156,6 +156,12 @@ test('memfd flags, resize, closed memfd', () => {
   const fd = memfdCreate('sealable', { allowSealing: true });
   native.close(fd);
   assert.throws(() => memfdCreate('x'.repeat(250)), RangeError, 'name longer than the kernel allows');
+  const ro = MemFd.create('read-only', PAGE_SIZE);
+  const view = ro.map(0, PAGE_SIZE, PROT_READ);
+  assert.equal(view.writable, false);
+  assert.equal(view.bytes()[0], 0);
+  view.unmap();
+  ro.close();
   try {
     native.close(memfdCreate('huge', { hugetlb: '2MB' }));
   } catch (err) {

@@ -25,15 +25,30 @@ const isSys = (code: string, syscall?: string) => (err: unknown): boolean => {
   return true;
 };
 
-/**
- * Collects what a connection receives, taking ownership of the fds; `end` is
- * the stream offset just past the chunk the fds came with.
- */
-function collect(conn: UnixConnection): { bytes: number[]; fds: { end: number; fd: number }[]; chunks: number } {
-  const got = { bytes: [] as number[], fds: [] as { end: number; fd: number }[], chunks: 0 };
+interface Collected {
+  /** Everything received so far, in order. */
+  readonly bytes: Uint8Array;
+  length: number;
+  /** Received fds; `end` is the stream offset just past the chunk they came with. */
+  fds: { end: number; fd: number }[];
+  chunks: number;
+}
+
+/** Collects what a connection receives, taking ownership of the fds. */
+function collect(conn: UnixConnection): Collected {
+  const parts: Uint8Array[] = [];
+  const got: Collected = {
+    get bytes() {
+      return Buffer.concat(parts);
+    },
+    length: 0,
+    fds: [],
+    chunks: 0,
+  };
   conn.receive((data, length, fds, fdCount) => {
-    for (let i = 0; i < length; i++) got.bytes.push(data[i]!);
-    for (let i = 0; i < fdCount; i++) got.fds.push({ end: got.bytes.length, fd: fds[i]! });
+    parts.push(data.slice(0, length));
+    got.length += length;
+    for (let i = 0; i < fdCount; i++) got.fds.push({ end: got.length, fd: fds[i]! });
     got.chunks++;
   });
   return got;
@@ -249,7 +264,8 @@ test('partial receives: a small range takes part, the rest stays', () => {
 
 test('send queues what the socket cannot take and drains it in order', async () => {
   const [a, b] = UnixConnection.pair({ receiveBufferSize: 4096 });
-  const big = Uint8Array.from({ length: 4 << 20 }, (_, i) => (i * 7) & 0xff);
+  const big = new Uint8Array(4 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
   assert.equal(a.send(big), false, 'a 4 MiB message does not fit the socket');
   assert.ok(a.pendingBytes > 0);
   // A memfd sent behind the queue: the caller may close its own fd at once.
@@ -263,9 +279,11 @@ test('send queues what the socket cannot take and drains it in order', async () 
   const got = collect(b);
   await drained;
   assert.equal(a.pendingBytes, 0);
-  await until(() => got.bytes.length === big.length + 1);
+  await until(() => got.length === big.length + 1);
   assert.ok(got.chunks > 1);
-  assert.deepEqual(Uint8Array.from(got.bytes.slice(0, big.length)), big);
+  const bytes = got.bytes;
+  assert.ok(Buffer.from(big).equals(bytes.subarray(0, big.length)), 'the bytes arrive intact and in order');
+  assert.equal(bytes[big.length], 0xee);
   assert.deepEqual(got.fds.map((f) => f.end), [big.length + 1], 'the fd came with the chunk ending in its byte');
   const theirs = Mapping.map(got.fds[0]!.fd, 0, PAGE_SIZE);
   assert.equal(theirs.bytes()[5], 55);
@@ -287,7 +305,7 @@ test('sendmsg returns -1 when the socket is full; sendSync flushes and waits', a
   assert.ok(sent > 0);
   assert.throws(() => a.sendSync(chunk, null, 30), isSys('ETIMEDOUT'), 'nobody reads');
   const got = collect(b);
-  await until(() => got.bytes.length >= sent);
+  await until(() => got.length >= sent);
   a.close();
   b.close();
 });
@@ -314,7 +332,7 @@ test('peer gone with unread data (reset) is an end too', async () => {
   const ended = once(b, 'end');
   a.close(); // a had unread data: b gets ECONNRESET
   await ended;
-  assert.equal(got.bytes.length, 0);
+  assert.equal(got.length, 0);
 });
 
 test('send to a gone peer throws EPIPE, never SIGPIPE', async () => {
@@ -418,9 +436,10 @@ test('transact against a peer in another thread: many round trips with fds', asy
     });
     parentPort.postMessage('listening');
   `)}`), { workerData: path });
+  let client: UnixConnection | undefined;
   try {
     await once(worker, 'message');
-    const client = UnixConnection.connect(path);
+    client = UnixConnection.connect(path);
     const req = new Uint8Array(64);
     const reply = new Uint8Array(64);
     const fds = new Int32Array(4);
@@ -440,13 +459,16 @@ test('transact against a peer in another thread: many round trips with fds', asy
     native.close(fds[0]!);
     assert.equal(e.read(), 6);
     e.close();
-    assert.equal(openFdCount(), before);
+    // The worker closes its copy of the fd just after replying.
+    await until(() => openFdCount() === before);
     const peer = client.peerCred();
     assert.deepEqual(peer, { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() });
     client.close();
     await once(worker, 'exit');
     assert.equal(existsSync(path), false, 'the worker closed its server');
   } finally {
+    client?.close();
+    await worker.terminate();
     cleanup();
   }
 });
@@ -516,7 +538,7 @@ test('end() flushes the queue, then the peer sees end of stream', async () => {
   a.end();
   const got = collect(b);
   await once(b, 'end');
-  assert.equal(got.bytes.length, big.length);
+  assert.equal(got.length, big.length);
   assert.throws(() => a.send(Uint8Array.of(1)), isSys('EPIPE'));
   a.close();
   assert.equal(isOpen(b.fd), false);
