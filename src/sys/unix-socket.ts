@@ -186,7 +186,7 @@ export class UnixConnection extends EventEmitter {
       if (n > 0) sent = n;
     }
     // fds went with the first byte if anything was sent.
-    const pending: Pending = { data: data.slice(sent), offset: 0, fds: sent > 0 ? null : dupAll(fds) };
+    const pending: Pending = { data: Uint8Array.prototype.slice.call(data, sent), offset: 0, fds: sent > 0 ? null : dupAll(fds) };
     this.#queue.push(pending);
     this.#queued += pending.data.byteLength;
     this.#updateWatch();
