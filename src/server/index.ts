@@ -1,0 +1,17 @@
+// The device framework and the vfio-user server. See docs/server.md.
+
+export * from './model.js';
+export * from './errors.js';
+export { VirtualDevice, type RegionDescription, type VirtualDeviceOptions } from './device.js';
+export { DeviceDma, type DmaAccess, type DmaMapInfo } from './dma.js';
+export { DmaSpace, DmaRegion, MAX_DIRECT_MAP, type DmaLimits, type DmaMapArgs, type DmaPiece, type DmaTransport } from './dma-space.js';
+export { Interrupts, isEventFd, type IrqInfoResult, type IrqMode, type IrqResult } from './irqs.js';
+export { ClientSession, type MessageTrace, type SessionLimits, type SessionState } from './session.js';
+export {
+  VfioUserServer,
+  type ClientEvent,
+  type ClientEventType,
+  type ClientInfo,
+  type CloseOptions,
+  type VfioUserServerOptions,
+} from './server.js';

@@ -1,0 +1,75 @@
+// Access control: the socket file's mode and owner, the SO_PEERCRED
+// allow-list (refused peers are cut off before anything of theirs is read),
+// a live socket path (EADDRINUSE), a stale one (replaced), cleanup on close.
+
+import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { encodeVersionRequest } from '../../src/protocol/index.js';
+import { VfioUserServer, type ClientEvent } from '../../src/server/server.js';
+import { TestDevice } from './fixtures/test-device.js';
+import { assertNoLeak, resources, startServer, TestClient } from './helpers.js';
+
+describe('access control', () => {
+  it('sets the socket file mode', async () => {
+    const t = startServer({ server: { socketMode: 0o600 } });
+    assert.equal(statSync(t.path).mode & 0o777, 0o600);
+    await t.stop();
+    const u = startServer({ server: { socketMode: 0o660 } });
+    assert.equal(statSync(u.path).mode & 0o777, 0o660);
+    await u.stop();
+  });
+
+  it('sets the socket file owner (when permitted)', async (ctx) => {
+    if (process.getuid!() !== 0) {
+      ctx.skip('chown to another user needs root');
+      return;
+    }
+    const t = startServer({ server: { socketMode: 0o660, socketUid: 4242, socketGid: 4343 } });
+    const st = statSync(t.path);
+    assert.equal(st.uid, 4242);
+    assert.equal(st.gid, 4343);
+    await t.stop();
+  });
+
+  it('refuses a peer that is not on the allow-list, before reading anything', async () => {
+    const before = resources();
+    const t = startServer({ server: { allowUids: [process.getuid!() + 4242], allowGids: [process.getgid!() + 4242] } });
+    const events: ClientEvent[] = [];
+    t.server.on('client', (e) => events.push(e));
+    const c = TestClient.connect(t.path);
+    const reply = c.request(encodeVersionRequest(c.id(), { major: 0, minor: 2 })).then(() => 'replied', () => 'no reply');
+    await c.ended;
+    assert.equal(await reply, 'no reply');
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.type, 'refused');
+    assert.equal(events[0]!.uid, process.getuid!());
+    assert.match(events[0]!.reason!, /allow-list/);
+    assert.equal(t.server.clients.length, 0);
+    await t.stop();
+    await assertNoLeak(before);
+  });
+
+  it('admits a peer on the allow-list by uid or by gid', async () => {
+    for (const opts of [{ allowUids: [process.getuid!()] }, { allowUids: [], allowGids: [process.getgid!()] }]) {
+      const t = startServer({ server: opts });
+      const c = await TestClient.open(t.path);
+      assert.equal(t.server.owner?.uid, process.getuid!());
+      c.close();
+      await t.stop();
+    }
+  });
+
+  it('refuses to listen on a live socket (EADDRINUSE) and removes its own socket file on close', async () => {
+    const t = startServer();
+    assert.throws(() => VfioUserServer.listen(t.path, new TestDevice()), (e: { code?: string }) => e.code === 'EADDRINUSE');
+    assert.ok(existsSync(t.path), 'the live server keeps its socket');
+    await t.server.close();
+    assert.ok(!existsSync(t.path));
+    const again = VfioUserServer.listen(t.path, new TestDevice());
+    assert.equal(again.listening, true);
+    await again.close();
+    assert.equal(again.listening, false);
+    await t.stop();
+  });
+});
