@@ -1,0 +1,3 @@
+// Device models served by the vfio-user server (src/server).
+
+export * from './edu.js';
