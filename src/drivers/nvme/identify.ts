@@ -1,0 +1,129 @@
+// Identify data structures (NVMe 1.4 §5.15.2): the 4096-byte answers to
+// Identify Controller (CNS 01h) and Identify Namespace (CNS 00h), decoded into
+// the fields a driver uses. Pure: parse a byte array.
+
+import { ONCS } from './regs.js';
+
+export interface ControllerIdentity {
+  /** PCI vendor ID (VID) and subsystem vendor ID (SSVID). */
+  vendorId: number;
+  subsystemVendorId: number;
+  /** Serial number, model number, firmware revision: ASCII, trailing spaces removed. */
+  serial: string;
+  model: string;
+  firmware: string;
+  /** Maximum Data Transfer Size as a power of two of CAP.MPSMIN pages (0: no limit). */
+  mdts: number;
+  controllerId: number;
+  /** VER register value reported here (0 before NVMe 1.2). */
+  version: number;
+  /** Optional Admin Command Support. */
+  oacs: number;
+  /** Submission / completion entry sizes: [required, maximum] as powers of two. */
+  sqes: { min: number; max: number };
+  cqes: { min: number; max: number };
+  /** Maximum outstanding commands (0: not reported). */
+  maxCommands: number;
+  /** Number of Namespaces: the highest namespace ID. */
+  namespaces: number;
+  /** Optional NVM Command Support (bit 2 DSM, bit 3 Write Zeroes, ...). */
+  oncs: number;
+  /** Volatile write cache present. */
+  volatileWriteCache: boolean;
+  supportsDsm: boolean;
+  supportsWriteZeroes: boolean;
+}
+
+const ascii = (b: Uint8Array, off: number, len: number): string => {
+  let s = '';
+  for (let i = off; i < off + len; i++) s += String.fromCharCode(b[i]!);
+  return s.replace(/[\s\0]+$/, '');
+};
+
+/** Decodes an Identify Controller structure (at least 4096 bytes... 1024 are read). */
+export function parseIdentifyController(b: Uint8Array): ControllerIdentity {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const oncs = v.getUint16(520, true);
+  return {
+    vendorId: v.getUint16(0, true),
+    subsystemVendorId: v.getUint16(2, true),
+    serial: ascii(b, 4, 20),
+    model: ascii(b, 24, 40),
+    firmware: ascii(b, 64, 8),
+    mdts: b[77]!,
+    controllerId: v.getUint16(78, true),
+    version: v.getUint32(80, true),
+    oacs: v.getUint16(256, true),
+    sqes: { min: b[512]! & 0xf, max: b[512]! >>> 4 },
+    cqes: { min: b[513]! & 0xf, max: b[513]! >>> 4 },
+    maxCommands: v.getUint16(514, true),
+    namespaces: v.getUint32(516, true),
+    oncs,
+    volatileWriteCache: (b[525]! & 1) === 1,
+    supportsDsm: (oncs & ONCS.DSM) !== 0,
+    supportsWriteZeroes: (oncs & ONCS.WRITE_ZEROES) !== 0,
+  };
+}
+
+export interface LbaFormat {
+  /** Metadata bytes per block. */
+  metadataSize: number;
+  /** Block size in bytes (2^LBADS). */
+  blockSize: number;
+  /** Relative performance (0 best .. 3 degraded). */
+  relativePerformance: number;
+}
+
+export interface NamespaceIdentity {
+  /** Namespace size, capacity and utilisation, in blocks. */
+  size: bigint;
+  capacity: bigint;
+  utilization: bigint;
+  features: number;
+  /** Every LBA format (NLBAF + 1 of them). */
+  formats: LbaFormat[];
+  /** Index of the format in use (FLBAS bits 3:0). */
+  formatIndex: number;
+  /** Block size of the format in use. */
+  blockSize: number;
+  metadataSize: number;
+  /** True when the namespace is inactive (an all-zero structure). */
+  inactive: boolean;
+}
+
+/** Decodes an Identify Namespace structure. */
+export function parseIdentifyNamespace(b: Uint8Array): NamespaceIdentity {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const nlbaf = b[25]! + 1;
+  const formats: LbaFormat[] = [];
+  for (let i = 0; i < Math.min(nlbaf, 16); i++) {
+    const f = v.getUint32(128 + 4 * i, true);
+    formats.push({ metadataSize: f & 0xffff, blockSize: 2 ** ((f >>> 16) & 0xff), relativePerformance: (f >>> 24) & 3 });
+  }
+  const formatIndex = b[26]! & 0xf;
+  const fmt = formats[formatIndex] ?? { metadataSize: 0, blockSize: 512, relativePerformance: 0 };
+  const size = v.getBigUint64(0, true);
+  return {
+    size,
+    capacity: v.getBigUint64(8, true),
+    utilization: v.getBigUint64(16, true),
+    features: b[24]!,
+    formats,
+    formatIndex,
+    blockSize: fmt.blockSize,
+    metadataSize: fmt.metadataSize,
+    inactive: size === 0n,
+  };
+}
+
+/** Decodes an Active Namespace ID list (CNS 02h): the non-zero IDs. */
+export function parseNamespaceList(b: Uint8Array): number[] {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out: number[] = [];
+  for (let off = 0; off + 4 <= Math.min(b.byteLength, 4096); off += 4) {
+    const id = v.getUint32(off, true);
+    if (id === 0) break;
+    out.push(id);
+  }
+  return out;
+}
