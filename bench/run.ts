@@ -69,4 +69,23 @@ if (dma) {
   lines.push(`DMA through a mapped region (device model reads 1 MiB per transfer from the client's buffer): ` +
     `${dma['dma_GBps']} GB/s, memcpy in the same process ${dma['memcpy_GBps']} GB/s: ${(100 * (dma['ratio'] ?? 0)).toFixed(0)}% of memcpy.`);
 }
+
+// NVMe: our driver against our model, mapped doorbells, polling.
+interface NvmeRow {
+  name: string;
+  qd: number;
+  iops: number;
+  MBps: number;
+  p50_us: number;
+  p99_us: number;
+  p999_us: number;
+}
+const nvme = taskset([process.execPath, join(root, 'dist', 'bench', 'nvme-bench.js'), ...(quick ? ['--quick'] : [])])
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l) as NvmeRow);
+lines.push('');
+lines.push('| NVMe workload | IOPS | MB/s | p50 | p99 | p99.9 |');
+lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const r of nvme) lines.push(`| ${r.name} | ${r.iops.toLocaleString('en-US')} | ${r.MBps} | ${r.p50_us} us | ${r.p99_us} us | ${r.p999_us} us |`);
 console.log(lines.join('\n'));

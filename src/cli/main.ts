@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// The vfio-ts command.
+//
+//   vfio-ts [demo]                      the demo: a device model driven over vfio-user
+//   vfio-ts serve <model> --socket P    serve a device model
+//   vfio-ts lspci <socket|BDF> [--dump] a device's config space, regions and IRQs
+//   vfio-ts bind <BDF> --user NAME      (root) bind to vfio-pci, give the group to NAME
+//   vfio-ts unbind <BDF>                (root) give the device back to its driver
+
+import { parseArgs } from 'node:util';
+import { explain } from './errors.js';
+import { lspciText } from './lspci.js';
+import { openTarget } from './open.js';
+import { MODELS, serve } from './serve.js';
+import { bind, unbind } from '../vfio/bind.js';
+
+const USAGE = `usage: vfio-ts <command> [options]
+
+commands:
+  demo                                   serve a device model and drive it over vfio-user (the default)
+  serve <model> --socket PATH [--backing FILE] [--size N] [--allow-uid UID ...] [--allow-gid GID ...] [--mode OCTAL]
+                                         serve a device model (${Object.keys(MODELS).join(', ')}) until SIGINT/SIGTERM
+  lspci <socket|BDF> [--dump]            a device's config space as its driver sees it, its regions and IRQs
+                                         (--dump: the hex format 'lspci -F FILE' reads)
+  bind <BDF> [--user NAME] [--group NAME]  (root) bind a device to vfio-pci and give its group file to a user
+  unbind <BDF>                           (root) unbind a device from vfio-pci and let its own driver take it
+  help                                   this text`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'demo', ...rest] = argv;
+  switch (command) {
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+    case 'demo': {
+      const { demo } = await import('./demo.js');
+      return demo();
+    }
+    case 'serve': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          socket: { type: 'string' },
+          backing: { type: 'string' },
+          size: { type: 'string' },
+          'allow-uid': { type: 'string', multiple: true },
+          'allow-gid': { type: 'string', multiple: true },
+          mode: { type: 'string' },
+        },
+      });
+      const model = positionals[0];
+      if (!model || !values.socket) return usage('serve needs a model and --socket PATH');
+      const ids = (xs: string[] | undefined): number[] | undefined => xs?.map((x) => toInt(x, 'uid/gid'));
+      await serve(
+        model,
+        values.socket,
+        { ...(values.backing ? { backing: values.backing } : {}), ...(values.size ? { size: toInt(values.size, '--size') } : {}) },
+        {
+          ...(values['allow-uid'] ? { allowUids: ids(values['allow-uid'])! } : {}),
+          ...(values['allow-gid'] ? { allowGids: ids(values['allow-gid'])! } : {}),
+          ...(values.mode ? { socketMode: parseInt(values.mode, 8) } : {}),
+        },
+      );
+      return -1; // keep running
+    }
+    case 'lspci': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dump: { type: 'boolean' } } });
+      const target = positionals[0];
+      if (!target) return usage('lspci needs a socket path or a PCI address');
+      const dev = openTarget(target, { map: false });
+      try {
+        process.stdout.write(lspciText(dev, { dump: values.dump ?? false }));
+      } finally {
+        dev.close();
+      }
+      return 0;
+    }
+    case 'bind': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { user: { type: 'string' }, group: { type: 'string' } },
+      });
+      if (!positionals[0]) return usage('bind needs a PCI address');
+      const r = await bind(positionals[0], { ...(values.user ? { user: values.user } : {}), ...(values.group ? { group: values.group } : {}) });
+      console.log(`${r.bdf}: bound to vfio-pci (was ${r.previousDriver ?? 'unbound'}), group ${r.group}: ${r.groupFile}`);
+      return 0;
+    }
+    case 'unbind': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      if (!positionals[0]) return usage('unbind needs a PCI address');
+      const r = unbind(positionals[0]);
+      console.log(`${r.bdf}: unbound from ${r.previousDriver ?? 'no driver'}, now ${r.driver ?? 'without a driver'}`);
+      return 0;
+    }
+    default:
+      return usage(`unknown command '${command}'`);
+  }
+}
+
+function toInt(s: string, what: string): number {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${what}: '${s}' is not a non-negative integer`);
+  return n;
+}
+
+function usage(problem: string): number {
+  console.error(`vfio-ts: ${problem}\n\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(explain(err));
+    process.exitCode = 1;
+  },
+);
