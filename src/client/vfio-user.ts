@@ -399,6 +399,9 @@ export class VfioUserBackend implements DeviceBackend {
           if (readU16(this.#rx, at + 2) !== command) {
             throw this.#broken(`reply to message ${msgId} is for command ${readU16(this.#rx, at + 2)}, not ${command}`);
           }
+          // Server requests that came in behind the reply are served from
+          // the event loop, not left waiting for the driver's next request.
+          if (this.#rxEnd > this.#rxStart) this.#scheduleDrain();
           if (flags & FLAG_ERROR) {
             for (const fd of this.#takeFds()) closeFd(fd);
             throw new PeerError(command, readU32(this.#rx, at + 12));
@@ -511,6 +514,24 @@ export class VfioUserBackend implements DeviceBackend {
       }
     }
     throw fail('EFAULT', `DMA ${op} of ${count} bytes at 0x${iova.toString(16)}: not inside one DMA mapping`);
+  }
+
+  #drainScheduled = false;
+
+  /** Serves, on the next turn of the event loop, whole messages left in #rx. */
+  #scheduleDrain(): void {
+    if (this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    setImmediate(() => {
+      this.#drainScheduled = false;
+      if (this.#closed || this.#inRequest) return;
+      try {
+        if (this.#nextMessage(-1) >= 0) throw fail('EPROTO', 'unexpected reply while idle');
+        this.#compact();
+      } catch (err) {
+        this.#gone(err as Error);
+      }
+    });
   }
 
   /** Data that arrived while idle (on the event loop). */

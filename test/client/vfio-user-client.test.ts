@@ -229,6 +229,37 @@ describe('DMA without fds: the server reaches client memory by DMA_READ/DMA_WRIT
   });
 });
 
+describe('server requests that arrive behind a reply', () => {
+  test('are served from the event loop while the driver only waits for an interrupt', async () => {
+    const srv = await startChildServer(FIXTURE, 'TestDevice');
+    const dev = connectVfioUser(srv.path, { dmaFds: false });
+    try {
+      enable(dev);
+      dev.enableInterrupts('msix', 8);
+      const a = dev.allocDma(4096);
+      const b = dev.allocDma(4096);
+      a.bytes.fill(0x77);
+      const bar0 = dev.bar(0);
+      bar0.write32(REG.IRQ_VEC, 1);
+      bar0.write64(REG.DMA_SRC, a.iova);
+      bar0.write64(REG.DMA_DST, b.iova);
+      bar0.write32(REG.DMA_LEN, 4096);
+      for (let round = 0; round < 20; round++) {
+        b.bytes.fill(0);
+        const got = dev.waitInterrupt(1, 3000);
+        // The server's DMA_READ often arrives in the same read as this
+        // write's reply; then nothing but the event loop is left to serve it.
+        bar0.write32(REG.DMA_CMD, DMA_START | DMA_IRQ);
+        await got;
+        assert.equal(b.bytes[4095], 0x77, `round ${round}`);
+      }
+    } finally {
+      dev.close();
+      await srv.stop();
+    }
+  });
+});
+
 describe('ownership and failures', () => {
   test('a second client is refused with EBUSY; after the first leaves the next one works', async () => {
     const srv = await startChildServer(FIXTURE, 'TestDevice');
