@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../client/device.js';
 import { connectVfioUser, VfioUserBackend } from '../client/vfio-user.js';
-import { EduDriver } from '../drivers/edu.js';
+import { NvmeController } from '../drivers/nvme/index.js';
 import { className } from '../pci/decode.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -40,65 +40,104 @@ export async function startServerChild(model: string, socket: string, extra: str
 export async function demo(options: DemoOptions = {}): Promise<number> {
   const out = options.out ?? ((l: string) => console.log(l));
   const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-demo-'));
-  const socket = join(dir, 'edu.sock');
+  const socket = join(dir, 'nvme.sock');
   let child: ChildProcess | undefined;
   let dev: Device | undefined;
   const step = (s: string): void => out(`\n== ${s}`);
   try {
-    step('serving the edu device model over vfio-user (child process)');
-    child = await startServerChild('edu', socket);
+    step('serving the NVMe device model over vfio-user (a child process: vfio-ts serve nvme)');
+    child = await startServerChild('nvme', socket, ['--size', String(64 * 1024 * 1024)]);
     out(`   socket ${socket}, server pid ${child.pid}`);
 
-    step('connecting: VERSION negotiation');
+    step('connecting: VERSION negotiation, device info');
     dev = connectVfioUser(socket);
     const s = (dev.backend as VfioUserBackend).session;
-    out(`   protocol ${s.major}.${s.minor}; max data transfer ${s.maxSendDataXfer} bytes, ${s.maxSendFds} fds per message, page sizes ${hex(s.pgsizes)}`);
-    out(`   device: ${dev.info.numRegions} regions, ${dev.info.numIrqs} IRQ indexes${dev.info.reset ? ', reset' : ''}`);
+    out(`   protocol ${s.major}.${s.minor}; max data transfer ${s.maxSendDataXfer} bytes, ${s.maxSendFds} fds per message, DMA page sizes ${hex(s.pgsizes)}`);
+    out(`   ${dev.info.numRegions} regions, ${dev.info.numIrqs} IRQ indexes${dev.info.reset ? ', function reset' : ''}`);
 
-    step('config space, through the server\'s copy of the kernel\'s permission model');
-    const vendor = dev.config.read16(0);
-    const device = dev.config.read16(2);
-    out(`   ${hex(vendor, 4)}:${hex(device, 4).slice(2)} class ${className(dev.config.read16(0x0a))}`);
+    step("config space, through the server's copy of the kernel's permission model");
+    out(`   ${hex(dev.config.read16(0), 4)}:${hex(dev.config.read16(2), 4).slice(2)} class ${className(dev.config.read16(0x0a))}`);
     const bar0 = dev.config.read32(0x10);
     dev.config.write32(0x10, 0xffffffff);
     const sized = dev.config.read32(0x10);
     dev.config.write32(0x10, bar0);
-    out(`   BAR0 sizing: wrote all ones, read ${hex(sized >>> 0, 8)} -> ${(~(sized & ~0xf) >>> 0) + 1} bytes (region info says ${dev.regionInfo(0).size})`);
-    dev.config.write16(0x06, 0xffff);
-    out(`   status is read-only to drivers: still ${hex(dev.config.read16(0x06), 4)} after writing 0xffff`);
+    out(`   BAR0 sizing: wrote all ones, read ${hex(sized >>> 0, 8)}: a ${(~(sized & ~0xf) >>> 0) + 1}-byte 64-bit BAR`);
+    const r0 = dev.regionInfo(0);
+    out(`   BAR0 region: ${r0.size} bytes, mappable areas ${r0.mmapAreas.map((a) => `[${hex(a.offset)}+${hex(a.size)}]`).join(' ')} (the doorbells: rung without a message)`);
+    out(`   MSI-X: ${dev.irqInfo(2).count} vectors; status register is read-only: wrote 0xffff, reads ${hex((dev.config.write16(6, 0xffff), dev.config.read16(6)), 4)}`);
 
-    step('driver: identification and liveness (BAR0 register access by REGION_READ/WRITE)');
-    const edu = EduDriver.attach(dev);
-    const v = edu.version();
-    out(`   edu version ${v.major}.${v.minor}; liveness check ${edu.isAlive() ? 'passed' : 'FAILED'}`);
+    step('driver: controller bring-up (admin queues in DMA buffers, MSI-X, I/O queues)');
+    let interrupts = 0;
+    dev.on('interrupt', () => interrupts++);
+    let ctrl = await NvmeController.open(dev, { interrupts: 'msix', ioQueues: 1 });
+    const id = ctrl.identity;
+    out(`   ${id.model} (serial ${id.serial}, firmware ${id.firmware}); max transfer ${ctrl.maxTransferBytes} bytes`);
+    out(`   ${ctrl.ioQueues.length} I/O queue pair created (completion queue on MSI-X vector 1); ${dev.dma.buffers.length} DMA buffers mapped (DMA_MAP with their memfds)`);
+    let ns = await ctrl.namespace(1);
+    out(`   namespace 1: ${ns.blocks} blocks of ${ns.blockSize} bytes`);
 
-    step('factorial, completed by polling, then by MSI');
-    out(`   10! = ${await edu.factorial(10)} (polled)`);
-    edu.enableInterrupts('msi');
-    let irqs = 0;
-    dev.on('interrupt', () => irqs++);
-    out(`   12! = ${await edu.factorialByInterrupt(12)} (MSI vector 0 fired via an eventfd)`);
+    step('I/O: write 1 MiB, read it back, verify (completions by MSI-X)');
+    const data = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    const before = interrupts;
+    await ns.write(2048, data);
+    await ns.flush();
+    let back = await ns.read(2048, data.length / ns.blockSize);
+    let same = back.every((b, i) => b === data[i]);
+    out(`   1 MiB written at LBA 2048 and read back: ${same ? 'identical' : 'DIFFERENT'}; ${interrupts - before} interrupts`);
+    await assertRejects(ns.read(ns.blocks - 1, 2), (code) => out(`   reading past the end: ${code} (an NVMe status, as a typed error)`));
 
-    step('DMA: a buffer mapped for the device (DMA_MAP with its memfd), copied in and out by the device');
-    const data = new Uint8Array(1024).map((_, i) => (i * 7 + 3) & 0xff);
-    const back = await edu.roundTrip(data, { interrupt: true });
-    const same = back.length === data.length && back.every((b, i) => b === data[i]);
-    out(`   ${data.length} bytes to the device and back: ${same ? 'identical' : 'DIFFERENT'}; interrupts so far: ${irqs}`);
-
-    step('reset (DEVICE_RESET) and close');
-    const before = dev.config.read32(0x10);
-    if (dev.info.reset) {
-      edu.reset();
-      out(`   reset done; BAR0 programming kept: ${dev.config.read32(0x10) === before ? 'yes' : 'NO'}`);
+    step('the polled fast path: a queue without interrupts, 4 KiB random reads at queue depth 32, no system call per I/O');
+    await ctrl.deleteIoQueue(ctrl.ioQueues[0]!);
+    const polledQueue = await ctrl.createIoQueue({ vector: -1 });
+    const io = ns.polled(polledQueue);
+    let done = 0;
+    let failed = 0;
+    io.onComplete = (_slot, status) => {
+      done++;
+      if (status !== 0) failed++;
+    };
+    let x = 12345;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 500) {
+      while (io.outstanding < 32) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        if (io.submitRead((x % (ns.blocks / 8)) * 8, 8, false) < 0) break;
+      }
+      io.ring();
+      io.poll();
     }
-    edu.close();
+    io.drain(5000);
+    const secs = (performance.now() - t0) / 1000;
+    out(`   ${done} reads in ${secs.toFixed(2)} s: ${Math.round(done / secs).toLocaleString('en-US')} IOPS, ${failed} errors`);
+
+    step('reset: shut the controller down, DEVICE_RESET, bring it up again; the data is still there');
+    await ctrl.shutdown();
+    dev.reset();
+    out(`   BAR0 programming kept across the reset: ${dev.config.read32(0x10) === bar0 ? 'yes' : 'NO'}`);
+    ctrl = await NvmeController.open(dev, { interrupts: 'msix', ioQueues: 1 });
+    ns = await ctrl.namespace(1);
+    back = await ns.read(2048, data.length / ns.blockSize);
+    same = same && back.every((b, i) => b === data[i]);
+    out(`   after the reset, the 1 MiB reads back ${back.every((b, i) => b === data[i]) ? 'identical' : 'DIFFERENT'}; ${interrupts} interrupts in all`);
+    await ctrl.shutdown();
+    dev.close();
     dev = undefined;
-    out('   closed: the server released our DMA maps and interrupt fds and reset the device for the next client');
-    return same ? 0 : 1;
+    out('   closed: the server released our DMA maps and eventfds and reset the device for the next client');
+    return same && failed === 0 ? 0 : 1;
   } finally {
     dev?.close();
     child?.kill('SIGTERM');
     if (child && child.exitCode === null) await new Promise((r) => child!.once('exit', r));
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function assertRejects(p: Promise<unknown>, onCode: (code: string) => void): Promise<void> {
+  try {
+    await p;
+    onCode('no error (unexpected)');
+  } catch (err) {
+    onCode((err as { code?: string }).code ?? String(err));
   }
 }

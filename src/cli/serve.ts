@@ -6,6 +6,7 @@
 import { VfioUserServer, type VfioUserServerOptions } from '../server/index.js';
 import type { DeviceModel } from '../server/model.js';
 import { EduModel } from '../devices/edu.js';
+import { NvmeController } from '../devices/nvme/index.js';
 
 export interface ModelOptions {
   backing?: string;
@@ -15,6 +16,13 @@ export interface ModelOptions {
 /** The device models `serve` knows, by name. */
 export const MODELS: Record<string, { describe: string; create: (o: ModelOptions) => Promise<DeviceModel> | DeviceModel }> = {
   edu: { describe: "QEMU's edu teaching device (factorial, DMA engine, INTx/MSI)", create: () => new EduModel() },
+  nvme: {
+    describe: 'an NVMe 1.4 controller with one namespace in memory, or in --backing FILE (--size bytes)',
+    create: (o) =>
+      new NvmeController({
+        namespaces: [{ ...(o.size !== undefined ? { size: o.size } : {}), ...(o.backing !== undefined ? { file: o.backing } : {}) }],
+      }),
+  },
 };
 
 export interface ServeOptions extends VfioUserServerOptions {
