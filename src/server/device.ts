@@ -297,17 +297,23 @@ export class VirtualDevice extends EventEmitter {
     throw fail('EINVAL', `region index ${index} out of range`);
   }
 
-  #checkRange(index: number, offset: bigint, length: number): number {
+  /** The offset as a number once `length` bytes from it lie inside region `index`. */
+  #checkRange(index: number, offset: bigint | number, length: number): number {
     const size = this.regionSize(index);
     if (size === 0) throw fail('EINVAL', `region ${index} is not implemented`);
-    if (offset < 0n || offset + BigInt(length) > BigInt(size)) {
+    // A number offset (the session's fast path) avoids bigints; it must be a safe integer.
+    const inside =
+      typeof offset === 'number'
+        ? Number.isSafeInteger(offset) && offset >= 0 && offset + length <= size
+        : offset >= 0n && offset + BigInt(length) <= BigInt(size);
+    if (!inside) {
       throw fail('EINVAL', `access of ${length} bytes at ${hex(offset)} is outside region ${index} (${hex(size)} bytes)`);
     }
     return Number(offset);
   }
 
   /** REGION_READ of `dst.length` bytes at `offset` of region `index`. */
-  regionRead(index: number, offset: bigint, dst: Uint8Array): MaybePromise<void> {
+  regionRead(index: number, offset: bigint | number, dst: Uint8Array): MaybePromise<void> {
     if (this.#closed) throw fail('ENODEV', 'the device is closed');
     const off = this.#checkRange(index, offset, dst.length);
     if (dst.length === 0) return;
@@ -326,7 +332,7 @@ export class VirtualDevice extends EventEmitter {
   }
 
   /** REGION_WRITE of `src` at `offset` of region `index`. */
-  regionWrite(index: number, offset: bigint, src: Uint8Array): MaybePromise<void> {
+  regionWrite(index: number, offset: bigint | number, src: Uint8Array): MaybePromise<void> {
     if (this.#closed) throw fail('ENODEV', 'the device is closed');
     const off = this.#checkRange(index, offset, src.length);
     if (index === PCI_ROM_REGION_INDEX) throw fail('EINVAL', 'the ROM is read-only');

@@ -27,6 +27,7 @@ import {
   Command,
   DEVICE_FLAGS_PCI,
   DEVICE_FLAGS_RESET,
+  FLAG_NO_REPLY,
   FLAG_TYPE_MASK,
   HEADER_SIZE,
   MessageFramer,
@@ -80,6 +81,7 @@ import {
   type Header,
   type VersionSession,
 } from '../protocol/index.js';
+import { readU16, readU32 } from '../protocol/wire.js';
 import { closeFd, type PeerCred, type UnixConnection } from '../sys/index.js';
 import type { VirtualDevice } from './device.js';
 import { settleAll } from './dma.js';
@@ -142,6 +144,22 @@ interface PendingRequest {
 }
 
 const E2BIG = errnoOf('E2BIG');
+/** Offsets from 2^53 on are left to the bigint path (which also checks wrapping past 2^64). */
+const SAFE_OFFSET_HIGH = 0x20_0000;
+const TWO_32 = 0x1_0000_0000;
+/** Sizes of region access whose buffer views are kept (a subarray is an allocation). */
+const MAX_CACHED_VIEWS = 64;
+
+/** Views for region accesses of one count, over the reply buffer and the last receive buffer. */
+interface AccessViews {
+  /** The data: reply buffer [32, 32 + count) (read into, or a write's data copied to). */
+  data: Uint8Array;
+  /** The whole REGION_READ reply: reply buffer [0, 32 + count). */
+  readReply: Uint8Array;
+  /** A REGION_WRITE's data in the receive buffer `from` ([32, 32 + count)). */
+  src: Uint8Array | undefined;
+  from: Uint8Array | undefined;
+}
 const EMPTY: number[] = [];
 /** Most server-to-client requests outstanding at once. */
 const MAX_PENDING_REQUESTS = 4096;
@@ -183,6 +201,9 @@ export class ClientSession implements DmaTransport {
   // UnixConnection.send() keeps what the socket cannot take with .slice(),
   // which copies a Uint8Array but only views a Buffer.
   #replyBuf: Uint8Array | undefined;
+  /** The REGION_WRITE reply: reply buffer [0, 32). */
+  #writeReply: Uint8Array | undefined;
+  #views = new Map<number, AccessViews>();
   readonly #errBuf = new Uint8Array(HEADER_SIZE);
   #handshakeTimer: NodeJS.Timeout | undefined;
   #paused = false;
@@ -251,6 +272,7 @@ export class ClientSession implements DmaTransport {
       for (let i = 0; i < fdCount; i++) closeQuietly(fds[i]!);
       return;
     }
+    if (fdCount === 0 && this.#fastRegionAccess(data, length)) return;
     const chunkFds = fdCount === 0 ? EMPTY : Array.from(fds.subarray(0, fdCount));
     let messages: FramedMessage[];
     try {
@@ -542,6 +564,113 @@ export class ClientSession implements DmaTransport {
     };
     if (isPromise(r)) return r.then(finish);
     finish();
+  }
+
+  /**
+   * The hot path: a chunk that is exactly one REGION_READ or REGION_WRITE,
+   * without descriptors, while the session is ready and idle (no command in
+   * progress or queued, no partial message in the framer, nobody tracing).
+   * It is handled straight from the receive buffer and answered from the
+   * reply buffer without allocating: no framed message, header or decoded
+   * object, no bigint offset, no promise unless the model returns one.
+   *
+   * It takes only a message that passes every check the general path makes -
+   * the framer's (size), validateHeader's (a command with no flag but
+   * no-reply, errno zero; REGION_READ/WRITE are known commands), the state's
+   * (past VERSION) and the region codecs' (no descriptors, payload length,
+   * count within max_data_xfer_size, region index in range, no wrap past
+   * 2^64) - and returns false for anything else, which then takes the general
+   * path and gets its error reply there. The device checks the range itself.
+   */
+  #fastRegionAccess(b: Uint8Array, length: number): boolean {
+    if (this.#state !== 'ready' || this.#inflight !== undefined || this.#queue.length !== 0 || this.#closeAfterReply) return false;
+    if (this.#host.tracing || this.#framer.pending !== 0 || this.#framer.broken) return false;
+    // Framing: the chunk holds exactly one message (of an acceptable size).
+    if (length < REGION_RW_DATA_OFFSET || readU32(b, 4) !== length || length > this.#framer.maxMessageSize) return false;
+    // Header (validateHeader): a command, only the no-reply flag, errno zero.
+    const flags = readU32(b, 8);
+    if ((flags & ~FLAG_NO_REPLY) !== 0 || readU32(b, 12) !== 0) return false;
+    // Payload: u64 offset, u32 region, u32 count (readAccess, requireLength).
+    const command = readU16(b, 2);
+    const offsetHigh = readU32(b, HEADER_SIZE + 4);
+    const region = readU32(b, HEADER_SIZE + 8);
+    const count = readU32(b, HEADER_SIZE + 12);
+    if (count > this.#limits.maxDataXferSize || region >= PCI_NUM_REGIONS || offsetHigh >= SAFE_OFFSET_HIGH) return false;
+    const read = command === Command.REGION_READ;
+    if (read ? length !== REGION_RW_DATA_OFFSET : command !== Command.REGION_WRITE || length !== REGION_RW_DATA_OFFSET + count) return false;
+
+    const msgId = readU16(b, 0);
+    const offset = offsetHigh * TWO_32 + readU32(b, HEADER_SIZE);
+    const wants = (flags & FLAG_NO_REPLY) === 0;
+    const v = this.#accessViews(count);
+    let r: MaybePromise<void>;
+    try {
+      if (read) {
+        v.data.fill(0);
+        r = this.#host.device.regionRead(region, offset, v.data);
+      } else {
+        // Copied out of the receive buffer, which the next chunk reuses while an asynchronous handler may still hold the data.
+        v.data.set(this.#writeSource(b, v, count));
+        r = this.#host.device.regionWrite(region, offset, v.data);
+      }
+    } catch (err) {
+      this.#fail({ msgId, command, size: length, flags, errno: 0 }, err);
+      return true;
+    }
+    if (!isPromise(r)) {
+      if (wants) this.#regionReply(read, msgId, region, offset, count, v);
+      return true;
+    }
+    // An asynchronous model: later commands queue behind this one, as on the general path.
+    this.#inflight = r
+      .then(
+        () => {
+          if (wants) this.#regionReply(read, msgId, region, offset, count, v);
+        },
+        (err: unknown) => this.#fail({ msgId, command, size: length, flags, errno: 0 }, err),
+      )
+      .then(() => {
+        this.#inflight = undefined;
+        this.#drainQueue();
+      });
+    return true;
+  }
+
+  #regionReply(read: boolean, msgId: number, region: number, offset: number, count: number, v: AccessViews): void {
+    const buf = this.#buffer();
+    if (read) {
+      encodeRegionReadReplyInto(buf, msgId, region, offset, count);
+      this.#send(v.readReply);
+    } else {
+      encodeRegionWriteReplyInto(buf, msgId, region, offset, count);
+      this.#writeReply ??= buf.subarray(0, REGION_RW_DATA_OFFSET);
+      this.#send(this.#writeReply);
+    }
+  }
+
+  /** The views for accesses of `count` bytes (kept for a few sizes, made afresh beyond). */
+  #accessViews(count: number): AccessViews {
+    let v = this.#views.get(count);
+    if (v !== undefined) return v;
+    const buf = this.#buffer();
+    v = {
+      data: buf.subarray(REGION_RW_DATA_OFFSET, REGION_RW_DATA_OFFSET + count),
+      readReply: buf.subarray(0, REGION_RW_DATA_OFFSET + count),
+      src: undefined,
+      from: undefined,
+    };
+    if (this.#views.size >= MAX_CACHED_VIEWS) this.#views.clear();
+    this.#views.set(count, v);
+    return v;
+  }
+
+  /** A REGION_WRITE's data in receive buffer `b`. */
+  #writeSource(b: Uint8Array, v: AccessViews, count: number): Uint8Array {
+    if (v.from !== b) {
+      v.src = b.subarray(REGION_RW_DATA_OFFSET, REGION_RW_DATA_OFFSET + count);
+      v.from = b;
+    }
+    return v.src!;
   }
 
   #onRegionWriteMulti(h: Header, p: Uint8Array, fds: number[]): MaybePromise<void> {
