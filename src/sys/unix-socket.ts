@@ -336,6 +336,10 @@ export class UnixConnection extends EventEmitter {
         return;
       }
       receiver(this.#rbuf, n, this.#rfds, receivedFdCount());
+      // A short read almost always means the socket is drained: skip the
+      // recvmsg that would only say EAGAIN. The watch is level-triggered, so
+      // anything still there wakes us again on the next loop iteration.
+      if (n < this.#rbuf.byteLength) return;
     }
   }
 
