@@ -147,17 +147,15 @@ export class ConfigSpace implements Engine {
   }
 
   /** Chop [offset, offset+length) into aligned pieces inside one dword and one region. */
-  private forEachPiece(offset: number, length: number, fn: (pos: number, count: AccessSize, region: number) => void): void {
-    const end = offset + length;
-    let pos = offset;
-    while (pos < end) {
-      const r = this.map[pos]!;
-      let n = 1;
-      while ((pos + n) % 4 !== 0 && pos + n < end && this.map[pos + n] === r) n++;
-      const count: AccessSize = n >= 4 && pos % 4 === 0 ? 4 : n >= 2 && pos % 2 === 0 ? 2 : 1;
-      fn(pos, count, r);
-      pos += count;
-    }
+  /**
+   * Size of the piece at `pos` of an access ending at `end`: 4, else 2, else
+   * 1 bytes, aligned, crossing neither a dword nor a region boundary.
+   */
+  private pieceAt(pos: number, end: number): AccessSize {
+    const r = this.map[pos]!;
+    let n = 1;
+    while ((pos + n) % 4 !== 0 && pos + n < end && this.map[pos + n] === r) n++;
+    return n >= 4 && pos % 4 === 0 ? 4 : n >= 2 && pos % 2 === 0 ? 2 : 1;
   }
 
   private readPiece(pos: number, count: AccessSize, ri: number): number {
@@ -178,7 +176,12 @@ export class ConfigSpace implements Engine {
   /** Fill `dst` with the config bytes at `offset` (any length, e.g. a REGION_READ). */
   readInto(offset: number, dst: Uint8Array): void {
     this.check(offset, dst.length);
-    this.forEachPiece(offset, dst.length, (pos, count, ri) => setLe(dst, pos - offset, count, this.readPiece(pos, count, ri)));
+    const end = offset + dst.length;
+    for (let pos = offset; pos < end; ) {
+      const count = this.pieceAt(pos, end);
+      setLe(dst, pos - offset, count, this.readPiece(pos, count, this.map[pos]!));
+      pos += count;
+    }
   }
 
   /** Read `length` config bytes at `offset`. */
@@ -192,7 +195,12 @@ export class ConfigSpace implements Engine {
   /** Write config bytes at `offset` (any length, e.g. a REGION_WRITE). */
   writeBytes(offset: number, src: Uint8Array): void {
     this.check(offset, src.length);
-    this.forEachPiece(offset, src.length, (pos, count, ri) => this.writePiece(pos, count, ri, getLe(src, pos - offset, count)));
+    const end = offset + src.length;
+    for (let pos = offset; pos < end; ) {
+      const count = this.pieceAt(pos, end);
+      this.writePiece(pos, count, this.map[pos]!, getLe(src, pos - offset, count));
+      pos += count;
+    }
   }
 
   /** Read a 1, 2 or 4 byte little-endian value (any alignment; split like the kernel). */
