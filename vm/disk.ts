@@ -5,7 +5,10 @@
 // the guest can check any block it read against diskBlock(i) without the host
 // telling it anything. QEMU opens the image with snapshot=on: guest writes go to
 // a throw-away overlay, every boot sees the same content, and concurrent guests
-// do not fight over the image lock.
+// do not fight over the image lock. A run with `disk: 'writable'` boots a copy
+// of the image instead, which the host reads afterwards: the driver test writes
+// driverWritePattern() at DRIVER_WRITE_LBA and test/vm/guest-suite.test.ts checks
+// that it reached the copy.
 
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -23,6 +26,31 @@ export function diskBlock(lba: number): Buffer {
   for (let off = 0; off < DISK_BLOCK_SIZE; off++) b[off] = (lba * 7 + off) & 0xff;
   b.write(`vfio-ts disk block ${lba}\n`, 0, 'ascii');
   return b;
+}
+
+/**
+ * Where the NVMe driver's guest test writes driverWritePattern() for the host to
+ * find in a writable disk copy after the run: blocks 3200-3263 (32 KiB, so a
+ * PRP list), which no other guest test reads or writes (test/guest/
+ * nvme-driver.test.ts lists the blocks the others use).
+ */
+export const DRIVER_WRITE_LBA = 3200;
+export const DRIVER_WRITE_BLOCKS = 64;
+
+/**
+ * What the driver writes at DRIVER_WRITE_LBA: deterministic, and unlike any
+ * diskBlock(i). Each block begins "vfio-ts driver block <lba>\n" and is filled
+ * with (lba * 13 + offset * 3 + 0x5a) & 0xff.
+ */
+export function driverWritePattern(): Uint8Array {
+  const b = Buffer.alloc(DRIVER_WRITE_BLOCKS * DISK_BLOCK_SIZE);
+  for (let i = 0; i < DRIVER_WRITE_BLOCKS; i++) {
+    const lba = DRIVER_WRITE_LBA + i;
+    const block = b.subarray(i * DISK_BLOCK_SIZE, (i + 1) * DISK_BLOCK_SIZE);
+    for (let off = 0; off < DISK_BLOCK_SIZE; off++) block[off] = (lba * 13 + off * 3 + 0x5a) & 0xff;
+    block.write(`vfio-ts driver block ${lba}\n`, 0, 'ascii');
+  }
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }
 
 /** The whole image. */

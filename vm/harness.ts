@@ -9,13 +9,15 @@
 // the host's root shared read-only over 9p and runs job.sh there, so the
 // command runs as an unprivileged user, its stdout, stderr and exit status written
 // to files in the job directory, which the host tails while the guest runs; the
-// guest powers off and the result is read back. The serial console is kept for
+// guest powers off and the result is read back (with disk: 'writable', the guest
+// booted a copy of the disk image, left in the job directory for the caller to
+// read). The serial console is kept for
 // errors: a guest that does not boot, dies or overruns its time rejects with an
 // error carrying the console's tail. QEMU runs in its own process group, killed
 // whole on timeout and when this process exits.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants as fsc, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants as fsc, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -48,6 +50,14 @@ export interface RunOptions {
   onConsole?: (chunk: Buffer) => void;
   /** Keep the job directory (also VFIO_TS_VM_KEEP=1); its path is in the result/error. */
   keep?: boolean;
+  /**
+   * The NVMe disk: 'snapshot' (default) boots the cached image with snapshot=on,
+   * guest writes thrown away; 'writable' copies the image into the job directory
+   * and boots the copy, which is left for the caller (result.diskPath) to read
+   * and to remove (rmSync(result.jobDir, { recursive: true })). The cached image
+   * is never written. A run that fails removes its copy (unless kept).
+   */
+  disk?: 'snapshot' | 'writable';
   /** Extra QEMU arguments and kernel command-line words. */
   qemuArgs?: string[];
   kernelArgs?: string[];
@@ -63,9 +73,14 @@ export interface RunResult {
   bootMs: number;
   /** From starting QEMU to QEMU exiting. */
   totalMs: number;
-  /** The job directory when kept. */
+  /** The job directory when kept, or when it holds a writable disk (the caller removes it). */
   jobDir?: string;
+  /** With disk: 'writable', the disk copy the guest wrote to (inside jobDir). */
+  diskPath?: string;
 }
+
+/** Name of the writable disk copy in the job directory. */
+export const WRITABLE_DISK_NAME = 'nvme.img';
 
 export type GuestErrorCode = 'EGUESTUNAVAILABLE' | 'EGUESTBOOT' | 'ETIMEDOUT';
 
@@ -330,6 +345,8 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
   const gid = opts.gid ?? 1000;
   if (![uid, gid].every((n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32 - 1)) throw new TypeError(`bad uid/gid ${uid}:${gid}`);
   const keep = opts.keep ?? process.env.VFIO_TS_VM_KEEP === '1';
+  const diskMode = opts.disk ?? 'snapshot';
+  if (diskMode !== 'snapshot' && diskMode !== 'writable') throw new TypeError(`runInGuest: bad disk option ${JSON.stringify(diskMode)}`);
   const verbose = process.env.VFIO_TS_VM_VERBOSE === '1';
 
   const env: Record<string, string> = {
@@ -362,11 +379,23 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
     ].join('\n'),
   );
   writeFileSync(join(jobDir, 'job.sh'), script);
+  let diskPath: string | undefined;
+  if (diskMode === 'writable') {
+    diskPath = join(jobDir, WRITABLE_DISK_NAME);
+    try {
+      copyFileSync(g.disk, diskPath);
+      chmodSync(diskPath, 0o644); // QEMU opens it read-write, whatever the cached image's mode
+    } catch (e) {
+      rmSync(jobDir, { recursive: true, force: true });
+      throw e;
+    }
+  }
 
   const args = qemuArgs({
     kernel: qopt(g.bootImage),
     initramfs: qopt(g.initramfs),
-    disk: qopt(g.disk),
+    disk: qopt(diskPath ?? g.disk),
+    diskSnapshot: diskPath === undefined,
     jobDir: qopt(jobDir),
     memoryMiB: opts.memoryMiB ?? 1024,
     cpus: opts.cpus ?? 1,
@@ -430,7 +459,15 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
   const statusFile = join(jobDir, 'status');
   const status = existsSync(statusFile) ? readFileSync(statusFile, 'utf8').trim() : undefined;
   const guestError = existsSync(join(jobDir, 'guest-error')) ? readFileSync(join(jobDir, 'guest-error'), 'utf8').trim() : undefined;
-  if (!keep) rmSync(jobDir, { recursive: true, force: true });
+  const succeeded = !timedOut && exit.error === undefined && status !== undefined && /^\d+$/.test(status);
+  if (keep) {
+    // everything stays
+  } else if (diskPath !== undefined && succeeded) {
+    // Only the disk copy stays, for the caller.
+    for (const name of readdirSync(jobDir)) if (name !== WRITABLE_DISK_NAME) rmSync(join(jobDir, name), { recursive: true, force: true });
+  } else {
+    rmSync(jobDir, { recursive: true, force: true });
+  }
   const where = keep ? `\njob directory kept: ${jobDir}` : '';
   const detail = { console: consoleText, stdout: out.text(), stderr: err.text(), qemuPid: child.pid };
   const consoleTail = `\n--- console tail ---\n${tail(consoleText)}${qemuStderr.trim() !== '' ? `\n--- qemu stderr ---\n${tail(qemuStderr, 20)}` : ''}`;
@@ -448,6 +485,7 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
     throw new GuestError('EGUESTBOOT', `${why}${where}${consoleTail}`, detail);
   }
   const result: RunResult = { exitCode: Number(status), stdout: out.text(), stderr: err.text(), console: consoleText, bootMs: Math.round(bootMs), totalMs: Math.round(totalMs) };
-  if (keep) result.jobDir = jobDir;
+  if (keep || diskPath !== undefined) result.jobDir = jobDir;
+  if (diskPath !== undefined) result.diskPath = diskPath;
   return result;
 }

@@ -34,6 +34,8 @@ export interface QemuConfig {
   kernel: string;
   initramfs: string;
   disk: string;
+  /** Open the disk with snapshot=on (writes thrown away at exit); default true. */
+  diskSnapshot?: boolean;
   jobDir: string;
   memoryMiB: number;
   cpus: number;
@@ -64,7 +66,7 @@ export function qemuArgs(c: QemuConfig): string[] {
     '-append', kernelCommandLine(c.append),
     '-device', 'intel-iommu,intremap=on,caching-mode=on',
     '-device', `edu,addr=${GUEST_DEVICES.edu.bdf.slice(8)}`,
-    '-drive', `if=none,id=nvm0,file=${c.disk},format=raw,snapshot=on`,
+    '-drive', `if=none,id=nvm0,file=${c.disk},format=raw${c.diskSnapshot === false ? '' : ',snapshot=on'}`,
     '-device', `nvme,addr=${GUEST_DEVICES.nvme.bdf.slice(8)},serial=${NVME_SERIAL},drive=nvm0`,
     '-fsdev', 'local,id=fshost,path=/,security_model=none,readonly=on,multidevs=remap',
     '-device', 'virtio-9p-pci,fsdev=fshost,mount_tag=host,addr=06.0',

@@ -1,22 +1,27 @@
 // The NVMe driver (src/drivers/nvme/) against QEMU's nvme in the test guest,
 // through the kernel backend, as the unprivileged user: bring-up and Identify,
 // blocks the host wrote into the disk image (vm/disk.ts diskBlock), writes
-// read back (the disk is opened with snapshot=on: writes go to QEMU's
-// throw-away overlay, never to the host's image file), PRP-list transfers,
+// read back (the disk is opened with snapshot=on, writes thrown away, except
+// in test/vm/guest-suite.test.ts, which boots a writable copy of the image
+// and checks on the host that driverWritePattern() reached it at
+// DRIVER_WRITE_LBA), PRP-list transfers,
 // the synchronous polled path, MSI-X and INTx interrupt-driven completion,
 // NVMe errors decoded (LBA out of range; a bad queue id through a raw admin
 // command) and a clean shutdown that leaves no DMA buffer behind.
 //
-// The tests share one guest, so one overlay: each writes blocks no other test
+// The tests share one guest, so one disk: each writes blocks no other test
 // reads as the host wrote them (test 1: 2000-2127 and 3000-3007; test 2:
-// 6300-6427; test 3: 6200-6263), whatever order they run in.
+// 6300-6427; test 3: 6200-6263; the host-checked write: DRIVER_WRITE_LBA,
+// 3200-3263), whatever order they run in. Blocks read as the host wrote them:
+// 0-35, 100-123, 1000-1127, 1999, 2128, 3199, 3264, 4096-6143, 7000-8023,
+// 8189-8191.
 
 import assert from 'node:assert/strict';
 import type { Device } from '../../src/client/device.js';
 import { NvmeController, NvmeError, type NvmeNamespace } from '../../src/drivers/nvme/index.js';
 import { ADMIN, CC, CSTS, REG } from '../../src/drivers/nvme/regs.js';
 import { openKernelDevice } from '../../src/vfio/index.js';
-import { DISK_BLOCK_SIZE, DISK_BLOCKS, diskBlock, NVME_SERIAL } from '../../vm/disk.js';
+import { DISK_BLOCK_SIZE, DISK_BLOCKS, diskBlock, DRIVER_WRITE_BLOCKS, DRIVER_WRITE_LBA, driverWritePattern, NVME_SERIAL } from '../../vm/disk.js';
 import { guestTest, NVME } from './helpers.js';
 
 function expectBlocks(got: Uint8Array, lba: number, what: string): void {
@@ -103,6 +108,20 @@ guestTest('nvme driver: bring-up, Identify, read the host-written blocks, write 
       await ns.deallocate([{ lba: 2016, blocks: 8 }, { lba: 2100, blocks: 4 }]);
     } else t.diagnostic('Dataset Management not supported (ONCS)');
   });
+});
+
+guestTest('nvme driver: write driverWritePattern() at DRIVER_WRITE_LBA, flush, read back (the host checks the disk image afterwards)', {}, async () => {
+  await withController({ interrupts: 'none' }, async (_c, ns) => {
+    const data = driverWritePattern();
+    assert.equal(data.length, DRIVER_WRITE_BLOCKS * DISK_BLOCK_SIZE);
+    expectBlocks(await ns.read(DRIVER_WRITE_LBA - 1, 1), DRIVER_WRITE_LBA - 1, 'the block before, as the host wrote it');
+    await ns.write(DRIVER_WRITE_LBA, data);
+    await ns.flush();
+    assert.deepEqual(await ns.read(DRIVER_WRITE_LBA, DRIVER_WRITE_BLOCKS), data, 'the pattern read back');
+    expectBlocks(await ns.read(DRIVER_WRITE_LBA - 1, 1), DRIVER_WRITE_LBA - 1, 'the block before is untouched');
+    expectBlocks(await ns.read(DRIVER_WRITE_LBA + DRIVER_WRITE_BLOCKS, 1), DRIVER_WRITE_LBA + DRIVER_WRITE_BLOCKS, 'the block after is untouched');
+  });
+  // withController shut the controller down (CC.SHN): QEMU has the data by now.
 });
 
 guestTest('nvme driver: synchronous polled path, QD32 4 KiB reads and writes with one doorbell per batch', {}, async (t) => {

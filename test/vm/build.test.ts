@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeCpio } from '../../vm/cpio.js';
-import { DISK_BLOCK_SIZE, DISK_BLOCKS, diskBlock, diskImage } from '../../vm/disk.js';
+import { DISK_BLOCK_SIZE, DISK_BLOCKS, diskBlock, diskImage, DRIVER_WRITE_BLOCKS, DRIVER_WRITE_LBA, driverWritePattern } from '../../vm/disk.js';
 import { jobScript } from '../../vm/harness.js';
 import { hasPvhEntry, moduleName, readModuleIndex, resolveModules } from '../../vm/kernel.js';
+import { qemuArgs } from '../../vm/qemu.js';
 
 test('cpio: newc headers, padding and trailer', () => {
   const a = writeCpio([
@@ -155,4 +156,22 @@ test('disk: deterministic blocks', () => {
   assert.equal(diskBlock(7).toString('ascii', 0, 21), 'vfio-ts disk block 7\n');
   assert.notDeepEqual(diskBlock(1), diskBlock(2));
   assert.throws(() => diskBlock(DISK_BLOCKS), RangeError);
+});
+
+test('disk: the driver write pattern is deterministic, inside the disk and unlike what the host wrote', () => {
+  const p = driverWritePattern();
+  assert.ok(!(p instanceof Buffer), 'a plain Uint8Array (compares deep-equal to what the driver reads)');
+  assert.equal(p.length, DRIVER_WRITE_BLOCKS * DISK_BLOCK_SIZE);
+  assert.ok(Buffer.from(p).equals(Buffer.from(driverWritePattern())));
+  assert.ok(DRIVER_WRITE_LBA > 0 && DRIVER_WRITE_LBA + DRIVER_WRITE_BLOCKS < DISK_BLOCKS);
+  for (let i = 0; i < DRIVER_WRITE_BLOCKS; i++) {
+    assert.ok(!Buffer.from(p.subarray(i * DISK_BLOCK_SIZE, (i + 1) * DISK_BLOCK_SIZE)).equals(diskBlock(DRIVER_WRITE_LBA + i)), `block ${i}`);
+  }
+});
+
+test('qemu: the disk is snapshot=on unless asked to be writable', () => {
+  const base = { kernel: 'k', initramfs: 'i', disk: '/d.img', jobDir: '/j', memoryMiB: 1024, cpus: 1 };
+  const drive = (args: string[]): string => args[args.indexOf('-drive') + 1]!;
+  assert.equal(drive(qemuArgs(base)), 'if=none,id=nvm0,file=/d.img,format=raw,snapshot=on');
+  assert.equal(drive(qemuArgs({ ...base, diskSnapshot: false })), 'if=none,id=nvm0,file=/d.img,format=raw');
 });
