@@ -5,32 +5,66 @@
 // vfio-ts case is compared with a plain C UNIX-socket ping-pong that moves the
 // same request and reply sizes, measured in the same run (bench/pingpong.c),
 // so the figures are ratios, not absolute times.
+//
+// runBenchmarks() returns the rows (used by `vfio-ts bench`, which also draws
+// them with bench/chart.ts); run directly (`node dist/bench/run.js [--quick]`)
+// it prints the markdown tables.
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const quick = process.argv.includes('--quick');
-const cpu = process.env['BENCH_CPU'] ?? '0';
-
-function taskset(cmd: string[]): string {
-  return execFileSync('taskset', ['-c', cpu, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-}
-
-// The baseline, built here (gcc -O2).
-const buildDir = join(root, 'build', 'bench');
-mkdirSync(buildDir, { recursive: true });
-const pingpong = join(buildDir, 'pingpong');
-execFileSync('gcc', ['-O2', '-Wall', '-o', pingpong, join(root, 'bench', 'pingpong.c')]);
 
 interface Row {
   name: string;
   median_ns: number;
   p99_ns: number;
   iterations: number;
+}
+
+/** One socket case: vfio-ts against the C ping-pong moving the same bytes. */
+export interface SocketRow {
+  name: string;
+  median_ns: number;
+  p99_ns: number;
+  base_median_ns: number;
+  base_p99_ns: number;
+  /** vfio-ts median / C median. */
+  ratio: number;
+}
+
+/** NVMe: our driver against our model, mapped doorbells, polling. */
+export interface NvmeRow {
+  name: string;
+  qd: number;
+  iops: number;
+  MBps: number;
+  p50_us: number;
+  p99_us: number;
+  p999_us: number;
+  gcs: number;
+  gc_ms: number;
+}
+
+export interface DmaRow {
+  dma_GBps: number;
+  memcpy_GBps: number;
+  ratio: number;
+}
+
+export interface BenchResults {
+  socket: SocketRow[];
+  dma?: DmaRow;
+  nvme: NvmeRow[];
+}
+
+export interface BenchOptions {
+  quick?: boolean;
+  /** CPU both peers of the socket cases run on (default $BENCH_CPU or 0). */
+  cpu?: string;
 }
 
 const HDR = 16;
@@ -46,46 +80,72 @@ const sizes: Record<string, [number, number]> = {
   'write-1m': [HDR + ACCESS + (1 << 20), HDR + ACCESS],
 };
 
-const ours = taskset([process.execPath, join(root, 'dist', 'bench', 'vfio-user-bench.js'), ...(quick ? ['--quick'] : [])])
-  .trim()
-  .split('\n')
-  .map((l) => JSON.parse(l) as Row & Record<string, number>);
+/** Runs every benchmark (needs gcc and taskset) and returns the figures. */
+export function runBenchmarks(options: BenchOptions = {}): BenchResults {
+  const quick = options.quick ?? false;
+  const cpu = options.cpu ?? process.env['BENCH_CPU'] ?? '0';
+  const taskset = (cmd: string[]): string =>
+    execFileSync('taskset', ['-c', cpu, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 
-const tmp = mkdtempSync(join(tmpdir(), 'vfio-ts-pp-'));
-const lines: string[] = [];
-lines.push('| case | vfio-ts median | vfio-ts p99 | C ping-pong median | C p99 | ratio (median) |');
-lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
-const us = (ns: number): string => (ns / 1000).toFixed(1) + ' us';
-for (const r of ours) {
-  const sz = sizes[r.name];
-  if (!sz) continue;
-  const base = JSON.parse(taskset([pingpong, join(tmp, 'pp.sock'), String(sz[0]), String(sz[1]), String(r.iterations)])) as Row;
-  lines.push(`| ${r.name} | ${us(r.median_ns)} | ${us(r.p99_ns)} | ${us(base.median_ns)} | ${us(base.p99_ns)} | ${(r.median_ns / base.median_ns).toFixed(2)}x |`);
+  // The baseline, built here (gcc -O2).
+  const buildDir = join(root, 'build', 'bench');
+  mkdirSync(buildDir, { recursive: true });
+  const pingpong = join(buildDir, 'pingpong');
+  execFileSync('gcc', ['-O2', '-Wall', '-o', pingpong, join(root, 'bench', 'pingpong.c')]);
+
+  const ours = taskset([process.execPath, join(root, 'dist', 'bench', 'vfio-user-bench.js'), ...(quick ? ['--quick'] : [])])
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Row & Record<string, number>);
+
+  const socket: SocketRow[] = [];
+  const tmp = mkdtempSync(join(tmpdir(), 'vfio-ts-pp-'));
+  try {
+    for (const r of ours) {
+      const sz = sizes[r.name];
+      if (!sz) continue;
+      const base = JSON.parse(taskset([pingpong, join(tmp, 'pp.sock'), String(sz[0]), String(sz[1]), String(r.iterations)])) as Row;
+      socket.push({
+        name: r.name, median_ns: r.median_ns, p99_ns: r.p99_ns, base_median_ns: base.median_ns, base_p99_ns: base.p99_ns,
+        ratio: r.median_ns / base.median_ns,
+      });
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const d = ours.find((r) => r.name === 'dma-read-1m');
+  const dma = d ? { dma_GBps: d['dma_GBps'] ?? 0, memcpy_GBps: d['memcpy_GBps'] ?? 0, ratio: d['ratio'] ?? 0 } : undefined;
+
+  const nvme = taskset([process.execPath, join(root, 'dist', 'bench', 'nvme-bench.js'), ...(quick ? ['--quick'] : [])])
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as NvmeRow);
+  return { socket, ...(dma ? { dma } : {}), nvme };
 }
-rmSync(tmp, { recursive: true, force: true });
-const dma = ours.find((r) => r.name === 'dma-read-1m');
-if (dma) {
+
+/** The figures as the markdown tables of BENCHMARKS.md. */
+export function benchMarkdown(r: BenchResults): string {
+  const lines: string[] = [];
+  const us = (ns: number): string => (ns / 1000).toFixed(1) + ' us';
+  lines.push('| case | vfio-ts median | vfio-ts p99 | C ping-pong median | C p99 | ratio (median) |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of r.socket) {
+    lines.push(`| ${s.name} | ${us(s.median_ns)} | ${us(s.p99_ns)} | ${us(s.base_median_ns)} | ${us(s.base_p99_ns)} | ${s.ratio.toFixed(2)}x |`);
+  }
+  if (r.dma) {
+    lines.push('');
+    lines.push(`DMA through a mapped region (device model reads 1 MiB per transfer from the client's buffer): ` +
+      `${r.dma.dma_GBps} GB/s, memcpy in the same process ${r.dma.memcpy_GBps} GB/s: ${(100 * r.dma.ratio).toFixed(0)}% of memcpy.`);
+  }
   lines.push('');
-  lines.push(`DMA through a mapped region (device model reads 1 MiB per transfer from the client's buffer): ` +
-    `${dma['dma_GBps']} GB/s, memcpy in the same process ${dma['memcpy_GBps']} GB/s: ${(100 * (dma['ratio'] ?? 0)).toFixed(0)}% of memcpy.`);
+  lines.push('| NVMe workload | IOPS | MB/s | p50 | p99 | p99.9 | GCs in the driver (time) |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const n of r.nvme) {
+    lines.push(`| ${n.name} | ${n.iops.toLocaleString('en-US')} | ${n.MBps} | ${n.p50_us} us | ${n.p99_us} us | ${n.p999_us} us | ${n.gcs} (${n.gc_ms} ms) |`);
+  }
+  return lines.join('\n');
 }
 
-// NVMe: our driver against our model, mapped doorbells, polling.
-interface NvmeRow {
-  name: string;
-  qd: number;
-  iops: number;
-  MBps: number;
-  p50_us: number;
-  p99_us: number;
-  p999_us: number;
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(benchMarkdown(runBenchmarks({ quick: process.argv.includes('--quick') })));
 }
-const nvme = taskset([process.execPath, join(root, 'dist', 'bench', 'nvme-bench.js'), ...(quick ? ['--quick'] : [])])
-  .trim()
-  .split('\n')
-  .map((l) => JSON.parse(l) as NvmeRow);
-lines.push('');
-lines.push('| NVMe workload | IOPS | MB/s | p50 | p99 | p99.9 |');
-lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
-for (const r of nvme) lines.push(`| ${r.name} | ${r.iops.toLocaleString('en-US')} | ${r.MBps} | ${r.p50_us} us | ${r.p99_us} us | ${r.p999_us} us |`);
-console.log(lines.join('\n'));

@@ -3,10 +3,14 @@
 //
 //   vfio-ts [demo]                      the demo: a device model driven over vfio-user
 //   vfio-ts serve <model> --socket P    serve a device model
-//   vfio-ts lspci <socket|BDF> [--dump] a device's config space, regions and IRQs
+//   vfio-ts lspci <socket|BDF> [--dump|--perms] a device's config space, regions and IRQs
+//   vfio-ts trace <socket> [--json]     live decoded traffic of a device served by vfio-ts serve
+//   vfio-ts bench [--quick] [--out F]   the benchmarks, as tables and an SVG chart
 //   vfio-ts bind <BDF> --user NAME      (root) bind to vfio-pci, give the group to NAME
 //   vfio-ts unbind <BDF>                (root) give the device back to its driver
 
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { explain } from './errors.js';
 import { lspciText } from './lspci.js';
@@ -20,8 +24,11 @@ commands:
   demo                                   serve a device model and drive it over vfio-user (the default)
   serve <model> --socket PATH [--backing FILE] [--size N] [--allow-uid UID ...] [--allow-gid GID ...] [--mode OCTAL]
                                          serve a device model (${Object.keys(MODELS).join(', ')}) until SIGINT/SIGTERM
-  lspci <socket|BDF> [--dump]            a device's config space as its driver sees it, its regions and IRQs
-                                         (--dump: the hex format 'lspci -F FILE' reads)
+  lspci <socket|BDF> [--dump] [--perms]  a device's config space as its driver sees it, its regions and IRQs
+                                         (--dump: the hex format 'lspci -F FILE' reads;
+                                          --perms: probe which bits of each register are writable)
+  trace <socket> [--json]                follow a served device's traffic, decoded (from <socket>.trace; Ctrl-C ends)
+  bench [--quick] [--out FILE.svg]       run the benchmarks: markdown tables, and a chart (default BENCHMARKS.svg)
   bind <BDF> [--user NAME] [--group NAME]  (root) bind a device to vfio-pci and give its group file to a user
   unbind <BDF>                           (root) unbind a device from vfio-pci and let its own driver take it
   help                                   this text`;
@@ -67,15 +74,44 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keep running
     }
     case 'lspci': {
-      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { dump: { type: 'boolean' } } });
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { dump: { type: 'boolean' }, perms: { type: 'boolean' } },
+      });
       const target = positionals[0];
       if (!target) return usage('lspci needs a socket path or a PCI address');
+      if (values.dump && values.perms) return usage('lspci: --dump and --perms do not go together');
       const dev = openTarget(target, { map: false });
       try {
         process.stdout.write(lspciText(dev, { dump: values.dump ?? false }));
+        if (values.perms) {
+          const { formatPermissions, probePermissions } = await import('./perms.js');
+          process.stdout.write('\n' + formatPermissions(probePermissions(dev)));
+        }
       } finally {
         dev.close();
       }
+      return 0;
+    }
+    case 'trace': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
+      if (!positionals[0]) return usage('trace needs the socket path of a device served by vfio-ts serve');
+      const { trace } = await import('./trace.js');
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort());
+      process.once('SIGTERM', () => ac.abort());
+      return trace(positionals[0], { json: values.json ?? false, signal: ac.signal });
+    }
+    case 'bench': {
+      const { values } = parseArgs({ args: rest, allowPositionals: false, options: { quick: { type: 'boolean' }, out: { type: 'string' } } });
+      const { runBenchmarks, benchMarkdown } = await import('../../bench/run.js');
+      const { benchChartSvg } = await import('../../bench/chart.js');
+      const results = runBenchmarks({ quick: values.quick ?? false });
+      const out = values.out ?? fileURLToPath(new URL('../../../BENCHMARKS.svg', import.meta.url));
+      writeFileSync(out, benchChartSvg(results));
+      console.log(benchMarkdown(results));
+      console.log(`\nchart: ${out}`);
       return 0;
     }
     case 'bind': {
