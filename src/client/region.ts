@@ -29,6 +29,8 @@ export class Region {
   readonly #backend: DeviceBackend;
   readonly #scratch = new Uint8Array(8);
   readonly #scratchView = new DataView(this.#scratch.buffer);
+  /** Views of the scratch buffer by access size, made once (a view is an allocation). */
+  readonly #scratchBySize = [1, 2, 4, 8].reduce<Uint8Array[]>((a, n) => ((a[n] = this.#scratch.subarray(0, n)), a), []);
   #areas: Area[] = [];
   #mapped = false;
   #closed = false;
@@ -91,11 +93,11 @@ export class Region {
   }
 
   #slowRead(offset: number, size: number): void {
-    this.#backend.regionRead(this.index, offset, this.#scratch.subarray(0, size));
+    this.#backend.regionRead(this.index, offset, this.#scratchBySize[size]!);
   }
 
   #slowWrite(offset: number, size: number): void {
-    this.#backend.regionWrite(this.index, offset, this.#scratch.subarray(0, size));
+    this.#backend.regionWrite(this.index, offset, this.#scratchBySize[size]!);
   }
 
   read8(offset: number): number {

@@ -269,7 +269,12 @@ export class VfioUserBackend implements DeviceBackend {
       const m = at === 0 ? this.#rx : this.#rx.subarray(at);
       const n = checkRegionReadReply(m, id, index, offset + done, count, size);
       if (n !== count) throw fail('EIO', `REGION_READ of region ${index} returned ${n} of ${count} bytes`);
-      dst.set(this.#rx.subarray(at + REGION_RW_DATA_OFFSET, at + REGION_RW_DATA_OFFSET + n), done);
+      const from = at + REGION_RW_DATA_OFFSET;
+      if (n <= 16) {
+        for (let i = 0; i < n; i++) dst[done + i] = this.#rx[from + i]!;
+      } else {
+        dst.set(this.#rx.subarray(from, from + n), done);
+      }
       done += n;
     }
   }
@@ -279,7 +284,7 @@ export class VfioUserBackend implements DeviceBackend {
     for (let done = 0; done < src.length; ) {
       const count = Math.min(src.length - done, max);
       const id = this.#nextId();
-      const len = encodeRegionWriteRequestInto(this.#tx, id, index, offset + done, count, src.subarray(done, done + count));
+      const len = encodeRegionWriteRequestInto(this.#tx, id, index, offset + done, count, done === 0 && count === src.length ? src : src.subarray(done, done + count));
       const at = this.#roundTrip(this.#tx, len, null, Command.REGION_WRITE);
       const size = readU32(this.#rx, at + 4);
       const m = at === 0 ? this.#rx : this.#rx.subarray(at);
