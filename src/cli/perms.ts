@@ -11,6 +11,7 @@
 
 import type { Device } from '../client/device.js';
 import { walkCapabilities } from '../pci/cap-walk.js';
+import { ConfigSpace } from '../pci/config-space.js';
 import { configBytes } from './lspci.js';
 import { capShortName, configRegisters, describeRegisterValue, type ConfigRegister, type TraceCapability } from './trace-format.js';
 
@@ -58,6 +59,8 @@ export interface RegisterPerms {
   writable?: number;
   /** Not probed at all, and why. */
   notProbed?: string;
+  /** The permission model's masks for the register (the kernel's vfio-pci tables), when it covers it. */
+  policy?: { virt: number; write: number };
   /** Bits left out of the probe, and why. */
   excluded?: { mask: number; why: string };
   /** Something the probe noticed (a write refused, a value not restored). */
@@ -87,12 +90,20 @@ export function probePermissions(dev: Device): RegisterPerms[] {
   const cfg = configBytes(dev);
   const caps: TraceCapability[] = walkCapabilities(cfg);
   const regs = configRegisters(caps);
+  // The permission model applied to this layout: what VFIO (and our server) virtualise and allow.
+  let model: ConfigSpace | undefined;
+  try {
+    model = ConfigSpace.fromRaw(cfg);
+  } catch {
+    model = undefined;
+  }
   const out: RegisterPerms[] = [];
   let upperBar = false;
   for (const r of regs) {
     const full = r.size === 4 ? 0xffffffff : r.size === 2 ? 0xffff : 0xff;
     const value = rd(dev, r.offset, r.size);
     const res: RegisterPerms = { offset: r.offset, size: r.size, name: r.name, value };
+    if (model && r.size <= 4) res.policy = model.permissions(r.offset, r.size as 1 | 2 | 4);
     out.push(res);
     const policy = NOT_PROBED[r.name];
     if (policy?.skip) {
@@ -155,11 +166,16 @@ export function probePermissions(dev: Device): RegisterPerms[] {
 
 /** The probe's results as text, one register a line. */
 export function formatPermissions(rows: readonly RegisterPerms[]): string {
-  const lines = ['Write permissions as this driver sees them (probed: write ones, zeros, restore; see docs/cli.md):'];
+  const lines = [
+    'Write permissions as this driver sees them (probed: write ones, zeros, restore; see docs/cli.md),',
+    "and the permission model's masks for the register (the kernel's vfio-pci tables: virtual / writable bits):",
+  ];
   for (const r of rows) {
     const head = `\t[0x${r.offset.toString(16).padStart(3, '0')}] ${r.name.padEnd(22)}`;
+    const size0 = Math.min(r.size, 4);
+    const policy = r.policy ? `  [model: virtual ${hex(r.policy.virt, size0)}, writable ${hex(r.policy.write, size0)}]` : '';
     if (r.notProbed) {
-      lines.push(`${head} not probed (${r.notProbed})`);
+      lines.push(`${head} not probed (${r.notProbed})${policy}`);
       continue;
     }
     const size = Math.min(r.size, 4);
@@ -168,7 +184,7 @@ export function formatPermissions(rows: readonly RegisterPerms[]): string {
     if (meaning) s += ` (${meaning})`;
     if (r.excluded) s += `; not probed (action): ${hex(r.excluded.mask, size)} ${r.excluded.why}`;
     if (r.note) s += `; ${r.note}`;
-    lines.push(s);
+    lines.push(s + policy);
   }
   return lines.join('\n') + '\n';
 }

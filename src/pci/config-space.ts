@@ -203,6 +203,31 @@ export class ConfigSpace implements Engine {
     }
   }
 
+  /**
+   * The permission model's masks for `size` bytes at `offset`: which bits are
+   * virtual (live in the shadow) and which the user may write - the kernel's
+   * vfio-pci tables as this engine applies them. Bits some regions handle
+   * specially (BAR sizing, MSI enable through the interrupt API, FLR) are
+   * reported by their masks; the special behaviour is documented per
+   * capability in docs/config-space.md.
+   */
+  permissions(offset: number, size: AccessSize): { virt: number; write: number } {
+    this.check(offset, size);
+    let virt = 0;
+    let write = 0;
+    for (let i = 0; i < size; i++) {
+      const ri = this.map[offset + i]!;
+      if (ri === UNASSIGNED) {
+        if (this.layout.unassigned === 'raw') write |= 0xff << (8 * i);
+        continue;
+      }
+      const r = this.regions[ri]!;
+      virt |= r.perm.virtMask(offset + i - r.start, 1) << (8 * i);
+      write |= r.perm.writeMask(offset + i - r.start, 1) << (8 * i);
+    }
+    return { virt: virt >>> 0, write: write >>> 0 };
+  }
+
   /** Read a 1, 2 or 4 byte little-endian value (any alignment; split like the kernel). */
   read(offset: number, size: AccessSize = 4): number {
     if (size !== 1 && size !== 2 && size !== 4) throw new ErrnoError('EINVAL', `config access size ${String(size)} is not 1, 2 or 4`);

@@ -32,6 +32,10 @@ test('lspci --perms: writable bits per register, probed and restored; actions no
     assert.match(r.stdout, /Unclassified device/, 'the decoded config space comes first');
     assert.match(line('COMMAND'), /writable 0x0*[1-9a-f][0-9a-f]* \(.*MEMORY.*MASTER/);
     assert.match(line('VENDOR_ID'), /= 0x1234\s+writable none/);
+    // The permission model's masks beside the probe: the kernel's tables.
+    assert.match(line('VENDOR_ID'), /\[model: virtual 0xffff, writable 0x0000\]/);
+    assert.match(line('COMMAND'), /\[model: virtual 0x0400, writable 0xffff\]/);
+    assert.match(line('INTERRUPT_PIN'), /\[model: virtual 0xff, writable 0x00\]/);
     assert.match(line('DEVICE_ID'), /writable none/);
     assert.match(line('BAR0'), /writable 0xfff00000/);
     assert.match(line('STATUS'), /not probed \(write-1-to-clear/);
