@@ -71,6 +71,7 @@ const HDR = 16;
 const ACCESS = 16; // REGION_READ/WRITE fixed part
 // request and reply bytes of each vfio-ts case, for the baseline to move the same
 const sizes: Record<string, [number, number]> = {
+  'node-echo': [HDR + ACCESS, HDR + ACCESS + 4],
   'config-read32': [HDR + ACCESS, HDR + ACCESS + 4],
   'bar-read32': [HDR + ACCESS, HDR + ACCESS + 4],
   'bar-write32': [HDR + ACCESS + 4, HDR + ACCESS],

@@ -67,6 +67,24 @@ const memcpyNs = Number(bar0.read64(0x30));
 const gbps = (ns: number): number => (buf.size * iterations) / ns;
 console.log(JSON.stringify({ name: 'dma-read-1m', iterations, dma_GBps: +gbps(dmaNs).toFixed(2), memcpy_GBps: +gbps(memcpyNs).toFixed(2), ratio: +(memcpyNs / dmaNs).toFixed(2) }));
 
+// The floor: the same round trip to a Node server that does nothing but answer.
+{
+  const { UnixConnection } = await import('../src/sys/unix-socket.js');
+  const echoPath = join(dir, 'echo.sock');
+  const echo = fork(fileURLToPath(new URL('./echo-server.js', import.meta.url)), [echoPath], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve) => echo.on('message', () => resolve()));
+  const conn = UnixConnection.connect(echoPath);
+  const req = new Uint8Array(32);
+  const rep = new Uint8Array(64);
+  measure('node-echo', 20000, () => {
+    let got = conn.transact(req, 32, null, rep, null, 5000);
+    while (got < 36) got += conn.receiveSync(rep, got, 64 - got, null, 5000);
+  });
+  conn.close();
+  echo.disconnect();
+  await new Promise((r) => echo.once('exit', r));
+}
+
 dev.close();
 child.send('stop');
 await new Promise((r) => child.once('exit', r));
