@@ -9,7 +9,8 @@
         "native/unix_socket.c",
         "native/watcher.c",
         "native/eventfd.c",
-        "native/memory.c"
+        "native/memory.c",
+        "native/netlink.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra"],

@@ -22,6 +22,9 @@
 
 #include "common.h"
 
+/* netlink.c (declared here rather than in common.h). */
+bool vt_register_netlink(napi_env env, napi_value exports);
+
 vt_state *vt_state_get(napi_env env) {
   void *data = NULL;
   if (napi_get_instance_data(env, &data) != napi_ok) return NULL;
@@ -160,7 +163,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (!make_status(env, st, exports) || !vt_export_fns(env, exports, fns, VT_ARRAY_LEN(fns)) ||
       !vt_register_fdops(env, exports) || !vt_register_unix_socket(env, exports) ||
       !vt_register_watcher(env, exports) || !vt_register_eventfd(env, exports) ||
-      !vt_register_memory(env, exports))
+      !vt_register_memory(env, exports) || !vt_register_netlink(env, exports))
     return NULL;
   return exports;
 }

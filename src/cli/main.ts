@@ -5,6 +5,7 @@
 //   vfio-ts serve <model> --socket P    serve a device model
 //   vfio-ts lspci <socket|BDF> [--dump|--perms] a device's config space, regions and IRQs
 //   vfio-ts trace <socket> [--json]     live decoded traffic of a device served by vfio-ts serve
+//   vfio-ts watch [BDF] [--json]       PCI devices added, removed, bound, unbound, live
 //   vfio-ts bench [--quick] [--out F]   the benchmarks, as tables and an SVG chart
 //   vfio-ts bind <BDF> --user NAME      (root) bind to vfio-pci, give the group to NAME
 //   vfio-ts unbind <BDF>                (root) give the device back to its driver
@@ -28,6 +29,7 @@ commands:
                                          (--dump: the hex format 'lspci -F FILE' reads;
                                           --perms: probe which bits of each register are writable)
   trace <socket> [--json]                follow a served device's traffic, decoded (from <socket>.trace; Ctrl-C ends)
+  watch [BDF] [--json]                   print PCI device events live (added, removed, bound, unbound; Ctrl-C ends)
   bench [--quick] [--out FILE.svg]       run the benchmarks: markdown tables, and a chart (default BENCHMARKS.svg)
   bind <BDF> [--user NAME] [--group NAME]  (root) bind a device to vfio-pci and give its group file to a user
   unbind <BDF>                           (root) unbind a device from vfio-pci and let its own driver take it
@@ -102,6 +104,15 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', () => ac.abort());
       process.once('SIGTERM', () => ac.abort());
       return trace(positionals[0], { json: values.json ?? false, signal: ac.signal });
+    }
+    case 'watch': {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' } } });
+      if (positionals.length > 1) return usage('watch takes at most one PCI address');
+      const { watch } = await import('./watch.js');
+      const ac = new AbortController();
+      process.once('SIGINT', () => ac.abort());
+      process.once('SIGTERM', () => ac.abort());
+      return watch(positionals[0], { json: values.json ?? false, signal: ac.signal });
     }
     case 'bench': {
       const { values } = parseArgs({ args: rest, allowPositionals: false, options: { quick: { type: 'boolean' }, out: { type: 'string' } } });
