@@ -102,6 +102,10 @@ export interface NativeAddon {
   eventfdCreate(initial?: number, flags?: number): number;
   eventfdWrite(fd: number, count?: number | bigint): void;
   eventfdRead(fd: number, timeoutMs?: number): number;
+  /** A bound, non-blocking, close-on-exec kernel uevent socket (netlink.c). */
+  ueventOpen(rcvbuf?: number): number;
+  /** One kernel datagram's length, or -1 when none is pending. */
+  ueventRecv(fd: number, buf: Bytes, offset?: number, length?: number): number;
   readonly EFD_NONBLOCK: number;
   readonly EFD_SEMAPHORE: number;
 
