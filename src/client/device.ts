@@ -7,8 +7,11 @@
 //  - DMA buffers mapped at IOVAs (DmaAllocator);
 //  - interrupts (INTx, MSI, MSI-X) bound to eventfds the Device owns, reported
 //    as 'interrupt' events, or waited for synchronously by polling drivers;
-//  - the device's requests: 'unplug' when the owner of the device asks for it
-//    back (VFIO's REQ), 'deviceError' on an AER error (ERR);
+//  - the device's requests: 'unplug' when the device is going away - its
+//    owner asks for it back (VFIO's REQ, signalled again and again until the
+//    device is released) or a monitor saw it removed - once per Device, with
+//    a deadline after which the Device closes itself; 'deviceError' on an AER
+//    error (ERR);
 //  - reset and close.
 // INTx is level-triggered: the backend masks it when it fires and the driver
 // calls unmaskIntx() once it has quietened the device.
@@ -36,12 +39,26 @@ export interface InterruptEvent {
 export interface DeviceOptions {
   /** Map mappable regions for direct access (default true). */
   map?: boolean;
+  /**
+   * After an unplug, how long the driver has to finish and close before the
+   * Device closes itself (default 10 000 ms; 0: never).
+   */
+  unplugGraceMs?: number;
+}
+
+export type UnplugReason = 'request' | 'removed';
+
+/** Why the device is going away, and until when the driver may use it. */
+export interface UnplugEvent {
+  reason: UnplugReason;
+  /** Date.now() after which the Device closes itself (Infinity: never). */
+  deadline: number;
 }
 
 export interface DeviceEvents {
   interrupt: [InterruptEvent];
   /** The device's owner asks for it back (REQ): finish, then close(). */
-  unplug: [{ reason: 'request' }];
+  unplug: [UnplugEvent];
   /** A device error was reported (ERR / AER). */
   deviceError: [];
   /** The backend went away or the device was closed. */
@@ -59,6 +76,8 @@ export class Device extends EventEmitter<DeviceEvents> {
   #irqFds: EventFd[] = [];
   #notifyFds: EventFd[] = [];
   #closed = false;
+  #unplug: UnplugEvent | null = null;
+  #unplugTimer: NodeJS.Timeout | undefined;
 
   constructor(backend: DeviceBackend, options: DeviceOptions = {}) {
     super();
@@ -68,7 +87,7 @@ export class Device extends EventEmitter<DeviceEvents> {
     this.dma = new DmaAllocator(backend);
     backend.setEvents({ onClose: (err) => this.#gone(err) });
     if (this.info.pci) {
-      this.#bindNotification(pciIrq.REQ, () => this.emit('unplug', { reason: 'request' }));
+      this.#bindNotification(pciIrq.REQ, () => this.signalUnplug('request'));
       this.#bindNotification(pciIrq.ERR, () => this.emit('deviceError'));
     }
   }
@@ -122,6 +141,29 @@ export class Device extends EventEmitter<DeviceEvents> {
   allocDma(size: number, options?: DmaAllocOptions): DmaBuffer {
     this.#live();
     return this.dma.alloc(size, options);
+  }
+
+  /** The pending unplug, once one was signalled. */
+  get unplugging(): UnplugEvent | null {
+    return this.#unplug;
+  }
+
+  /**
+   * The device is going away: emits 'unplug' once (REQ is signalled
+   * repeatedly; a monitor may report the removal too) and starts the grace
+   * period after which the Device closes itself. Backends and monitors call
+   * this; drivers listen to 'unplug', finish, and close().
+   */
+  signalUnplug(reason: UnplugReason): void {
+    if (this.#closed || this.#unplug) return;
+    const grace = this.#options.unplugGraceMs ?? 10_000;
+    this.#unplug = { reason, deadline: grace > 0 ? Date.now() + grace : Infinity };
+    if (grace > 0) {
+      this.#unplugTimer = setTimeout(() => {
+        if (!this.#closed) this.close();
+      }, grace).unref();
+    }
+    this.emit('unplug', this.#unplug);
   }
 
   /** The interrupt mode now enabled, if any. */
@@ -260,6 +302,7 @@ export class Device extends EventEmitter<DeviceEvents> {
 
   #teardown(): void {
     this.#closed = true;
+    clearTimeout(this.#unplugTimer);
     for (const r of this.#regions.values()) r.close();
     this.#regions.clear();
     for (const f of [...this.#irqFds, ...this.#notifyFds]) f.close();

@@ -24,6 +24,7 @@
 import { constants as fsc } from 'node:fs';
 import { fail } from '../errors.js';
 import { Device, type DeviceOptions } from '../client/device.js';
+import { DeviceMonitor } from './monitor.js';
 import { closeFd, openFd } from '../sys/fd.js';
 import { normalizeBdf } from './bdf.js';
 import { Container } from './container.js';
@@ -49,7 +50,14 @@ export interface KernelOpenOptions {
   paths?: Partial<VfioPaths>;
 }
 
-export interface OpenKernelDeviceOptions extends KernelOpenOptions, DeviceOptions {}
+export interface OpenKernelDeviceOptions extends KernelOpenOptions, DeviceOptions {
+  /**
+   * Watch the kernel's uevents for this device (default true): its removal or
+   * unbinding reaches the driver as the same 'unplug' event as a REQ. Where
+   * uevents cannot be read, REQ alone is used.
+   */
+  monitor?: boolean;
+}
 
 interface GroupEntry {
   group: Group;
@@ -90,11 +98,29 @@ export function openKernelDevice(bdf: string, options: OpenKernelDeviceOptions =
   try {
     const deviceOptions: DeviceOptions = {};
     if (options.map !== undefined) deviceOptions.map = options.map;
-    return new Device(backend, deviceOptions);
+    if (options.unplugGraceMs !== undefined) deviceOptions.unplugGraceMs = options.unplugGraceMs;
+    const device = new Device(backend, deviceOptions);
+    if (options.monitor ?? true) watchRemoval(device, normalizeBdf(bdf));
+    return device;
   } catch (err) {
     backend.close();
     throw err;
   }
+}
+
+/** Turns uevents saying `bdf` was removed or unbound into the Device's unplug. */
+function watchRemoval(device: Device, bdf: string): void {
+  let monitor: DeviceMonitor;
+  try {
+    monitor = DeviceMonitor.open({ bdf });
+  } catch {
+    return; // no uevents here (sandbox, permissions): REQ still reaches the driver
+  }
+  monitor.unref();
+  monitor.on('removed', () => device.signalUnplug('removed'));
+  monitor.on('unbound', () => device.signalUnplug('removed'));
+  monitor.on('error', () => {});
+  device.once('close', () => monitor.close());
 }
 
 function openThroughContainer(paths: VfioPaths, bdf: string, groupId: number, shared: Container | undefined): KernelDevice {

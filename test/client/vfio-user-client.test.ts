@@ -190,11 +190,19 @@ describe('vfio-user client against the server', () => {
     assert.equal(dev.bar(0).read32(REG.RESETS), before + 1);
   });
 
-  test('REQ from the device reaches the driver as an unplug event', async () => {
+  test('REQ from the device reaches the driver as one unplug event with a deadline', async () => {
     enable(dev);
+    const events: { reason: string; deadline: number }[] = [];
     const got = new Promise((resolve) => dev.once('unplug', resolve));
+    dev.on('unplug', (e) => events.push(e));
     dev.bar(0).write32(REG.REQ, 1);
-    assert.deepEqual(await got, { reason: 'request' });
+    const e = (await got) as { reason: string; deadline: number };
+    assert.equal(e.reason, 'request');
+    assert.ok(e.deadline > Date.now() && e.deadline <= Date.now() + 10_000);
+    dev.bar(0).write32(REG.REQ, 1); // signalled again, as the kernel does: still one event
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(events.length, 1);
+    assert.equal(dev.unplugging?.reason, 'request');
   });
 });
 
@@ -253,6 +261,26 @@ describe('server requests that arrive behind a reply', () => {
         await got;
         assert.equal(b.bytes[4095], 0x77, `round ${round}`);
       }
+    } finally {
+      dev.close();
+      await srv.stop();
+    }
+  });
+});
+
+describe('unplug grace period', () => {
+  test('a driver that does not close after an unplug request is closed at the deadline', async () => {
+    const srv = await startChildServer(FIXTURE, 'TestDevice');
+    const dev = connectVfioUser(srv.path, { unplugGraceMs: 200 });
+    try {
+      enable(dev);
+      const closed = new Promise((resolve) => dev.once('close', resolve));
+      dev.bar(0).write32(REG.REQ, 1);
+      const t0 = Date.now();
+      await closed;
+      assert.ok(Date.now() - t0 >= 150, 'not before the deadline');
+      assert.equal(dev.closed, true);
+      await srv.waitEvent('released');
     } finally {
       dev.close();
       await srv.stop();
