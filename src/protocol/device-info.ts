@@ -15,22 +15,23 @@ import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
 import { newCommand, newReply, openCommand, openReply } from './message.js';
 import { checkU32, readU32, requireLength, requireNoFds, requireZero, writeU32 } from './wire.js';
+import { deviceFlags, pciIrq, pciRegion } from '../vfio/uapi.js';
 
 export const DEVICE_INFO_SIZE = 16;
 
-export const DEVICE_FLAGS_RESET = 1 << 0;
-export const DEVICE_FLAGS_PCI = 1 << 1;
-export const DEVICE_FLAGS_PLATFORM = 1 << 2;
-export const DEVICE_FLAGS_AMBA = 1 << 3;
-export const DEVICE_FLAGS_CCW = 1 << 4;
-export const DEVICE_FLAGS_AP = 1 << 5;
-export const DEVICE_FLAGS_FSL_MC = 1 << 6;
-export const DEVICE_FLAGS_CAPS = 1 << 7;
+export const DEVICE_FLAGS_RESET = deviceFlags.RESET;
+export const DEVICE_FLAGS_PCI = deviceFlags.PCI;
+export const DEVICE_FLAGS_PLATFORM = deviceFlags.PLATFORM;
+export const DEVICE_FLAGS_AMBA = deviceFlags.AMBA;
+export const DEVICE_FLAGS_CCW = deviceFlags.CCW;
+export const DEVICE_FLAGS_AP = deviceFlags.AP;
+export const DEVICE_FLAGS_FSL_MC = deviceFlags.FSL_MC;
+export const DEVICE_FLAGS_CAPS = deviceFlags.CAPS;
 
 /** Regions a PCI device has at least: BAR0-5, ROM, config space, VGA. */
-export const PCI_NUM_REGIONS = 9;
+export const PCI_NUM_REGIONS = pciRegion.NUM_REGIONS;
 /** Interrupt types of a PCI device: INTx, MSI, MSI-X, ERR, REQ. */
-export const PCI_NUM_IRQS = 5;
+export const PCI_NUM_IRQS = pciIrq.NUM_IRQS;
 
 export interface DeviceInfo {
   flags: number;

@@ -38,14 +38,15 @@ import {
   writeU64,
   type U64,
 } from './wire.js';
+import { dmaMapFlags, dmaUnmapFlags } from '../vfio/uapi.js';
 
-export const DMA_MAP_FLAG_READ = 1 << 0;
-export const DMA_MAP_FLAG_WRITE = 1 << 1;
+export const DMA_MAP_FLAG_READ = dmaMapFlags.READ;
+export const DMA_MAP_FLAG_WRITE = dmaMapFlags.WRITE;
 const DMA_MAP_FLAGS = DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE;
 export const DMA_MAP_SIZE = 32;
 
-export const DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1 << 0;
-export const DMA_UNMAP_FLAG_ALL = 1 << 1;
+export const DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = dmaUnmapFlags.GET_DIRTY_BITMAP;
+export const DMA_UNMAP_FLAG_ALL = dmaUnmapFlags.ALL;
 export const DMA_UNMAP_SIZE = 24;
 export const DMA_BITMAP_HEADER_SIZE = 16;
 

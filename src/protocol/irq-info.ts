@@ -13,20 +13,21 @@ import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
 import { newCommand, newReply, openCommand, openReply } from './message.js';
 import { checkU32, readU32, requireLength, requireNoFds, requireZero, writeU32 } from './wire.js';
+import { irqInfoFlags, pciIrq } from '../vfio/uapi.js';
 
 export const IRQ_INFO_SIZE = 16;
 
-export const IRQ_INFO_EVENTFD = 1 << 0;
-export const IRQ_INFO_MASKABLE = 1 << 1;
-export const IRQ_INFO_AUTOMASKED = 1 << 2;
-export const IRQ_INFO_NORESIZE = 1 << 3;
+export const IRQ_INFO_EVENTFD = irqInfoFlags.EVENTFD;
+export const IRQ_INFO_MASKABLE = irqInfoFlags.MASKABLE;
+export const IRQ_INFO_AUTOMASKED = irqInfoFlags.AUTOMASKED;
+export const IRQ_INFO_NORESIZE = irqInfoFlags.NORESIZE;
 const IRQ_INFO_FLAGS = 0xf;
 
-export const PCI_INTX_IRQ_INDEX = 0;
-export const PCI_MSI_IRQ_INDEX = 1;
-export const PCI_MSIX_IRQ_INDEX = 2;
-export const PCI_ERR_IRQ_INDEX = 3;
-export const PCI_REQ_IRQ_INDEX = 4;
+export const PCI_INTX_IRQ_INDEX = pciIrq.INTX;
+export const PCI_MSI_IRQ_INDEX = pciIrq.MSI;
+export const PCI_MSIX_IRQ_INDEX = pciIrq.MSIX;
+export const PCI_ERR_IRQ_INDEX = pciIrq.ERR;
+export const PCI_REQ_IRQ_INDEX = pciIrq.REQ;
 
 export interface IrqInfoRequest {
   argsz: number;

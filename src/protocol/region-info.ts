@@ -41,24 +41,25 @@ import {
   writeU64,
   type U64,
 } from './wire.js';
+import { pciRegion, regionCap, regionFlags } from '../vfio/uapi.js';
 
 export const REGION_INFO_SIZE = 32;
 
-export const REGION_INFO_FLAG_READ = 1 << 0;
-export const REGION_INFO_FLAG_WRITE = 1 << 1;
-export const REGION_INFO_FLAG_MMAP = 1 << 2;
-export const REGION_INFO_FLAG_CAPS = 1 << 3;
+export const REGION_INFO_FLAG_READ = regionFlags.READ;
+export const REGION_INFO_FLAG_WRITE = regionFlags.WRITE;
+export const REGION_INFO_FLAG_MMAP = regionFlags.MMAP;
+export const REGION_INFO_FLAG_CAPS = regionFlags.CAPS;
 const REGION_INFO_FLAGS = 0xf;
 
-export const REGION_INFO_CAP_SPARSE_MMAP = 1;
-export const REGION_INFO_CAP_TYPE = 2;
-export const REGION_INFO_CAP_MSIX_MAPPABLE = 3;
+export const REGION_INFO_CAP_SPARSE_MMAP = regionCap.SPARSE_MMAP;
+export const REGION_INFO_CAP_TYPE = regionCap.TYPE;
+export const REGION_INFO_CAP_MSIX_MAPPABLE = regionCap.MSIX_MAPPABLE;
 export const CAP_HEADER_SIZE = 8;
 
 /** PCI region indexes (vfio-pci): BAR0-5 are 0-5. */
-export const PCI_ROM_REGION_INDEX = 6;
-export const PCI_CONFIG_REGION_INDEX = 7;
-export const PCI_VGA_REGION_INDEX = 8;
+export const PCI_ROM_REGION_INDEX = pciRegion.ROM;
+export const PCI_CONFIG_REGION_INDEX = pciRegion.CONFIG;
+export const PCI_VGA_REGION_INDEX = pciRegion.VGA;
 
 export interface SparseMmapArea {
   offset: bigint;

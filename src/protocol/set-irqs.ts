@@ -17,13 +17,14 @@ import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
 import { newCommand, newReply, openCommand, openReply } from './message.js';
 import { checkU32, readU32, requireAtLeast, requireLength, writeU32 } from './wire.js';
+import { irqSetFlags } from '../vfio/uapi.js';
 
-export const IRQ_SET_DATA_NONE = 1 << 0;
-export const IRQ_SET_DATA_BOOL = 1 << 1;
-export const IRQ_SET_DATA_EVENTFD = 1 << 2;
-export const IRQ_SET_ACTION_MASK = 1 << 3;
-export const IRQ_SET_ACTION_UNMASK = 1 << 4;
-export const IRQ_SET_ACTION_TRIGGER = 1 << 5;
+export const IRQ_SET_DATA_NONE = irqSetFlags.DATA_NONE;
+export const IRQ_SET_DATA_BOOL = irqSetFlags.DATA_BOOL;
+export const IRQ_SET_DATA_EVENTFD = irqSetFlags.DATA_EVENTFD;
+export const IRQ_SET_ACTION_MASK = irqSetFlags.ACTION_MASK;
+export const IRQ_SET_ACTION_UNMASK = irqSetFlags.ACTION_UNMASK;
+export const IRQ_SET_ACTION_TRIGGER = irqSetFlags.ACTION_TRIGGER;
 export const IRQ_SET_DATA_TYPE_MASK = IRQ_SET_DATA_NONE | IRQ_SET_DATA_BOOL | IRQ_SET_DATA_EVENTFD;
 export const IRQ_SET_ACTION_TYPE_MASK = IRQ_SET_ACTION_MASK | IRQ_SET_ACTION_UNMASK | IRQ_SET_ACTION_TRIGGER;
 
