@@ -72,6 +72,13 @@ export interface DeviceBackend {
   /** Function-level reset (VFIO_DEVICE_RESET / DEVICE_RESET). */
   reset(): void;
 
+  /**
+   * Low-power entry and exit (VFIO_DEVICE_FEATURE LOW_POWER_ENTRY, _WITH_WAKEUP
+   * with `wakeupFd`, _EXIT; Linux 6.0+). Absent where the transport has no
+   * such operation.
+   */
+  setLowPower?(state: 'enter' | 'exit', wakeupFd?: number): void;
+
   /** Registers the asynchronous notifications. */
   setEvents(events: BackendEvents): void;
 

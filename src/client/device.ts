@@ -61,6 +61,8 @@ export interface DeviceEvents {
   unplug: [UnplugEvent];
   /** A device error was reported (ERR / AER). */
   deviceError: [];
+  /** A suspended device asks to be woken (suspend({ wakeup: true })). */
+  wakeup: [];
   /** The backend went away or the device was closed. */
   close: [Error | undefined];
 }
@@ -77,6 +79,10 @@ export class Device extends EventEmitter<DeviceEvents> {
   #notifyFds: EventFd[] = [];
   #closed = false;
   #unplug: UnplugEvent | null = null;
+  #suspended = false;
+  #wakeupFd: EventFd | null = null;
+  /** Regions unmapped by suspend(), mapped again by resume(). */
+  #remap: Region[] = [];
   #unplugTimer: NodeJS.Timeout | undefined;
 
   constructor(backend: DeviceBackend, options: DeviceOptions = {}) {
@@ -264,6 +270,54 @@ export class Device extends EventEmitter<DeviceEvents> {
     });
   }
 
+  /** The device was put into low power by suspend() and not resumed yet. */
+  get suspended(): boolean {
+    return this.#suspended;
+  }
+
+  /**
+   * Puts the device into low power (the kernel's runtime PM, D3) where the
+   * backend offers it; with `wakeup`, 'wakeup' is emitted when the device
+   * needs waking (then call resume()). Mapped regions are unmapped first (a
+   * mapped access to a device in low power faults); accesses meanwhile go
+   * through the backend, which wakes the device for them.
+   */
+  suspend(options: { wakeup?: boolean } = {}): void {
+    this.#live();
+    if (this.#suspended) throw fail('EALREADY', `${this.backend.name} is already suspended`);
+    const backend = this.backend;
+    if (!backend.setLowPower) throw fail('ENOTSUP', `${backend.kind} devices have no low-power operation`);
+    const remap = [...this.#regions.values()].filter((r) => r.mapped);
+    for (const r of remap) r.unmap();
+    let wake: EventFd | null = null;
+    try {
+      if (options.wakeup) wake = EventFd.create();
+      backend.setLowPower('enter', wake?.fd);
+    } catch (err) {
+      wake?.close();
+      for (const r of remap) r.map();
+      throw err;
+    }
+    this.#remap = remap;
+    this.#suspended = true;
+    if (wake) {
+      wake.watch(() => this.emit('wakeup')).unref();
+      this.#wakeupFd = wake;
+    }
+  }
+
+  /** Leaves low power and maps the mappable regions again. */
+  resume(): void {
+    this.#live();
+    if (!this.#suspended) throw fail('EALREADY', `${this.backend.name} is not suspended`);
+    this.backend.setLowPower!('exit');
+    this.#suspended = false;
+    this.#wakeupFd?.close();
+    this.#wakeupFd = null;
+    for (const r of this.#remap) r.map();
+    this.#remap = [];
+  }
+
   /**
    * Function-level reset. The enabled interrupt mode is disabled with it: the
    * backend is told (Linux's VFIO_DEVICE_RESET leaves the vectors and their
@@ -306,6 +360,8 @@ export class Device extends EventEmitter<DeviceEvents> {
     for (const r of this.#regions.values()) r.close();
     this.#regions.clear();
     for (const f of [...this.#irqFds, ...this.#notifyFds]) f.close();
+    this.#wakeupFd?.close();
+    this.#wakeupFd = null;
     this.#irqFds = [];
     this.#notifyFds = [];
     this.#irqKind = null;

@@ -28,7 +28,7 @@ import {
   needsMore,
   type HotResetDevice,
 } from './structs.js';
-import { ioctl as VFIO, structSize } from './uapi.js';
+import { deviceFeature, ioctl as VFIO, structSize } from './uapi.js';
 
 /** What VFIO_DEVICE_GET_PCI_HOT_RESET_INFO reported. */
 export type HotResetInfo =
@@ -192,6 +192,35 @@ export class KernelDevice implements DeviceBackend {
       throw fail('ENOTSUP', `${this.name}: the device has no reset method (no FLR, PM or bus reset): VFIO_DEVICE_FLAGS_RESET is clear`);
     }
     ioctl(fd, VFIO.DEVICE_RESET);
+  }
+
+  /**
+   * VFIO_DEVICE_FEATURE LOW_POWER_ENTRY (or _WITH_WAKEUP when `wakeupFd` is
+   * given: the kernel signals it when the device needs waking, e.g. PME) and
+   * LOW_POWER_EXIT. The kernel moves the device to D3 through runtime PM and
+   * wakes it on any access through the device fd; mmap accesses meanwhile
+   * fault, so the caller unmaps first (Device.suspend does).
+   */
+  setLowPower(state: 'enter' | 'exit', wakeupFd?: number): void {
+    const fd = this.#live();
+    const feature =
+      state === 'exit' ? deviceFeature.LOW_POWER_EXIT
+      : wakeupFd === undefined ? deviceFeature.LOW_POWER_ENTRY
+      : deviceFeature.LOW_POWER_ENTRY_WITH_WAKEUP;
+    const withData = state === 'enter' && wakeupFd !== undefined;
+    const buf = Buffer.alloc(withData ? 16 : 8);
+    buf.writeUInt32LE(buf.length, 0); // argsz
+    buf.writeUInt32LE((deviceFeature.SET | feature) >>> 0, 4);
+    if (withData) buf.writeInt32LE(wakeupFd!, 8); // struct vfio_device_low_power_entry_with_wakeup { s32 wakeup_eventfd; u32 reserved; }
+    try {
+      ioctl(fd, VFIO.DEVICE_FEATURE, buf);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ENOTTY') {
+        throw fail('ENOTSUP', `${this.name}: the kernel offers no low-power feature (VFIO_DEVICE_FEATURE ${feature}: ENOTTY; it needs Linux 6.0+)`);
+      }
+      throw err;
+    }
   }
 
   /**

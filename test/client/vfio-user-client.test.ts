@@ -190,6 +190,12 @@ describe('vfio-user client against the server', () => {
     assert.equal(dev.bar(0).read32(REG.RESETS), before + 1);
   });
 
+  test('low power is a clear refusal over vfio-user (no such operation in the protocol)', () => {
+    assert.throws(() => dev.suspend(), { code: 'ENOTSUP' });
+    assert.equal(dev.suspended, false);
+    assert.throws(() => dev.resume(), { code: 'EALREADY' });
+  });
+
   test('REQ from the device reaches the driver as one unplug event with a deadline', async () => {
     enable(dev);
     const events: { reason: string; deadline: number }[] = [];
