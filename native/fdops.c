@@ -60,8 +60,11 @@ static napi_value fd_dup(napi_env env, napi_callback_info info) {
   return vt_int(env, r);
 }
 
-/* pread(fd, buf, offset, length, position) -> bytes read (0 at end of file). */
-static napi_value fd_pread(napi_env env, napi_callback_info info) {
+/*
+ * pread/pwrite(fd, buf, offset, length, position) -> bytes moved (pread: 0 at
+ * end of file). One body for both: only the system call differs.
+ */
+static napi_value positional_io(napi_env env, napi_callback_info info, int writing) {
   VT_ARGS(env, info, 5);
   int fd;
   uint8_t *p;
@@ -72,28 +75,18 @@ static napi_value fd_pread(napi_env env, napi_callback_info info) {
       !vt_arg_off(env, argv[4], "position", &pos))
     return NULL;
   do {
-    n = pread(fd, p, len, pos);
+    n = writing ? pwrite(fd, p, len, pos) : pread(fd, p, len, pos);
   } while (n < 0 && errno == EINTR);
-  if (n < 0) return vt_throw_sys(env, "pread", errno, NULL);
+  if (n < 0) return vt_throw_sys(env, writing ? "pwrite" : "pread", errno, NULL);
   return vt_int(env, n);
 }
 
-/* pwrite(fd, buf, offset, length, position) -> bytes written. */
+static napi_value fd_pread(napi_env env, napi_callback_info info) {
+  return positional_io(env, info, 0);
+}
+
 static napi_value fd_pwrite(napi_env env, napi_callback_info info) {
-  VT_ARGS(env, info, 5);
-  int fd;
-  uint8_t *p;
-  size_t len;
-  int64_t pos;
-  ssize_t n;
-  if (!vt_arg_fd(env, argv[0], "fd", &fd) || !vt_arg_range(env, argv[1], argv[2], argv[3], "buffer", &p, &len) ||
-      !vt_arg_off(env, argv[4], "position", &pos))
-    return NULL;
-  do {
-    n = pwrite(fd, p, len, pos);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return vt_throw_sys(env, "pwrite", errno, NULL);
-  return vt_int(env, n);
+  return positional_io(env, info, 1);
 }
 
 /*
