@@ -39,7 +39,9 @@ import { MemFd, PAGE_SIZE, type Mapping } from '../sys/index.js';
 import { DeviceDma } from './dma.js';
 import type { DmaSpace, DmaTransport } from './dma-space.js';
 import { hex, type ServerWarning } from './errors.js';
-import { Interrupts } from './irqs.js';
+import { Interrupts, type IrqInfoResult } from './irqs.js';
+import type { ServedDevice } from './served-device.js';
+import type { SetIrqsRequest } from '../protocol/index.js';
 import type { BarHandler, ClientIdentity, DeviceModel, MappableArea, MaybePromise } from './model.js';
 
 /** What GET_REGION_INFO reports for one region. */
@@ -91,7 +93,7 @@ function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
 /** The absolute limit on shared BAR memory per BAR (the addon maps at most 2^32 bytes at once). */
 const MAX_MAPPED_BAR = 2 ** 32;
 
-export class VirtualDevice extends EventEmitter {
+export class VirtualDevice extends EventEmitter implements ServedDevice {
   readonly model: DeviceModel;
   readonly name: string;
   /** The config-space engine: the model may read it and drive device-side bits (status, AER, MSI pending). */
@@ -435,6 +437,26 @@ export class VirtualDevice extends EventEmitter {
     const r = this.model.reset?.('device-reset');
     if (pending && isPromise(r)) return Promise.all([pending, r]).then(() => undefined);
     return isPromise(r) ? r : pending;
+  }
+
+  /** GET_IRQ_INFO (the server calls it). */
+  irqInfo(index: number): IrqInfoResult {
+    return this.irq.info(index);
+  }
+
+  /** SET_IRQS with the descriptors that came with it (the server calls it). */
+  setIrqs(req: SetIrqsRequest, fds: number[]): void {
+    this.irq.setIrqs(req, fds);
+  }
+
+  /** Signals REQ to the owner. */
+  requestRelease(): boolean {
+    return this.irq.requestRelease();
+  }
+
+  /** No DMA into the owner's memory from now on (the server calls it when the owner goes). */
+  detachDma(): void {
+    this.dma.unbind();
   }
 
   /** The framework attaches the new owner (internal; the server calls it). */

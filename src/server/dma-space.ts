@@ -16,6 +16,13 @@
 // lie in a map (consecutive maps may be crossed, gaps may not) that grants the
 // access. A synchronous access (readSync/writeSync/view) needs maps with a
 // file descriptor; the asynchronous ones (read/write) take any map.
+//
+// Hooks. The owner of the device behind the space may mirror the maps
+// elsewhere (the broker: into the real device's IOMMU). `mapped` runs once a
+// map passed every check, before it counts; throwing refuses it (the error is
+// the client's reply and nothing stays mapped). `unmapped` runs for every
+// map that goes, before its memory is unmapped here; it cannot stop the unmap
+// (it reports its own failures).
 
 import { fail } from '../errors.js';
 import { fstatSize, Mapping, PROT_READ, PROT_WRITE } from '../sys/index.js';
@@ -80,6 +87,12 @@ export interface DmaLimits {
   pageSize: number;
 }
 
+/** Mirrors of the maps (see the opening comment). */
+export interface DmaHooks {
+  mapped?(region: DmaRegion): void;
+  unmapped?(region: DmaRegion): void;
+}
+
 /** The largest map with a descriptor we mmap in one piece (the addon maps at most 2^32 bytes). */
 export const MAX_DIRECT_MAP = 2 ** 32;
 
@@ -103,9 +116,11 @@ export class DmaSpace {
   #regions: DmaRegion[] = [];
   #bytes = 0n;
   #closed = false;
+  readonly #hooks: DmaHooks;
 
-  constructor(limits: DmaLimits) {
+  constructor(limits: DmaLimits, hooks: DmaHooks = {}) {
     this.limits = limits;
+    this.#hooks = hooks;
   }
 
   get count(): number {
@@ -179,6 +194,14 @@ export class DmaSpace {
       mapping = Mapping.map(a.fd, offset, Number(a.size), prot);
     }
     const region = new DmaRegion(a.iova, a.size, a.readable, a.writable, mapping);
+    if (this.#hooks.mapped) {
+      try {
+        this.#hooks.mapped(region);
+      } catch (err) {
+        region.unmap();
+        throw err;
+      }
+    }
     this.#regions.splice(at, 0, region);
     this.#bytes += a.size;
     return region;
@@ -204,7 +227,7 @@ export class DmaSpace {
     const gone = this.#regions.splice(from, to - from);
     for (const r of gone) {
       this.#bytes -= r.size;
-      r.unmap();
+      this.#drop(r);
     }
     return gone.length;
   }
@@ -214,8 +237,18 @@ export class DmaSpace {
     const gone = this.#regions;
     this.#regions = [];
     this.#bytes = 0n;
-    for (const r of gone) r.unmap();
+    for (const r of gone) this.#drop(r);
     return gone.length;
+  }
+
+  /** The hook first, then the memory; a hook failure cannot stop an unmap (hooks report their own). */
+  #drop(r: DmaRegion): void {
+    try {
+      this.#hooks.unmapped?.(r);
+    } catch {
+      // reported by the hook's owner
+    }
+    r.unmap();
   }
 
   /** Unmaps everything and refuses new maps. */

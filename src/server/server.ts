@@ -37,6 +37,7 @@ import { DEFAULT_MAX_DATA_XFER_SIZE } from '../protocol/index.js';
 import { PAGE_SIZE, UnixServer, type PeerCred, type UnixConnection } from '../sys/index.js';
 import { VirtualDevice } from './device.js';
 import type { ServerWarning } from './errors.js';
+import { isServedDevice, type ServedDevice } from './served-device.js';
 import type { DeviceModel, MaybePromise } from './model.js';
 import { ClientSession, type MessageTrace, type SessionHost, type SessionLimits } from './session.js';
 
@@ -126,8 +127,8 @@ function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | undefined)?.then === 'function';
 }
 
-export class VfioUserServer extends EventEmitter implements SessionHost {
-  readonly device: VirtualDevice;
+export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends EventEmitter implements SessionHost {
+  readonly device: D;
   readonly limits: SessionLimits;
   readonly #options: VfioUserServerOptions;
   readonly #ownsDevice: boolean;
@@ -141,11 +142,16 @@ export class VfioUserServer extends EventEmitter implements SessionHost {
   #tracing = false;
   #nextId = 1;
 
-  /** Serves `device` (a VirtualDevice, or a model the server builds one from and closes with itself). */
-  constructor(device: VirtualDevice | DeviceModel, options: VfioUserServerOptions = {}) {
+  /**
+   * Serves `device`: a ServedDevice (a VirtualDevice, the broker's real
+   * device), or a model the server builds a VirtualDevice from and closes
+   * with itself.
+   */
+  constructor(device: D | NoInfer<DeviceModel>, options: VfioUserServerOptions = {}) {
     super();
-    this.#ownsDevice = !(device instanceof VirtualDevice);
-    this.device = device instanceof VirtualDevice ? device : new VirtualDevice(device);
+    const served = isServedDevice(device);
+    this.#ownsDevice = !served;
+    this.device = served ? (device as D) : (new VirtualDevice(device as DeviceModel) as unknown as D);
     this.#options = options;
     const maxDataXferSize = options.maxDataXferSize ?? DEFAULT_MAX_DATA_XFER_SIZE;
     if (!Number.isSafeInteger(maxDataXferSize) || maxDataXferSize < 8 || maxDataXferSize > 64 * 1024 * 1024) {
@@ -175,8 +181,10 @@ export class VfioUserServer extends EventEmitter implements SessionHost {
   }
 
   /** Creates a server and listens at `path`. */
-  static listen(path: string, device: VirtualDevice | DeviceModel, options: VfioUserServerOptions = {}): VfioUserServer {
-    const server = new VfioUserServer(device, options);
+  static listen(path: string, device: VirtualDevice | DeviceModel, options?: VfioUserServerOptions): VfioUserServer;
+  static listen<D extends ServedDevice>(path: string, device: D, options?: VfioUserServerOptions): VfioUserServer<D>;
+  static listen(path: string, device: ServedDevice | DeviceModel, options: VfioUserServerOptions = {}): VfioUserServer<ServedDevice> {
+    const server = new VfioUserServer<ServedDevice>(device, options);
     try {
       return server.listen(path);
     } catch (err) {
@@ -335,7 +343,7 @@ export class VfioUserServer extends EventEmitter implements SessionHost {
     if (this.#owner !== session) return;
     this.#owner = undefined;
     // No DMA into the memory of a client that is gone, from now on.
-    this.device.dma.unbind();
+    this.device.detachDma();
     const release = this.#release(session);
     const tracked = release.finally(() => {
       if (this.#releasing === tracked) this.#releasing = undefined;
@@ -392,12 +400,12 @@ export class VfioUserServer extends EventEmitter implements SessionHost {
       const grace = options.graceMs ?? 0;
       if (this.#owner && grace > 0) {
         const gone = new Promise<void>((resolve) => this.#ownerGone.push(resolve));
-        this.device.irq.requestRelease();
+        this.device.requestRelease();
         const t = timeout(grace);
         await Promise.race([gone, t.promise]);
         t.cancel();
       } else if (this.#owner) {
-        this.device.irq.requestRelease();
+        this.device.requestRelease();
       }
       for (const s of [...this.#sessions]) s.terminate('server closing');
       await this.settled();

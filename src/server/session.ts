@@ -83,7 +83,7 @@ import {
 } from '../protocol/index.js';
 import { readU16, readU32 } from '../protocol/wire.js';
 import { closeFd, type PeerCred, type UnixConnection } from '../sys/index.js';
-import type { VirtualDevice } from './device.js';
+import type { ServedDevice } from './served-device.js';
 import { settleAll } from './dma.js';
 import { DmaSpace, type DmaTransport } from './dma-space.js';
 import { DmaError, hex, type ServerWarning } from './errors.js';
@@ -122,7 +122,7 @@ export interface SessionLimits {
 
 /** What a session needs from its server. */
 export interface SessionHost {
-  readonly device: VirtualDevice;
+  readonly device: ServedDevice;
   readonly limits: SessionLimits;
   /** Someone listens to 'message'. */
   readonly tracing: boolean;
@@ -431,7 +431,7 @@ export class ClientSession implements DmaTransport {
       }
       case Command.DEVICE_GET_IRQ_INFO: {
         const req = decodeIrqInfoRequestPayload(p, fds, { numIrqs: PCI_NUM_IRQS });
-        const info = this.#host.device.irq.info(req.index);
+        const info = this.#host.device.irqInfo(req.index);
         this.#reply(h, encodeIrqInfoReply(h.msgId, { flags: info.flags, index: req.index, count: info.count }));
         return;
       }
@@ -439,7 +439,7 @@ export class ClientSession implements DmaTransport {
         const req = decodeSetIrqsRequestPayload(p, fds, { numIrqs: PCI_NUM_IRQS });
         // The interrupt layer owns the eventfds from here (it closes what it does not keep).
         const taken = fds.splice(0, fds.length);
-        this.#host.device.irq.setIrqs(req, taken);
+        this.#host.device.setIrqs(req, taken);
         this.#reply(h, encodeSetIrqsReply(h.msgId));
         return;
       }
@@ -499,7 +499,7 @@ export class ClientSession implements DmaTransport {
     const grant = (): void => {
       if (this.#state !== 'handshake') throw fail('ECONNRESET', 'the connection closed during the handshake');
       this.#version = session;
-      this.#dma = new DmaSpace({ maxMaps: session.maxDmaMaps, maxBytes: l.maxDmaBytes, pageSize: l.pageSize });
+      this.#dma = new DmaSpace({ maxMaps: session.maxDmaMaps, maxBytes: l.maxDmaBytes, pageSize: l.pageSize }, this.#host.device.dmaHooks);
       this.#state = 'ready';
       if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
       this.#host.device.attachOwner({ id: this.id, pid: this.cred.pid, uid: this.cred.uid, gid: this.cred.gid }, this.#dma, this);
