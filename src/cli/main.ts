@@ -3,6 +3,7 @@
 //
 //   vfio-ts [demo]                      the demo: a device model driven over vfio-user
 //   vfio-ts serve <model> --socket P    serve a device model
+//   vfio-ts broker <BDF> --socket P     serve a real device to unprivileged users
 //   vfio-ts lspci <socket|BDF> [--dump|--perms] a device's config space, regions and IRQs
 //   vfio-ts trace <socket> [--json]     live decoded traffic of a device served by vfio-ts serve
 //   vfio-ts watch [BDF] [--json]       PCI devices added, removed, bound, unbound, live
@@ -28,6 +29,11 @@ commands:
   lspci <socket|BDF> [--dump] [--perms]  a device's config space as its driver sees it, its regions and IRQs
                                          (--dump: the hex format 'lspci -F FILE' reads;
                                           --perms: probe which bits of each register are writable)
+  broker <BDF> --socket PATH [--allow-uid UID ...] [--allow-gid GID ...] [--mode OCTAL] [--grace-ms N]
+         [--max-dma-maps N] [--max-dma-bytes N] [--json]
+                                         serve a real device (bound to vfio-pci) to unprivileged users; as root
+  broker --upstream SOCKET --socket PATH ...   the same policy in front of a vfio-user device
+  broker --config FILE [--json]          several devices, from a JSON file (see docs/broker.md)
   trace <socket> [--json]                follow a served device's traffic, decoded (from <socket>.trace; Ctrl-C ends)
   watch [BDF] [--json]                   print PCI device events live (added, removed, bound, unbound; Ctrl-C ends)
   bench [--quick] [--out FILE.svg]       run the benchmarks: markdown tables, and a chart (default BENCHMARKS.svg)
@@ -73,6 +79,47 @@ async function main(argv: string[]): Promise<number> {
           ...(values.mode ? { socketMode: parseInt(values.mode, 8) } : {}),
         },
       );
+      return -1; // keep running
+    }
+    case 'broker': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          socket: { type: 'string' },
+          config: { type: 'string' },
+          upstream: { type: 'string' },
+          'allow-uid': { type: 'string', multiple: true },
+          'allow-gid': { type: 'string', multiple: true },
+          mode: { type: 'string' },
+          'grace-ms': { type: 'string' },
+          'max-dma-maps': { type: 'string' },
+          'max-dma-bytes': { type: 'string' },
+          json: { type: 'boolean' },
+        },
+      });
+      if (positionals.length > 1) return usage('broker takes one PCI address (use --config for several devices)');
+      const { brokerConfigFromArgs, runBroker } = await import('./broker.js');
+      const ids = (xs: string[] | undefined): number[] | undefined => xs?.map((x) => toInt(x, 'uid/gid'));
+      const num = (x: string | undefined, what: string): number | undefined => (x === undefined ? undefined : toInt(x, what));
+      let configs;
+      try {
+        configs = brokerConfigFromArgs({
+          bdf: positionals[0],
+          config: values.config,
+          upstream: values.upstream,
+          socket: values.socket,
+          allowUids: ids(values['allow-uid']),
+          allowGids: ids(values['allow-gid']),
+          socketMode: values.mode === undefined ? undefined : parseMode(values.mode),
+          graceMs: num(values['grace-ms'], '--grace-ms'),
+          maxDmaMaps: num(values['max-dma-maps'], '--max-dma-maps'),
+          maxDmaBytes: num(values['max-dma-bytes'], '--max-dma-bytes'),
+        });
+      } catch (err) {
+        return usage((err as Error).message);
+      }
+      runBroker(configs, { json: values.json ?? false });
       return -1; // keep running
     }
     case 'lspci': {
@@ -152,6 +199,11 @@ function toInt(s: string, what: string): number {
   const n = Number(s);
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${what}: '${s}' is not a non-negative integer`);
   return n;
+}
+
+function parseMode(s: string): number {
+  if (!/^0?[0-7]{3}$/.test(s)) throw new Error(`--mode: '${s}' is not an octal mode like 0660`);
+  return parseInt(s, 8);
 }
 
 function usage(problem: string): number {

@@ -89,7 +89,8 @@ export interface DmaLimits {
 
 /** Mirrors of the maps (see the opening comment). */
 export interface DmaHooks {
-  mapped?(region: DmaRegion): void;
+  /** `source`: the map's descriptor (borrowed for the call: dup it to keep it) and offset, when it came with one. */
+  mapped?(region: DmaRegion, source: { fd: number; offset: bigint } | undefined): void;
   unmapped?(region: DmaRegion): void;
 }
 
@@ -196,7 +197,7 @@ export class DmaSpace {
     const region = new DmaRegion(a.iova, a.size, a.readable, a.writable, mapping);
     if (this.#hooks.mapped) {
       try {
-        this.#hooks.mapped(region);
+        this.#hooks.mapped(region, a.fd === undefined ? undefined : { fd: a.fd, offset });
       } catch (err) {
         region.unmap();
         throw err;

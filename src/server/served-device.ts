@@ -36,6 +36,8 @@ export interface ServedDevice {
   functionReset(): MaybePromise<void>;
   /** Mirrors of the owner's DMA maps (e.g. into an IOMMU), given to its DmaSpace. */
   readonly dmaHooks?: DmaHooks;
+  /** Throws (e.g. ENODEV) when no client can own the device now; checked before a VERSION is granted. */
+  checkAvailable?(): void;
   /** A client became the owner (after VERSION); its DMA space and the transport for maps without a descriptor. */
   attachOwner(owner: ClientIdentity, space: DmaSpace, transport: DmaTransport): void;
   /** The owner is gone: no DMA into its memory from now on (before its maps are released). */

@@ -333,6 +333,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
       // The previous owner is still being cleaned up: wait, then try again.
       return this.#releasing.then(() => this.acquire(session));
     }
+    this.device.checkAvailable?.();
     this.#owner = session;
     this.#clientEvent('owner', session.cred, session.id);
   }
@@ -378,6 +379,18 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
       this.warn({ code: 'internal', message: 'releasing the device failed', client: session.id, cause });
     }
     this.#clientEvent('released', session.cred, session.id);
+  }
+
+  /**
+   * Takes the device from its owner: REQ is not asked, the owner's connection
+   * is closed at once and the device released (the broker does this when the
+   * grace period after a release request is over). False without an owner.
+   */
+  revokeOwner(reason: string): boolean {
+    const owner = this.#owner;
+    if (!owner) return false;
+    owner.terminate(reason);
+    return true;
   }
 
   /** Resolves when no release is in progress (for tests and orderly shutdown). */
