@@ -373,6 +373,19 @@ describe('PCI-like view over the test device (vfio-user)', () => {
     assert.equal(pci.bar(0).read32(REG.ID), DEVICE_ID);
   }, () => srvSoft);
 
+  t('FLR while in D3hot: one reset, back in D0, BARs reachable again', ({ pci }) => {
+    const pmcsr = pci.capabilities.pm! + regs.PCI_PM_CTRL;
+    const resets: unknown[] = [];
+    pci.on('reset', (e) => resets.push(e));
+    pci.config.write16(pmcsr, 3);
+    assert.throws(() => pci.bar(0).read32(REG.ID), { code: 'EIO' });
+    const devctl = pci.findCapability(regs.PCI_CAP_ID_EXP)! + regs.PCI_EXP_DEVCTL;
+    pci.config.write16(devctl, regs.PCI_EXP_DEVCTL_BCR_FLR);
+    assert.deepEqual(resets, [{ source: 'pcie-flr' }], 'the FLR, not a second soft reset');
+    assert.equal(pci.powerState, 0);
+    assert.equal(pci.bar(0).read32(REG.ID), DEVICE_ID);
+  }, () => srvSoft);
+
   test('the view closes with its Device', () => {
     const dev = connectVfioUser(srv.path);
     const pci = PciLikeDevice.attach(dev);

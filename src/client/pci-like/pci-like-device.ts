@@ -111,6 +111,8 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
   readonly #gate: BarGate;
   #mode: { kind: InterruptKind; count: number } | null = null;
   #closed = false;
+  /** Inside #afterReset: a power state read back then is the reset's, not a new soft reset. */
+  #resetting = false;
   /** Why INTx could not be enabled when the view attached, if it could not. */
   readonly intxError: Error | undefined;
 
@@ -392,7 +394,12 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
     this.#msix?.reset();
     this.#intx.reset();
     this.#intx.disabled = (this.device.config.read16(PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) !== 0;
-    this.#pm?.refresh();
+    this.#resetting = true;
+    try {
+      this.#pm?.refresh();
+    } finally {
+      this.#resetting = false;
+    }
     try {
       this.#applyInterruptMode();
     } catch {
@@ -403,7 +410,7 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
 
   #powerStateChanged(from: number, to: number, softReset: boolean): void {
     this.emit('powerState', { from, to });
-    if (softReset) this.#afterReset('pm-soft-reset');
+    if (softReset && !this.#resetting) this.#afterReset('pm-soft-reset');
   }
 
   #checkBar(bar: number): void {
