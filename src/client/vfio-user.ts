@@ -344,8 +344,29 @@ export class VfioUserBackend implements DeviceBackend {
       const bools = Uint8Array.from(data.values, (v) => (v ? 1 : 0));
       req = encodeSetIrqsRequest(this.#nextId(), { data: 'bool', action, index, start, count: bools.length, bools });
     } else {
-      if (data.fds.length > this.session.maxSendFds) {
-        throw fail('EINVAL', `${data.fds.length} eventfds in one SET_IRQS, the server takes at most ${this.session.maxSendFds}`);
+      const max = this.session.maxSendFds;
+      if (data.fds.length > max && max > 0 && action === 'trigger') {
+        // More eventfds than one message may carry: consecutive ranges of at
+        // most max_msg_fds, as QEMU sends them (the first enables the mode,
+        // the others bind the rest); undone if a later one is refused.
+        for (let i = 0; i < data.fds.length; i += max) {
+          try {
+            this.setIrqs(index, action, start + i, { kind: 'eventfd', fds: data.fds.slice(i, i + max) });
+          } catch (err) {
+            if (i > 0) {
+              try {
+                this.setIrqs(index, 'trigger', 0, { kind: 'none', count: 0 });
+              } catch {
+                // the refusal below is what matters
+              }
+            }
+            throw err;
+          }
+        }
+        return;
+      }
+      if (data.fds.length > max) {
+        throw fail('EINVAL', `${data.fds.length} eventfds in one SET_IRQS, the server takes at most ${max}`);
       }
       fds = data.fds;
       req = encodeSetIrqsRequest(this.#nextId(), { data: 'eventfd', action, index, start, count: data.fds.length }, data.fds.length);

@@ -1,0 +1,9 @@
+// The PCI-like driver model (docs/pci-like.md): an opt-in view over an opened
+// Device in which config writes trigger what they trigger on hardware (MSI,
+// MSI-X with its table and PBA, INTx Disable, PMCSR, FLR) and BAR registers
+// are virtual.
+
+export { PciLikeDevice, PciLikeConfig, type PciLikeInterrupt, type PciLikeEvents } from './pci-like-device.js';
+export { PciLikeBar } from './bars.js';
+export type { MsiMessage } from './msi.js';
+export type { ResetSource } from './registers.js';

@@ -1,0 +1,311 @@
+// The edu driver written a second time, bare-metal style, on the PCI-like
+// model (src/client/pci-like/): it never calls the Driver API's interrupt or
+// reset operations; it programs the function through its config space, as
+// a driver for real hardware does, and the view turns those writes into the
+// VFIO actions. Compare with src/drivers/edu.ts, the same device driven
+// through the Driver API; both run on QEMU's edu through /dev/vfio and on our
+// model through vfio-user (docs/pci-like.md).
+//
+//   probe:      check vendor/device, walk the capability list for MSI, turn on
+//               memory decoding and bus mastering, INTx Disable set (quiet
+//               until an interrupt scheme is chosen)
+//   MSI:        write the message address and data into the MSI capability,
+//               Multiple Message Enable 0 (one vector), then Enable: vector 0
+//               is live, and each interrupt arrives carrying that message
+//   INTx:       clear MSI Enable and INTx Disable; the interrupt handler
+//               acknowledges edu's status register and that BAR write is the
+//               end of interrupt (the view unmasks INTx)
+//
+// edu's registers (BAR0) are described in src/drivers/edu.ts.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fail } from '../errors.js';
+import type { Device } from '../client/device.js';
+import type { DmaBuffer } from '../client/dma.js';
+import { PciLikeDevice, type PciLikeBar, type PciLikeInterrupt } from '../client/pci-like/index.js';
+import {
+  PCI_CAP_ID_MSI,
+  PCI_COMMAND,
+  PCI_COMMAND_INTX_DISABLE,
+  PCI_COMMAND_MASTER,
+  PCI_COMMAND_MEMORY,
+  PCI_DEVICE_ID,
+  PCI_MSI_ADDRESS_HI,
+  PCI_MSI_ADDRESS_LO,
+  PCI_MSI_DATA_32,
+  PCI_MSI_DATA_64,
+  PCI_MSI_FLAGS,
+  PCI_MSI_FLAGS_64BIT,
+  PCI_MSI_FLAGS_ENABLE,
+  PCI_MSI_FLAGS_QSIZE,
+  PCI_VENDOR_ID,
+} from '../pci/regs.js';
+import { EDU_BUFFER_ADDR, EDU_BUFFER_SIZE, EDU_DEVICE_ID, EDU_DMA_LIMIT, EDU_IRQ_DMA, EDU_IRQ_FACTORIAL, EDU_VENDOR_ID } from './edu.js';
+
+const REG = {
+  ID: 0x00,
+  LIVENESS: 0x04,
+  FACTORIAL: 0x08,
+  STATUS: 0x20,
+  IRQ_STATUS: 0x24,
+  IRQ_RAISE: 0x60,
+  IRQ_ACK: 0x64,
+  DMA_SRC: 0x80,
+  DMA_DST: 0x88,
+  DMA_COUNT: 0x90,
+  DMA_CMD: 0x98,
+} as const;
+const STATUS_COMPUTING = 0x01;
+const STATUS_IRQFACT = 0x80;
+const DMA_RUN = 0x1;
+const DMA_TO_RAM = 0x2;
+const DMA_WITH_IRQ = 0x4;
+
+/** An x86 MSI message (the local APIC's window, vector 0x41): any value works, the view carries it back. */
+export const EDU_DEFAULT_MSI = { address: 0xfee00000n, data: 0x0041 } as const;
+
+export interface EduPciLikeWaitOptions {
+  timeoutMs?: number;
+}
+
+export class EduPciLikeDriver {
+  readonly pci: PciLikeDevice;
+  readonly #bar: PciLikeBar;
+  /** Offset of the MSI capability. */
+  readonly msiCap: number;
+  /** The interrupts seen by waitInterrupt, last first (for tests and diagnostics). */
+  lastInterrupt: PciLikeInterrupt | undefined;
+  #scheme: 'msi' | 'intx' | null = null;
+  #closed = false;
+
+  /** Probes `device`: attaches the PCI-like view and sets the function up. */
+  constructor(device: Device) {
+    const pci = PciLikeDevice.attach(device);
+    try {
+      const vendor = pci.config.read16(PCI_VENDOR_ID);
+      const id = pci.config.read16(PCI_DEVICE_ID);
+      if (vendor !== EDU_VENDOR_ID || id !== EDU_DEVICE_ID) {
+        throw fail('ENODEV', `not an edu device: ${vendor.toString(16)}:${id.toString(16)} (expected 1234:11e8)`);
+      }
+      const msi = pci.findCapability(PCI_CAP_ID_MSI);
+      if (msi === undefined) throw fail('ENODEV', 'edu without an MSI capability');
+      this.msiCap = msi;
+      const cmd = pci.config.read16(PCI_COMMAND);
+      pci.config.write16(PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
+      this.#bar = pci.bar(0);
+      const ident = this.#bar.read32(REG.ID);
+      if ((ident & 0xffff) !== 0x00ed) throw fail('ENODEV', `edu identification register reads 0x${ident.toString(16)}`);
+    } catch (err) {
+      pci.close();
+      throw err;
+    }
+    this.pci = pci;
+  }
+
+  /** Opens a device with `open` and probes it; the device is closed if probing fails. */
+  static open(open: () => Device): EduPciLikeDriver {
+    const dev = open();
+    try {
+      return new EduPciLikeDriver(dev);
+    } catch (err) {
+      dev.close();
+      throw err;
+    }
+  }
+
+  get device(): Device {
+    return this.pci.device;
+  }
+
+  /** The interrupt scheme programmed: 'msi', 'intx' or null. */
+  get scheme(): 'msi' | 'intx' | null {
+    return this.#scheme;
+  }
+
+  version(): { major: number; minor: number } {
+    const id = this.#bar.read32(REG.ID);
+    return { major: id >>> 24, minor: (id >>> 16) & 0xff };
+  }
+
+  isAlive(value = 0x5a5aa5a5): boolean {
+    this.#bar.write32(REG.LIVENESS, value);
+    return this.#bar.read32(REG.LIVENESS) === ~value >>> 0;
+  }
+
+  // ------------------------------------------------------------ interrupt schemes, by config writes
+
+  /** Programs and enables MSI (one vector) through the capability, INTx Disable set. */
+  enableMsi(message: { address: bigint; data: number } = EDU_DEFAULT_MSI): void {
+    this.#live();
+    const cfg = this.pci.config;
+    const c = this.msiCap;
+    const flags = cfg.read16(c + PCI_MSI_FLAGS);
+    const is64 = (flags & PCI_MSI_FLAGS_64BIT) !== 0;
+    cfg.write16(PCI_COMMAND, cfg.read16(PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
+    cfg.write32(c + PCI_MSI_ADDRESS_LO, Number(message.address & 0xffffffffn));
+    if (is64) cfg.write32(c + PCI_MSI_ADDRESS_HI, Number(message.address >> 32n));
+    cfg.write16(c + (is64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32), message.data);
+    cfg.write16(c + PCI_MSI_FLAGS, (flags & ~PCI_MSI_FLAGS_QSIZE) | PCI_MSI_FLAGS_ENABLE);
+    this.#scheme = 'msi';
+  }
+
+  /** Uses INTx: MSI Enable cleared, INTx Disable cleared. */
+  enableIntx(): void {
+    this.#live();
+    const cfg = this.pci.config;
+    const c = this.msiCap;
+    cfg.write16(c + PCI_MSI_FLAGS, cfg.read16(c + PCI_MSI_FLAGS) & ~PCI_MSI_FLAGS_ENABLE);
+    cfg.write16(PCI_COMMAND, cfg.read16(PCI_COMMAND) & ~PCI_COMMAND_INTX_DISABLE);
+    this.#scheme = 'intx';
+  }
+
+  /** No interrupts: MSI Enable cleared, INTx Disable set. */
+  disableInterrupts(): void {
+    if (this.#closed) return;
+    const cfg = this.pci.config;
+    cfg.write16(this.msiCap + PCI_MSI_FLAGS, cfg.read16(this.msiCap + PCI_MSI_FLAGS) & ~PCI_MSI_FLAGS_ENABLE);
+    cfg.write16(PCI_COMMAND, cfg.read16(PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
+    this.#scheme = null;
+  }
+
+  interruptStatus(): number {
+    return this.#bar.read32(REG.IRQ_STATUS);
+  }
+
+  raiseInterrupt(bits: number): void {
+    this.#bar.write32(REG.IRQ_RAISE, bits);
+  }
+
+  ackInterrupt(bits: number): void {
+    this.#bar.write32(REG.IRQ_ACK, bits);
+  }
+
+  /**
+   * The interrupt handler loop: waits for vector 0 until one of `bits` is
+   * reported, acknowledging every status bit seen (the acknowledging write
+   * also ends an INTx). Resolves with the bits acknowledged. Call it before
+   * starting the operation.
+   */
+  async waitInterrupt(bits: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
+    this.#needScheme();
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw fail('ETIMEDOUT', `edu: no interrupt 0x${bits.toString(16)} within ${timeoutMs} ms`);
+      this.lastInterrupt = await this.pci.waitInterrupt(0, left);
+      const status = this.interruptStatus();
+      if (status !== 0) this.ackInterrupt(status);
+      else if (this.pci.intxInService) this.pci.eoi(); // not ours: end it anyway
+      seen |= status;
+      if (seen & bits) return seen >>> 0;
+    }
+  }
+
+  // ------------------------------------------------------------ factorial
+
+  async factorial(n: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
+    checkU32(n);
+    await this.#waitFor('the factorial unit to be idle', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
+    this.#bar.write32(REG.STATUS, 0);
+    this.#bar.write32(REG.FACTORIAL, n);
+    await this.#waitFor('the factorial', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
+    return this.#bar.read32(REG.FACTORIAL);
+  }
+
+  /** n! mod 2^32, completed by the factorial-done interrupt (enableMsi() or enableIntx() first). */
+  async factorialByInterrupt(n: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
+    checkU32(n);
+    this.#needScheme();
+    await this.#waitFor('the factorial unit to be idle', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
+    this.#bar.write32(REG.STATUS, STATUS_IRQFACT);
+    try {
+      const done = this.waitInterrupt(EDU_IRQ_FACTORIAL, options);
+      done.catch(() => undefined);
+      this.#bar.write32(REG.FACTORIAL, n);
+      await done;
+    } finally {
+      this.#bar.write32(REG.STATUS, 0);
+    }
+    return this.#bar.read32(REG.FACTORIAL);
+  }
+
+  // ------------------------------------------------------------ DMA
+
+  /** `data` into edu's buffer at `eduOffset` by DMA and back into another buffer (completed by interrupts when a scheme is on); returns what came back. */
+  async roundTrip(data: Uint8Array, eduOffset = 0, options: EduPciLikeWaitOptions = {}): Promise<Uint8Array> {
+    const count = data.length;
+    if (count <= 0 || eduOffset < 0 || eduOffset + count > EDU_BUFFER_SIZE) throw fail('EINVAL', `DMA of ${count} bytes at ${eduOffset} leaves edu's buffer`);
+    const out = this.device.allocDma(count, { limit: EDU_DMA_LIMIT, access: { read: true, write: false } });
+    const back = this.device.allocDma(count, { limit: EDU_DMA_LIMIT });
+    try {
+      out.bytes.set(data);
+      await this.#dma(out, EDU_BUFFER_ADDR + eduOffset, count, false, options);
+      await this.#dma(back, EDU_BUFFER_ADDR + eduOffset, count, true, options);
+      return back.bytes.slice(0, count);
+    } finally {
+      out.free();
+      back.free();
+    }
+  }
+
+  async #dma(buf: DmaBuffer, edu: number, count: number, toRam: boolean, o: EduPciLikeWaitOptions): Promise<void> {
+    await this.#waitFor('the DMA engine to be idle', () => (this.#bar.read32(REG.DMA_CMD) & DMA_RUN) === 0, o);
+    const ram = Number(buf.iova);
+    this.#bar.write32(REG.DMA_SRC, toRam ? edu : ram);
+    this.#bar.write32(REG.DMA_DST, toRam ? ram : edu);
+    this.#bar.write32(REG.DMA_COUNT, count);
+    const byIrq = this.#scheme !== null;
+    const cmd = DMA_RUN | (toRam ? DMA_TO_RAM : 0) | (byIrq ? DMA_WITH_IRQ : 0);
+    if (byIrq) {
+      const done = this.waitInterrupt(EDU_IRQ_DMA, o);
+      done.catch(() => undefined);
+      this.#bar.write32(REG.DMA_CMD, cmd);
+      await done;
+    } else {
+      this.#bar.write32(REG.DMA_CMD, cmd);
+      await this.#waitFor('the DMA transfer', () => (this.#bar.read32(REG.DMA_CMD) & DMA_RUN) === 0, o);
+    }
+  }
+
+  // ------------------------------------------------------------ close
+
+  /** Interrupts off, bus mastering off, view detached, device closed. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      if (!this.pci.closed) {
+        this.disableInterrupts();
+        this.pci.config.write16(PCI_COMMAND, this.pci.config.read16(PCI_COMMAND) & ~PCI_COMMAND_MASTER);
+      }
+    } finally {
+      this.#closed = true;
+      this.pci.close();
+      this.device.close();
+    }
+  }
+
+  #needScheme(): void {
+    this.#live();
+    if (this.#scheme === null) throw fail('EINVAL', 'edu: choose an interrupt scheme first (enableMsi() or enableIntx())');
+  }
+
+  #live(): void {
+    if (this.#closed) throw fail('ENODEV', 'edu: the driver is closed');
+  }
+
+  async #waitFor(what: string, cond: () => boolean, o: EduPciLikeWaitOptions): Promise<void> {
+    this.#live();
+    const timeoutMs = o.timeoutMs ?? 10_000;
+    const deadline = Date.now() + timeoutMs;
+    for (let i = 0; !cond(); i++) {
+      if (Date.now() > deadline) throw fail('ETIMEDOUT', `edu: timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(i < 10 ? 0 : 1);
+    }
+  }
+}
+
+function checkU32(n: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw fail('EINVAL', `n must be a 32-bit unsigned integer, got ${n}`);
+}
