@@ -105,6 +105,8 @@ export class Broker extends EventEmitter {
       socketMode: options.socketMode ?? (gated ? 0o666 : 0o600),
       allowUids: options.allowUids ?? (gated ? [] : [0]),
       maxDmaMaps: options.maxDmaMaps ?? DEFAULT_BROKER_MAX_DMA_MAPS,
+      // Every MSI-X vector's eventfd in one SET_IRQS: kernels before 6.5 cannot grow an enabled MSI-X set.
+      maxMsgFds: 253,
       maxDmaBytes: options.maxDmaBytes ?? DEFAULT_BROKER_MAX_DMA_BYTES,
       ...(options.allowGids ? { allowGids: options.allowGids } : {}),
       ...(options.maxDataXferSize !== undefined ? { maxDataXferSize: options.maxDataXferSize } : {}),

@@ -117,6 +117,15 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
     return this.#backend !== undefined;
   }
 
+  /** The device can be reset (VFIO_DEVICE_FLAGS_RESET: FLR, PM or a bus reset). */
+  get canReset(): boolean {
+    try {
+      return this.#live().backend.deviceInfo().reset;
+    } catch {
+      return false;
+    }
+  }
+
   get owner(): ClientIdentity | undefined {
     return this.#owner;
   }

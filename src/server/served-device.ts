@@ -22,6 +22,8 @@ import type { ClientIdentity, MaybePromise } from './model.js';
 export interface ServedDevice {
   /** Used in messages. */
   readonly name: string;
+  /** DEVICE_GET_INFO's reset flag (default true): whether DEVICE_RESET can work. */
+  readonly canReset?: boolean;
   /** GET_REGION_INFO of region `index` (0-8). */
   regionInfo(index: number): RegionDescription;
   /** REGION_READ: fill `dst` (zeroed) from region `index` at `offset`. */

@@ -413,7 +413,7 @@ export class ClientSession implements DmaTransport {
         return this.#onDmaUnmap(h, p, fds);
       case Command.DEVICE_GET_INFO: {
         const { argsz } = decodeDeviceGetInfoRequestPayload(p, fds);
-        this.#reply(h, encodeDeviceGetInfoReply(h.msgId, argsz, { flags: DEVICE_FLAGS_PCI | DEVICE_FLAGS_RESET, numRegions: PCI_NUM_REGIONS, numIrqs: PCI_NUM_IRQS }));
+        this.#reply(h, encodeDeviceGetInfoReply(h.msgId, argsz, { flags: DEVICE_FLAGS_PCI | (this.#host.device.canReset === false ? 0 : DEVICE_FLAGS_RESET), numRegions: PCI_NUM_REGIONS, numIrqs: PCI_NUM_IRQS }));
         return;
       }
       case Command.DEVICE_GET_REGION_INFO: {

@@ -140,7 +140,7 @@ test('broker: a client killed in the middle of DMA; the next client works', asyn
   const script = fileURLToPath(new URL('./dma-client.child.js', import.meta.url));
   const child = spawn(process.execPath, [script, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l === 'running' && resolve());
+    createInterface({ input: child.stdout! }).on('line', (l) => l.includes('"running"') && resolve());
     child.once('exit', (code) => reject(new Error(`the DMA client exited (${code}) before it ran`)));
   });
   child.kill('SIGKILL');

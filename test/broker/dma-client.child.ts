@@ -1,5 +1,5 @@
 // A client that keeps edu's DMA engine busy through a broker until it is
-// killed: argv[2] is the broker's socket. Prints "running" once the first
+// killed: argv[2] is the broker's socket. Prints {"step":"running"} once the first
 // round trip came back.
 
 import { connectVfioUser } from '../../src/client/vfio-user.js';
@@ -13,6 +13,6 @@ for (;;) {
   if (back[100] !== data[100]) throw new Error('DMA returned other bytes');
   if (!announced) {
     announced = true;
-    process.stdout.write('running\n');
+    process.stdout.write(`${JSON.stringify({ step: 'running' })}\n`);
   }
 }
