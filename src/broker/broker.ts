@@ -53,6 +53,12 @@ export interface BrokerOptions {
   monitor?: boolean;
   /** Capabilities to hide beyond the kernel's and the framework's policy. */
   hide?: (cap: HideQuery) => boolean;
+  /**
+   * Offer memory BARs for direct mapping through their sysfs resource files
+   * (with `bdf` only; default false: BAR access by messages). See
+   * src/broker/direct-bar.ts for what this gives and how it is revoked.
+   */
+  mmap?: boolean;
 }
 
 export type BrokerEvent =
@@ -99,7 +105,13 @@ export class Broker extends EventEmitter {
     const open = options.open ?? (() => openKernelBackend(bdf!));
     const graceMs = options.graceMs ?? DEFAULT_BROKER_GRACE_MS;
     if (!Number.isFinite(graceMs) || graceMs < 0) throw fail('EINVAL', `grace period ${graceMs} ms is not a non-negative number`);
-    const device = new BrokeredDevice({ open, ...(bdf ? { name: bdf } : {}), ...(options.hide ? { hide: options.hide } : {}) });
+    if (options.mmap && !bdf) throw fail('EINVAL', 'direct BAR mapping (mmap) needs a PCI address: it maps the BARs\' sysfs resource files');
+    const device = new BrokeredDevice({
+      open,
+      ...(bdf ? { name: bdf } : {}),
+      ...(options.hide ? { hide: options.hide } : {}),
+      ...(options.mmap && bdf ? { directBars: `/sys/bus/pci/devices/${bdf}` } : {}),
+    });
     const gated = options.allowUids !== undefined || options.allowGids !== undefined;
     const serverOptions: VfioUserServerOptions = {
       socketMode: options.socketMode ?? (gated ? 0o666 : 0o600),

@@ -41,8 +41,9 @@ import type { ServerWarning } from '../server/errors.js';
 import type { IrqInfoResult } from '../server/irqs.js';
 import type { ClientIdentity } from '../server/model.js';
 import type { ServedDevice } from '../server/served-device.js';
-import { closeFd, EventFd } from '../sys/index.js';
+import { closeFd, EventFd, PAGE_SIZE } from '../sys/index.js';
 import { irqInfoFlags, pciIrq, pciRegion, regionFlags } from '../vfio/uapi.js';
+import { DirectBar, type Hole } from './direct-bar.js';
 import { RegionConfigBacking } from './region-backing.js';
 
 export interface BrokeredDeviceOptions {
@@ -52,6 +53,12 @@ export interface BrokeredDeviceOptions {
   name?: string;
   /** Capabilities to hide beyond what the kernel and the framework hide. */
   hide?: (cap: HideQuery) => boolean;
+  /**
+   * The device's sysfs directory (/sys/bus/pci/devices/BDF): its memory BARs
+   * are offered for direct mapping through their resource files (see
+   * direct-bar.ts). Absent: BAR access by messages only.
+   */
+  directBars?: string;
 }
 
 export type BrokeredState = 'ready' | 'withdrawn' | 'closed';
@@ -93,6 +100,8 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
   /** The client's REQ eventfd (relayed to). */
   #clientReq: EventFd | undefined;
   #owner: ClientIdentity | undefined;
+  /** BARs served by direct mapping, by index. */
+  #direct: (DirectBar | undefined)[] = [];
   #state: BrokeredState = 'ready';
   #openError: Error | undefined;
 
@@ -177,6 +186,7 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
       });
       this.#backend = backend;
       this.#config = config;
+      if (this.#options.directBars !== undefined) this.#direct = this.#openDirect(backend, config, this.#options.directBars);
       this.#bindDeviceReq(backend);
       backend.setEvents({
         onClose: (err) => {
@@ -187,6 +197,8 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
       });
       this.#openError = undefined;
     } catch (err) {
+      for (const d of this.#direct) d?.close();
+      this.#direct = [];
       this.#backend = undefined;
       this.#config = undefined;
       try {
@@ -195,6 +207,51 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
         // reported by the error above
       }
       throw err;
+    }
+  }
+
+  /** The memory BARs the kernel lets users map, mapped through sysfs; a BAR with the MSI-X table only where that may be mapped. */
+  #openDirect(backend: DeviceBackend, config: ConfigSpace, dir: string): (DirectBar | undefined)[] {
+    const out: (DirectBar | undefined)[] = [];
+    const msix = config.msix;
+    try {
+      for (let i = 0; i < 6; i++) {
+        const bar = config.bar(i);
+        if (!bar || bar.kind === 'io') continue;
+        const info = backend.regionInfo(i);
+        if (!info.mappable || info.size === 0 || info.size > 2 ** 32) continue;
+        const holes: Hole[] = [];
+        if (msix?.tableBar === i) holes.push({ start: msix.tableOffset, end: msix.tableOffset + msix.tableBytes });
+        if (msix?.pbaBar === i) holes.push({ start: msix.pbaOffset, end: msix.pbaOffset + msix.pbaBytes });
+        if (holes.length > 0 && !info.msixMappable) continue; // the table must not be reachable through a client's descriptor
+        out[i] = DirectBar.open(i, `${dir}/resource${i}`, info.size, holes);
+      }
+    } catch (err) {
+      for (const d of out) d?.close();
+      throw err;
+    }
+    return out;
+  }
+
+  /**
+   * Takes direct BARs back: the broker's own mappings go, then a page of each
+   * BAR is mapped through the device fd, which makes vfio-pci claim the BAR
+   * and the kernel revoke every sysfs mapping of it (a client's access after
+   * this faults).
+   */
+  #revokeDirect(backend: DeviceBackend): void {
+    const direct = this.#direct;
+    this.#direct = [];
+    for (const d of direct) {
+      if (!d) continue;
+      d.close();
+      try {
+        const area = backend.regionInfo(d.index).mmapAreas[0];
+        if (!area) throw new Error('the kernel offers no mmap area of the BAR');
+        backend.regionMap(d.index, area.offset, Math.min(PAGE_SIZE, area.size), false).unmap();
+      } catch (cause) {
+        this.warn({ code: 'device-error', message: `${this.name}: revoking direct mappings of BAR${d.index} failed; a former client may keep access until the device is unbound`, cause });
+      }
     }
   }
 
@@ -225,6 +282,7 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
     this.#deviceReq?.close();
     this.#deviceReq = undefined;
     if (!backend) return;
+    this.#revokeDirect(backend);
     try {
       backend.close();
     } catch (cause) {
@@ -285,7 +343,15 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
     let flags = 0;
     if (info.readable) flags |= regionFlags.READ;
     if (info.writable && index !== pciRegion.ROM) flags |= regionFlags.WRITE;
-    return { ...none, flags, size: BigInt(info.size) };
+    const d: RegionDescription = { ...none, flags, size: BigInt(info.size) };
+    const direct = index < 6 ? this.#direct[index] : undefined;
+    if (direct) {
+      d.flags |= regionFlags.MMAP;
+      d.fd = direct.fd;
+      const whole = direct.areas.length === 1 && direct.areas[0]!.offset === 0 && direct.areas[0]!.size === direct.size;
+      if (!whole) d.caps = [{ kind: 'sparse-mmap', areas: direct.areas.map((a) => ({ offset: BigInt(a.offset), size: BigInt(a.size) })) }];
+    }
+    return d;
   }
 
   #range(index: number, offset: bigint | number, length: number): number {
@@ -299,16 +365,27 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
   regionRead(index: number, offset: bigint | number, dst: Uint8Array): void {
     const off = this.#range(index, offset, dst.length);
     const { backend, config } = this.#live();
+    const direct = index < 6 ? this.#direct[index] : undefined;
     if (index === pciRegion.CONFIG) config.readInto(off, dst);
+    else if (direct) this.#decoding(config, index).read(off, dst); // never through the device fd: that would revoke the client's mapping
     else backend.regionRead(index, off, dst);
   }
 
   regionWrite(index: number, offset: bigint | number, src: Uint8Array): void {
     const off = this.#range(index, offset, src.length);
     const { backend, config } = this.#live();
+    const direct = index < 6 ? this.#direct[index] : undefined;
     if (index === pciRegion.CONFIG) config.writeBytes(off, src);
     else if (index === pciRegion.ROM) throw fail('EINVAL', 'the expansion ROM is read-only');
+    else if (direct) this.#decoding(config, index).write(off, src);
     else backend.regionWrite(index, off, src);
+  }
+
+  /** A direct BAR, if the function decodes memory and is in D0 (vfio-pci's EIO otherwise, which its own path would give). */
+  #decoding(config: ConfigSpace, index: number): DirectBar {
+    if (!config.memoryEnabled) throw fail('EIO', `BAR${index}: memory decoding is off (command register)`);
+    if (config.powerState !== 0) throw fail('EIO', `BAR${index}: the function is in D${config.powerState}`);
+    return this.#direct[index]!;
   }
 
   // ------------------------------------------------------------ ServedDevice: interrupts

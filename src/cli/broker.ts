@@ -6,7 +6,7 @@
 //
 // The config file is JSON: {"devices": [{"bdf": "0000:00:04.0", "socket":
 // "/run/vfio-ts/edu.sock", "allowUids": [1000], "allowGids": [], "graceMs":
-// 5000, "maxDmaMaps": 4096, "maxDmaBytes": 1073741824, "socketMode": "0666"}]}
+// 5000, "maxDmaMaps": 4096, "maxDmaBytes": 1073741824, "socketMode": "0666", "mmap": false}]}
 // (or "upstream" in place of "bdf"). Every device is opened before any socket
 // is offered; one that cannot be opened stops the broker with the reason.
 // Runs until SIGINT/SIGTERM: owners get a REQ and the grace period, then the
@@ -30,9 +30,10 @@ export interface BrokerDeviceConfig {
   graceMs?: number;
   maxDmaMaps?: number;
   maxDmaBytes?: number;
+  mmap?: boolean;
 }
 
-const KEYS = new Set(['bdf', 'upstream', 'socket', 'allowUids', 'allowGids', 'socketMode', 'graceMs', 'maxDmaMaps', 'maxDmaBytes']);
+const KEYS = new Set(['bdf', 'upstream', 'socket', 'allowUids', 'allowGids', 'socketMode', 'graceMs', 'maxDmaMaps', 'maxDmaBytes', 'mmap']);
 
 function idList(v: unknown, where: string): number[] {
   if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) {
@@ -80,6 +81,11 @@ export function parseBrokerConfig(text: string): BrokerDeviceConfig[] {
     if (o.graceMs !== undefined) c.graceMs = count(o.graceMs, `${where}.graceMs`);
     if (o.maxDmaMaps !== undefined) c.maxDmaMaps = count(o.maxDmaMaps, `${where}.maxDmaMaps`);
     if (o.maxDmaBytes !== undefined) c.maxDmaBytes = count(o.maxDmaBytes, `${where}.maxDmaBytes`);
+    if (o.mmap !== undefined) {
+      if (typeof o.mmap !== 'boolean') throw fail('EINVAL', `${where}.mmap: true or false`);
+      if (o.mmap && o.bdf === undefined) throw fail('EINVAL', `${where}.mmap: direct mapping needs "bdf"`);
+      c.mmap = o.mmap;
+    }
     return c;
   });
 }
@@ -97,6 +103,7 @@ export function brokerOptions(c: BrokerDeviceConfig): BrokerOptions {
   if (c.graceMs !== undefined) o.graceMs = c.graceMs;
   if (c.maxDmaMaps !== undefined) o.maxDmaMaps = c.maxDmaMaps;
   if (c.maxDmaBytes !== undefined) o.maxDmaBytes = c.maxDmaBytes;
+  if (c.mmap !== undefined) o.mmap = c.mmap;
   return o;
 }
 
@@ -149,7 +156,7 @@ export function runBroker(configs: BrokerDeviceConfig[], options: RunBrokerOptio
       ...(c.allowGids ?? []).map((g) => `gid ${g}`),
     ];
     emit('ready', { allowUids: c.allowUids ?? [], allowGids: c.allowGids ?? [] },
-      `serving on ${c.socket} to ${who.length ? who.join(', ') : 'root only'} (grace ${b.graceMs} ms)`);
+      `serving on ${c.socket} to ${who.length ? who.join(', ') : 'root only'} (grace ${b.graceMs} ms${c.mmap ? ', BARs mappable' : ''})`);
   }
   let stopping = false;
   const stop = (signal: string): void => {
@@ -175,6 +182,7 @@ export function brokerConfigFromArgs(a: {
   graceMs?: number | undefined;
   maxDmaMaps?: number | undefined;
   maxDmaBytes?: number | undefined;
+  mmap?: boolean | undefined;
 }): BrokerDeviceConfig[] {
   if (a.config !== undefined) {
     if (a.bdf !== undefined || a.upstream !== undefined || a.socket !== undefined) {
@@ -193,5 +201,9 @@ export function brokerConfigFromArgs(a: {
   if (a.graceMs !== undefined) c.graceMs = a.graceMs;
   if (a.maxDmaMaps !== undefined) c.maxDmaMaps = a.maxDmaMaps;
   if (a.maxDmaBytes !== undefined) c.maxDmaBytes = a.maxDmaBytes;
+  if (a.mmap) {
+    if (a.bdf === undefined) throw fail('EINVAL', '--mmap needs a PCI address (it maps the BARs\' sysfs resource files)');
+    c.mmap = true;
+  }
   return [c];
 }

@@ -30,7 +30,7 @@ commands:
                                          (--dump: the hex format 'lspci -F FILE' reads;
                                           --perms: probe which bits of each register are writable)
   broker <BDF> --socket PATH [--allow-uid UID ...] [--allow-gid GID ...] [--mode OCTAL] [--grace-ms N]
-         [--max-dma-maps N] [--max-dma-bytes N] [--json]
+         [--max-dma-maps N] [--max-dma-bytes N] [--mmap] [--json]
                                          serve a real device (bound to vfio-pci) to unprivileged users; as root
   broker --upstream SOCKET --socket PATH ...   the same policy in front of a vfio-user device
   broker --config FILE [--json]          several devices, from a JSON file (see docs/broker.md)
@@ -95,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
           'grace-ms': { type: 'string' },
           'max-dma-maps': { type: 'string' },
           'max-dma-bytes': { type: 'string' },
+          mmap: { type: 'boolean' },
           json: { type: 'boolean' },
         },
       });
@@ -115,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
           graceMs: num(values['grace-ms'], '--grace-ms'),
           maxDmaMaps: num(values['max-dma-maps'], '--max-dma-maps'),
           maxDmaBytes: num(values['max-dma-bytes'], '--max-dma-bytes'),
+          mmap: values.mmap,
         });
       } catch (err) {
         return usage((err as Error).message);

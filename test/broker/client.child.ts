@@ -10,6 +10,9 @@
 //   hold      own the device until the broker takes it away: prints
 //             'holding', then 'unplug' (REQ) and 'closed' (revoked)
 //   refused   try to connect; prints the refusal's code
+//   mapped    (broker --mmap) the edu driver through a directly mapped BAR0
+//   keep-mapping  (broker --mmap) keeps a mapping of BAR0 after the broker
+//             took the device back: reading it must fault (SIGBUS)
 
 import assert from 'node:assert/strict';
 import { closeSync, openSync } from 'node:fs';
@@ -49,7 +52,7 @@ async function nvme(): Promise<void> {
       const data = new Uint8Array(16 * DISK_BLOCK_SIZE).map((_, i) => (i * 13 + 5) & 0xff);
       await ns.write(6600, data);
       assert.deepEqual(await ns.read(6600, 16), data);
-      say('nvme-ok', { model: c.identity.model, vectors: c.vectors });
+      say('nvme-ok', { model: c.identity.model, vectors: c.vectors, mapped: dev.bar(0).mapped });
     } finally {
       await c.shutdown().catch(() => c.abort());
     }
@@ -122,11 +125,45 @@ async function hold(): Promise<void> {
   say('closed');
 }
 
+/** Through a broker started with --mmap: BAR0 is mapped, the driver works through the mapping. */
+async function mapped(): Promise<void> {
+  const dev = connectVfioUser(socket);
+  try {
+    assert.ok(dev.bar(0).mapped, 'BAR0 is mapped directly');
+    const edu = EduDriver.attach(dev);
+    assert.ok(edu.isAlive());
+    edu.enableInterrupts('msi');
+    assert.equal(await edu.factorialByInterrupt(9), 362880);
+    const data = new Uint8Array(2000).map((_, i) => (i * 5) & 0xff);
+    assert.deepEqual(await edu.roundTrip(data), data);
+    say('mapped-ok');
+  } finally {
+    dev.close();
+  }
+}
+
+/** Keeps its own mapping of BAR0 past the end of its connection: the broker must have revoked it (SIGBUS). */
+async function keepMapping(): Promise<void> {
+  const dev = connectVfioUser(socket, { unplugGraceMs: 0 });
+  const span = dev.backend.regionMap(0, 0, 4096, false);
+  const u32 = new Uint32Array(span.buffer);
+  assert.equal(u32[0], 0x010000ed, 'edu identification through the direct mapping');
+  const closed = new Promise((resolve) => dev.once('close', resolve));
+  const alive = setInterval(() => {}, 1000);
+  say('holding');
+  await closed;
+  clearInterval(alive);
+  say('closed');
+  const v = u32[0]; // must fault: the mapping was revoked
+  say('read-after-revoke', { value: v });
+  process.exit(3);
+}
+
 function refused(): void {
   say('refused', { code: code(() => connectVfioUser(socket, { timeoutMs: 5000 }).close()) ?? 'connected' });
 }
 
-const scenarios: Record<string, () => Promise<void> | void> = { nvme, attacks, fdless, hold, refused };
+const scenarios: Record<string, () => Promise<void> | void> = { nvme, attacks, fdless, hold, refused, mapped, 'keep-mapping': keepMapping };
 const run = scenarios[scenario];
 if (!run) {
   process.stderr.write(`unknown scenario ${scenario}\n`);

@@ -26,6 +26,7 @@ const EDU_SUITE = fileURLToPath(new URL('../broker/edu-suite.run.js', import.met
 
 interface Run {
   code: number | null;
+  signal: NodeJS.Signals | null;
   steps: Record<string, unknown>[];
   output: string;
 }
@@ -49,7 +50,7 @@ function runAs(who: { uid: number; gid: number }, args: string[], env: Record<st
     }
   });
   child.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-  const done = new Promise<Run>((resolve) => child.once('exit', (code) => resolve({ code, steps, output })));
+  const done = new Promise<Run>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, steps, output })));
   return { done, pid: child.pid, kill: (sig) => child.kill(sig) };
 }
 
@@ -144,16 +145,57 @@ guestTest('broker (root): QEMU\'s edu served to uid 1000: the edu driver suite t
   }
 });
 
-guestTest('broker (root): QEMU\'s nvme served to uid 1000: the NVMe driver brings it up and moves data through the broker (MSI-X)', { root: true, timeout: 120_000 }, async () => {
+guestTest('broker (root): QEMU\'s nvme served to uid 1000: the NVMe driver brings it up and moves data through the broker (MSI-X), by messages and with BAR0 mapped', { root: true, timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-broker-'));
   chmodSync(dir, 0o755);
-  const socket = join(dir, 'nvme.sock');
-  const broker = await startBroker([NVME, '--socket', socket, '--allow-uid', String(USER.uid)], socket);
   try {
-    const r = await runAs(USER, [CLIENT, 'nvme', socket]).done;
+    for (const mmap of [false, true]) {
+      const socket = join(dir, `nvme${mmap ? '-mmap' : ''}.sock`);
+      const broker = await startBroker([NVME, '--socket', socket, '--allow-uid', String(USER.uid), ...(mmap ? ['--mmap'] : [])], socket);
+      try {
+        const r = await runAs(USER, [CLIENT, 'nvme', socket]).done;
+        assert.equal(r.code, 0, r.output);
+        assert.deepEqual(stepsOf(r), ['nvme-ok']);
+        assert.equal(r.steps[0]!.model, 'QEMU NVMe Ctrl');
+        // BAR0 holds nvme's MSI-X table: mapped only where the kernel says the table may be (interrupt remapping).
+        t.diagnostic(`--mmap ${mmap}: BAR0 mapped ${String(r.steps[0]!.mapped)}`);
+        assert.equal(r.steps[0]!.mapped, mmap);
+      } finally {
+        await broker.stop();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+guestTest('broker (root) with --mmap: BAR0 of QEMU\'s edu mapped by uid 1000 through its sysfs resource file, and revoked when the broker takes the device back', { root: true, timeout: 120_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-broker-'));
+  chmodSync(dir, 0o755);
+  const socket = join(dir, 'edu-mmap.sock');
+  let broker = await startBroker([EDU, '--socket', socket, '--allow-uid', String(USER.uid), '--mmap', '--grace-ms', '500'], socket);
+  try {
+    const r = await runAs(USER, [CLIENT, 'mapped', socket]).done;
     assert.equal(r.code, 0, r.output);
-    assert.deepEqual(stepsOf(r), ['nvme-ok']);
-    assert.equal(r.steps[0]!.model, 'QEMU NVMe Ctrl');
+    assert.deepEqual(stepsOf(r), ['mapped-ok']);
+    // A second client after the first left: the BAR is mappable again (the device was reopened).
+    const again = await runAs(USER, [CLIENT, 'mapped', socket]).done;
+    assert.equal(again.code, 0, again.output);
+
+    let holding!: () => void;
+    const isHolding = new Promise<void>((r2) => (holding = r2));
+    const keeper = runAs(USER, [CLIENT, 'keep-mapping', socket], {}, (s) => s.step === 'holding' && holding());
+    await Promise.race([isHolding, keeper.done.then((k) => Promise.reject(new Error(`the keeper exited early: ${k.output}`)))]);
+    assert.equal(await broker.stop(), 0); // REQ, 500 ms of grace, then the device goes back to the kernel
+    const kept = await keeper.done;
+    t.diagnostic(`keeper: code ${kept.code} signal ${kept.signal} steps ${stepsOf(kept).join(' ')}`);
+    assert.deepEqual(stepsOf(kept), ['holding', 'closed']);
+    assert.equal(kept.signal, 'SIGBUS', 'the kept mapping was revoked: reading it faults');
+
+    // And the device is usable again, by the kernel backend as by a new broker.
+    broker = await startBroker([EDU, '--socket', socket, '--allow-uid', String(USER.uid), '--mmap'], socket);
+    const after = await runAs(USER, [CLIENT, 'mapped', socket]).done;
+    assert.equal(after.code, 0, after.output);
   } finally {
     await broker.stop();
     rmSync(dir, { recursive: true, force: true });
