@@ -17,6 +17,7 @@
 // calls unmaskIntx() once it has quietened the device.
 
 import { EventEmitter } from 'node:events';
+import { nextInterrupt } from './wait-interrupt.js';
 import { fail } from '../errors.js';
 import { EventFd } from '../sys/eventfd.js';
 import type { DeviceBackend } from './backend.js';
@@ -246,28 +247,7 @@ export class Device extends EventEmitter<DeviceEvents> {
   /** Resolves with the next InterruptEvent of `vector`, or rejects after `timeoutMs`. */
   waitInterrupt(vector = 0, timeoutMs = 5000): Promise<InterruptEvent> {
     this.#vector(vector);
-    return new Promise((resolve, reject) => {
-      const onIrq = (ev: InterruptEvent): void => {
-        if (ev.vector !== vector) return;
-        cleanup();
-        resolve(ev);
-      };
-      const onClose = (): void => {
-        cleanup();
-        reject(fail('ENODEV', 'device closed while waiting for an interrupt'));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(fail('ETIMEDOUT', `no interrupt on vector ${vector} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.off('interrupt', onIrq);
-        this.off('close', onClose);
-      };
-      this.on('interrupt', onIrq);
-      this.on('close', onClose);
-    });
+    return nextInterrupt<InterruptEvent>(this, vector, timeoutMs, 'the device');
   }
 
   /** The device was put into low power by suspend() and not resumed yet. */

@@ -40,26 +40,22 @@ import {
   PCI_MSI_FLAGS_QSIZE,
   PCI_VENDOR_ID,
 } from '../pci/regs.js';
-import { EDU_BUFFER_ADDR, EDU_BUFFER_SIZE, EDU_DEVICE_ID, EDU_DMA_LIMIT, EDU_IRQ_DMA, EDU_IRQ_FACTORIAL, EDU_VENDOR_ID } from './edu.js';
+import {
+  DMA_RUN,
+  DMA_TO_RAM,
+  DMA_WITH_IRQ,
+  EDU_BUFFER_ADDR,
+  EDU_BUFFER_SIZE,
+  EDU_DEVICE_ID,
+  EDU_DMA_LIMIT,
+  EDU_IRQ_DMA,
+  EDU_IRQ_FACTORIAL,
+  EDU_VENDOR_ID,
+  REG,
+  STATUS_COMPUTING,
+  STATUS_IRQFACT,
+} from './edu.js';
 
-const REG = {
-  ID: 0x00,
-  LIVENESS: 0x04,
-  FACTORIAL: 0x08,
-  STATUS: 0x20,
-  IRQ_STATUS: 0x24,
-  IRQ_RAISE: 0x60,
-  IRQ_ACK: 0x64,
-  DMA_SRC: 0x80,
-  DMA_DST: 0x88,
-  DMA_COUNT: 0x90,
-  DMA_CMD: 0x98,
-} as const;
-const STATUS_COMPUTING = 0x01;
-const STATUS_IRQFACT = 0x80;
-const DMA_RUN = 0x1;
-const DMA_TO_RAM = 0x2;
-const DMA_WITH_IRQ = 0x4;
 
 /** An x86 MSI message (the local APIC's window, vector 0x41): any value works, the view carries it back. */
 export const EDU_DEFAULT_MSI = { address: 0xfee00000n, data: 0x0041 } as const;

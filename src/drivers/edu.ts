@@ -40,7 +40,8 @@ import type { Region } from '../client/region.js';
 export const EDU_VENDOR_ID = 0x1234;
 export const EDU_DEVICE_ID = 0x11e8;
 
-const REG = {
+/** edu's BAR0 registers and their bits, as a driver uses them (shared with edu-pci-like.ts). */
+export const REG = {
   ID: 0x00,
   LIVENESS: 0x04,
   FACTORIAL: 0x08,
@@ -54,13 +55,13 @@ const REG = {
   DMA_CMD: 0x98,
 } as const;
 
-const STATUS_COMPUTING = 0x01;
-const STATUS_IRQFACT = 0x80;
+export const STATUS_COMPUTING = 0x01;
+export const STATUS_IRQFACT = 0x80;
 export const EDU_IRQ_FACTORIAL = 0x001;
 export const EDU_IRQ_DMA = 0x100;
-const DMA_RUN = 0x1;
-const DMA_TO_RAM = 0x2;
-const DMA_WITH_IRQ = 0x4;
+export const DMA_RUN = 0x1;
+export const DMA_TO_RAM = 0x2;
+export const DMA_WITH_IRQ = 0x4;
 
 /** edu's DMA buffer: address in edu's space and size. */
 export const EDU_BUFFER_ADDR = 0x40000;

@@ -25,6 +25,7 @@
 // and a driver using it should not call enableInterrupts() behind it.
 
 import { EventEmitter } from 'node:events';
+import { nextInterrupt } from '../wait-interrupt.js';
 import { fail } from '../../errors.js';
 import { walkCapabilities } from '../../pci/cap-walk.js';
 import { PCI_CAP_ID_AF, PCI_CAP_ID_EXP, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_CAP_ID_PM, PCI_CAP_LIST_ID, PCI_CAP_LIST_NEXT, PCI_CAPABILITY_LIST, PCI_CFG_SPACE_SIZE, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_STATUS, PCI_STATUS_CAP_LIST } from '../../pci/regs.js';
@@ -292,28 +293,7 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
   waitInterrupt(vector = 0, timeoutMs = 5000): Promise<PciLikeInterrupt> {
     this.#live();
     if (!Number.isInteger(vector) || vector < 0) return Promise.reject(fail('EINVAL', `vector must be a non-negative integer, got ${vector}`));
-    return new Promise((resolve, reject) => {
-      const onIrq = (ev: PciLikeInterrupt): void => {
-        if (ev.vector !== vector) return;
-        cleanup();
-        resolve(ev);
-      };
-      const onClose = (): void => {
-        cleanup();
-        reject(fail('ENODEV', 'the PCI-like view was closed while waiting for an interrupt'));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(fail('ETIMEDOUT', `no interrupt on vector ${vector} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.off('interrupt', onIrq);
-        this.off('close', onClose);
-      };
-      this.on('interrupt', onIrq);
-      this.on('close', onClose);
-    });
+    return nextInterrupt<PciLikeInterrupt>(this, vector, timeoutMs, 'the PCI-like view');
   }
 
   /**
