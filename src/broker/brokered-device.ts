@@ -327,7 +327,9 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
 
   // ------------------------------------------------------------ ServedDevice: regions
 
+  /** Before a VERSION is granted: a reopen that failed (e.g. an upstream still releasing the previous connection) is tried again now. */
   checkAvailable(): void {
+    if (!this.#backend && this.#state === 'ready') this.#reopen(false);
     this.#live();
   }
 
