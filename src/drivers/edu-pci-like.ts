@@ -18,11 +18,10 @@
 //
 // edu's registers (BAR0) are described in src/drivers/edu.ts.
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../errors.js';
 import type { Device } from '../client/device.js';
 import type { DmaBuffer } from '../client/dma.js';
-import { PciLikeDevice, type PciLikeBar, type PciLikeInterrupt } from '../client/pci-like/index.js';
+import { PciLikeDevice, type PciLikeInterrupt } from '../client/pci-like/index.js';
 import {
   PCI_CAP_ID_MSI,
   PCI_COMMAND,
@@ -40,33 +39,18 @@ import {
   PCI_MSI_FLAGS_QSIZE,
   PCI_VENDOR_ID,
 } from '../pci/regs.js';
-import {
-  DMA_RUN,
-  DMA_TO_RAM,
-  DMA_WITH_IRQ,
-  EDU_BUFFER_ADDR,
-  EDU_BUFFER_SIZE,
-  EDU_DEVICE_ID,
-  EDU_DMA_LIMIT,
-  EDU_IRQ_DMA,
-  EDU_IRQ_FACTORIAL,
-  EDU_VENDOR_ID,
-  REG,
-  STATUS_COMPUTING,
-  STATUS_IRQFACT,
-} from './edu.js';
+import { EDU_BUFFER_ADDR, EDU_BUFFER_SIZE, EDU_DEVICE_ID, EDU_DMA_LIMIT, EDU_VENDOR_ID } from './edu.js';
+import { EduEngine, REG, type EduWaitOptions } from './edu-engine.js';
 
 
 /** An x86 MSI message (the local APIC's window, vector 0x41): any value works, the view carries it back. */
 export const EDU_DEFAULT_MSI = { address: 0xfee00000n, data: 0x0041 } as const;
 
-export interface EduPciLikeWaitOptions {
-  timeoutMs?: number;
-}
+export type EduPciLikeWaitOptions = EduWaitOptions;
 
 export class EduPciLikeDriver {
   readonly pci: PciLikeDevice;
-  readonly #bar: PciLikeBar;
+  readonly #edu: EduEngine;
   /** Offset of the MSI capability. */
   readonly msiCap: number;
   /** The interrupts seen by waitInterrupt, last first (for tests and diagnostics). */
@@ -88,8 +72,16 @@ export class EduPciLikeDriver {
       this.msiCap = msi;
       const cmd = pci.config.read16(PCI_COMMAND);
       pci.config.write16(PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
-      this.#bar = pci.bar(0);
-      const ident = this.#bar.read32(REG.ID);
+      const bar = pci.bar(0);
+      this.#edu = new EduEngine(bar, {
+        live: () => this.#live(),
+        nextInterrupt: async (timeoutMs) => {
+          this.lastInterrupt = await pci.waitInterrupt(0, timeoutMs);
+        },
+        // The acknowledging BAR write ends an INTx; one that was not ours is ended anyway.
+        interruptHandled: (status) => status === 0 && pci.intxInService && pci.eoi(),
+      });
+      const ident = bar.read32(REG.ID);
       if ((ident & 0xffff) !== 0x00ed) throw fail('ENODEV', `edu identification register reads 0x${ident.toString(16)}`);
     } catch (err) {
       pci.close();
@@ -119,13 +111,11 @@ export class EduPciLikeDriver {
   }
 
   version(): { major: number; minor: number } {
-    const id = this.#bar.read32(REG.ID);
-    return { major: id >>> 24, minor: (id >>> 16) & 0xff };
+    return this.#edu.version();
   }
 
   isAlive(value = 0x5a5aa5a5): boolean {
-    this.#bar.write32(REG.LIVENESS, value);
-    return this.#bar.read32(REG.LIVENESS) === ~value >>> 0;
+    return this.#edu.isAlive(value);
   }
 
   // ------------------------------------------------------------ interrupt schemes, by config writes
@@ -165,15 +155,15 @@ export class EduPciLikeDriver {
   }
 
   interruptStatus(): number {
-    return this.#bar.read32(REG.IRQ_STATUS);
+    return this.#edu.interruptStatus();
   }
 
   raiseInterrupt(bits: number): void {
-    this.#bar.write32(REG.IRQ_RAISE, bits);
+    this.#edu.raiseInterrupt(bits);
   }
 
   ackInterrupt(bits: number): void {
-    this.#bar.write32(REG.IRQ_ACK, bits);
+    this.#edu.ackInterrupt(bits);
   }
 
   /**
@@ -184,47 +174,20 @@ export class EduPciLikeDriver {
    */
   async waitInterrupt(bits: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
     this.#needScheme();
-    const timeoutMs = options.timeoutMs ?? 10_000;
-    const deadline = Date.now() + timeoutMs;
-    let seen = 0;
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw fail('ETIMEDOUT', `edu: no interrupt 0x${bits.toString(16)} within ${timeoutMs} ms`);
-      this.lastInterrupt = await this.pci.waitInterrupt(0, left);
-      const status = this.interruptStatus();
-      if (status !== 0) this.ackInterrupt(status);
-      else if (this.pci.intxInService) this.pci.eoi(); // not ours: end it anyway
-      seen |= status;
-      if (seen & bits) return seen >>> 0;
-    }
+    return this.#edu.waitInterrupt(bits, options);
   }
 
   // ------------------------------------------------------------ factorial
 
   async factorial(n: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
-    checkU32(n);
-    await this.#waitFor('the factorial unit to be idle', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
-    this.#bar.write32(REG.STATUS, 0);
-    this.#bar.write32(REG.FACTORIAL, n);
-    await this.#waitFor('the factorial', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
-    return this.#bar.read32(REG.FACTORIAL);
+    this.#live();
+    return this.#edu.factorial(n, options);
   }
 
   /** n! mod 2^32, completed by the factorial-done interrupt (enableMsi() or enableIntx() first). */
   async factorialByInterrupt(n: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
-    checkU32(n);
     this.#needScheme();
-    await this.#waitFor('the factorial unit to be idle', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
-    this.#bar.write32(REG.STATUS, STATUS_IRQFACT);
-    try {
-      const done = this.waitInterrupt(EDU_IRQ_FACTORIAL, options);
-      done.catch(() => undefined);
-      this.#bar.write32(REG.FACTORIAL, n);
-      await done;
-    } finally {
-      this.#bar.write32(REG.STATUS, 0);
-    }
-    return this.#bar.read32(REG.FACTORIAL);
+    return this.#edu.factorialByInterrupt(n, options);
   }
 
   // ------------------------------------------------------------ DMA
@@ -247,22 +210,9 @@ export class EduPciLikeDriver {
   }
 
   async #dma(buf: DmaBuffer, edu: number, count: number, toRam: boolean, o: EduPciLikeWaitOptions): Promise<void> {
-    await this.#waitFor('the DMA engine to be idle', () => (this.#bar.read32(REG.DMA_CMD) & DMA_RUN) === 0, o);
+    this.#live();
     const ram = Number(buf.iova);
-    this.#bar.write32(REG.DMA_SRC, toRam ? edu : ram);
-    this.#bar.write32(REG.DMA_DST, toRam ? ram : edu);
-    this.#bar.write32(REG.DMA_COUNT, count);
-    const byIrq = this.#scheme !== null;
-    const cmd = DMA_RUN | (toRam ? DMA_TO_RAM : 0) | (byIrq ? DMA_WITH_IRQ : 0);
-    if (byIrq) {
-      const done = this.waitInterrupt(EDU_IRQ_DMA, o);
-      done.catch(() => undefined);
-      this.#bar.write32(REG.DMA_CMD, cmd);
-      await done;
-    } else {
-      this.#bar.write32(REG.DMA_CMD, cmd);
-      await this.#waitFor('the DMA transfer', () => (this.#bar.read32(REG.DMA_CMD) & DMA_RUN) === 0, o);
-    }
+    return this.#edu.dma(toRam ? edu : ram, toRam ? ram : edu, count, toRam, this.#scheme !== null, o);
   }
 
   // ------------------------------------------------------------ close
@@ -290,18 +240,4 @@ export class EduPciLikeDriver {
   #live(): void {
     if (this.#closed) throw fail('ENODEV', 'edu: the driver is closed');
   }
-
-  async #waitFor(what: string, cond: () => boolean, o: EduPciLikeWaitOptions): Promise<void> {
-    this.#live();
-    const timeoutMs = o.timeoutMs ?? 10_000;
-    const deadline = Date.now() + timeoutMs;
-    for (let i = 0; !cond(); i++) {
-      if (Date.now() > deadline) throw fail('ETIMEDOUT', `edu: timed out after ${timeoutMs} ms waiting for ${what}`);
-      await sleep(i < 10 ? 0 : 1);
-    }
-  }
-}
-
-function checkU32(n: number): void {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw fail('EINVAL', `n must be a 32-bit unsigned integer, got ${n}`);
 }

@@ -31,37 +31,16 @@
 // thread computes factorials, a 100 ms timer runs DMA), so every operation
 // waits, either by polling the status or for an interrupt.
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fail } from '../errors.js';
 import type { Device, InterruptKind } from '../client/device.js';
 import type { DmaBuffer } from '../client/dma.js';
-import type { Region } from '../client/region.js';
+import { EduEngine, REG, type EduWaitOptions } from './edu-engine.js';
+
+export { EDU_IRQ_DMA, EDU_IRQ_FACTORIAL, type EduWaitOptions } from './edu-engine.js';
 
 export const EDU_VENDOR_ID = 0x1234;
 export const EDU_DEVICE_ID = 0x11e8;
 
-/** edu's BAR0 registers and their bits, as a driver uses them (shared with edu-pci-like.ts). */
-export const REG = {
-  ID: 0x00,
-  LIVENESS: 0x04,
-  FACTORIAL: 0x08,
-  STATUS: 0x20,
-  IRQ_STATUS: 0x24,
-  IRQ_RAISE: 0x60,
-  IRQ_ACK: 0x64,
-  DMA_SRC: 0x80,
-  DMA_DST: 0x88,
-  DMA_COUNT: 0x90,
-  DMA_CMD: 0x98,
-} as const;
-
-export const STATUS_COMPUTING = 0x01;
-export const STATUS_IRQFACT = 0x80;
-export const EDU_IRQ_FACTORIAL = 0x001;
-export const EDU_IRQ_DMA = 0x100;
-export const DMA_RUN = 0x1;
-export const DMA_TO_RAM = 0x2;
-export const DMA_WITH_IRQ = 0x4;
 
 /** edu's DMA buffer: address in edu's space and size. */
 export const EDU_BUFFER_ADDR = 0x40000;
@@ -76,11 +55,6 @@ const PCI_COMMAND = 0x04;
 const CMD_MEMORY = 0x2;
 const CMD_BUS_MASTER = 0x4;
 
-export interface EduWaitOptions {
-  /** Give up after this long (default 10 s). */
-  timeoutMs?: number;
-}
-
 export interface EduDmaOptions extends EduWaitOptions {
   /** Offset in the DmaBuffer (default 0). */
   bufferOffset?: number;
@@ -90,7 +64,7 @@ export interface EduDmaOptions extends EduWaitOptions {
 
 export class EduDriver {
   readonly device: Device;
-  readonly #bar: Region;
+  readonly #edu: EduEngine;
   #irq: 'intx' | 'msi' | null = null;
   #closed = false;
 
@@ -103,8 +77,13 @@ export class EduDriver {
     }
     this.device = device;
     this.#enableDevice();
-    this.#bar = device.bar(0);
-    const ident = this.#bar.read32(REG.ID);
+    this.#edu = new EduEngine(device.bar(0), {
+      live: () => this.#live(),
+      nextInterrupt: async (timeoutMs) => void (await device.waitInterrupt(0, timeoutMs)),
+      // INTx is masked by the kernel when it fires: unmask once the device dropped the line.
+      interruptHandled: () => this.#irq === 'intx' && device.unmaskIntx(),
+    });
+    const ident = device.bar(0).read32(REG.ID);
     if ((ident & 0xffff) !== 0x00ed) throw fail('ENODEV', `edu identification register reads 0x${ident.toString(16)}`);
   }
 
@@ -131,43 +110,26 @@ export class EduDriver {
 
   /** The identification register: version major.minor. */
   version(): { major: number; minor: number } {
-    const id = this.#bar.read32(REG.ID);
-    return { major: id >>> 24, minor: (id >>> 16) & 0xff };
+    return this.#edu.version();
   }
 
   /** Writes `value` to the liveness register and checks that the device inverts it. */
   isAlive(value = 0x5a5aa5a5): boolean {
-    this.#bar.write32(REG.LIVENESS, value);
-    return this.#bar.read32(REG.LIVENESS) === ~value >>> 0;
+    return this.#edu.isAlive(value);
   }
 
   // ------------------------------------------------------------ factorial
 
   /** n! mod 2^32, polling the status register. */
   async factorial(n: number, options: EduWaitOptions = {}): Promise<number> {
-    checkU32(n, 'n');
-    await this.#waitFor('the factorial unit to be idle', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
-    this.#bar.write32(REG.STATUS, 0); // no interrupt
-    this.#bar.write32(REG.FACTORIAL, n);
-    await this.#waitFor('the factorial', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
-    return this.#bar.read32(REG.FACTORIAL);
+    this.#live();
+    return this.#edu.factorial(n, options);
   }
 
   /** n! mod 2^32, waiting for the completion interrupt (enableInterrupts() first). */
   async factorialByInterrupt(n: number, options: EduWaitOptions = {}): Promise<number> {
-    checkU32(n, 'n');
     this.#needIrq();
-    await this.#waitFor('the factorial unit to be idle', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
-    this.#bar.write32(REG.STATUS, STATUS_IRQFACT);
-    try {
-      const done = this.waitInterrupt(EDU_IRQ_FACTORIAL, options);
-      done.catch(() => undefined); // awaited below; never left unhandled if the write throws
-      this.#bar.write32(REG.FACTORIAL, n);
-      await done;
-    } finally {
-      this.#bar.write32(REG.STATUS, 0);
-    }
-    return this.#bar.read32(REG.FACTORIAL);
+    return this.#edu.factorialByInterrupt(n, options);
   }
 
   // ------------------------------------------------------------ interrupts
@@ -188,17 +150,17 @@ export class EduDriver {
 
   /** The interrupt status register. */
   interruptStatus(): number {
-    return this.#bar.read32(REG.IRQ_STATUS);
+    return this.#edu.interruptStatus();
   }
 
   /** Raises interrupt bits by software (0x60). */
   raiseInterrupt(bits: number): void {
-    this.#bar.write32(REG.IRQ_RAISE, bits);
+    this.#edu.raiseInterrupt(bits);
   }
 
   /** Acknowledges interrupt bits (0x64). */
   ackInterrupt(bits: number): void {
-    this.#bar.write32(REG.IRQ_ACK, bits);
+    this.#edu.ackInterrupt(bits);
   }
 
   /**
@@ -209,18 +171,7 @@ export class EduDriver {
    */
   async waitInterrupt(bits: number, options: EduWaitOptions = {}): Promise<number> {
     this.#needIrq();
-    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-    let seen = 0;
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw fail('ETIMEDOUT', `edu: no interrupt 0x${bits.toString(16)} within ${options.timeoutMs ?? 10_000} ms`);
-      await this.device.waitInterrupt(0, left);
-      const status = this.interruptStatus();
-      if (status !== 0) this.ackInterrupt(status);
-      if (this.#irq === 'intx') this.device.unmaskIntx();
-      seen |= status;
-      if (seen & bits) return seen >>> 0;
-    }
+    return this.#edu.waitInterrupt(bits, options);
   }
 
   // ------------------------------------------------------------ DMA
@@ -251,25 +202,8 @@ export class EduDriver {
   }
 
   async #dma(src: bigint | number, dst: bigint | number, count: number, toRam: boolean, o: EduWaitOptions & { interrupt?: boolean }): Promise<void> {
-    const byIrq = o.interrupt ?? this.#irq !== null;
-    await this.#waitFor('the DMA engine to be idle', () => (this.#bar.read32(REG.DMA_CMD) & DMA_RUN) === 0, o);
-    // 32-bit writes: every address is below 2^28, a 4-byte write sets the
-    // whole 64-bit register, and it works on every path (Linux 6.1's
-    // vfio-pci splits an 8-byte pread/pwrite into dwords, and edu ignores
-    // the upper one at 0x84).
-    this.#bar.write32(REG.DMA_SRC, Number(src));
-    this.#bar.write32(REG.DMA_DST, Number(dst));
-    this.#bar.write32(REG.DMA_COUNT, count);
-    const cmd = DMA_RUN | (toRam ? DMA_TO_RAM : 0) | (byIrq ? DMA_WITH_IRQ : 0);
-    if (byIrq) {
-      const done = this.waitInterrupt(EDU_IRQ_DMA, o);
-      done.catch(() => undefined);
-      this.#bar.write32(REG.DMA_CMD, cmd);
-      await done;
-    } else {
-      this.#bar.write32(REG.DMA_CMD, cmd);
-      await this.#waitFor('the DMA transfer', () => (this.#bar.read32(REG.DMA_CMD) & DMA_RUN) === 0, o);
-    }
+    this.#live();
+    return this.#edu.dma(src, dst, count, toRam, o.interrupt ?? this.#irq !== null, o);
   }
 
   /**
@@ -330,21 +264,6 @@ export class EduDriver {
   #live(): void {
     if (this.#closed) throw fail('ENODEV', 'edu: the driver is closed');
   }
-
-  /** Polls `cond`, yielding to the event loop (and the device) between reads. */
-  async #waitFor(what: string, cond: () => boolean, o: EduWaitOptions): Promise<void> {
-    this.#live();
-    const timeoutMs = o.timeoutMs ?? 10_000;
-    const deadline = Date.now() + timeoutMs;
-    for (let i = 0; !cond(); i++) {
-      if (Date.now() > deadline) throw fail('ETIMEDOUT', `edu: timed out after ${timeoutMs} ms waiting for ${what}`);
-      await sleep(i < 10 ? 0 : 1);
-    }
-  }
-}
-
-function checkU32(n: number, what: string): void {
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw fail('EINVAL', `${what} must be a 32-bit unsigned integer, got ${n}`);
 }
 
 function hex4(v: number): string {
