@@ -100,6 +100,8 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
   /** The client's REQ eventfd (relayed to). */
   #clientReq: EventFd | undefined;
   #owner: ClientIdentity | undefined;
+  /** Region sizes of the open device (regionInfo's), cached by #range; reset with every (re)open. */
+  #sizes: number[] | undefined;
   /** BARs served by direct mapping, by index. */
   #direct: (DirectBar | undefined)[] = [];
   #state: BrokeredState = 'ready';
@@ -186,6 +188,7 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
       });
       this.#backend = backend;
       this.#config = config;
+      this.#sizes = undefined;
       if (this.#options.directBars !== undefined) this.#direct = this.#openDirect(backend, config, this.#options.directBars);
       this.#bindDeviceReq(backend);
       backend.setEvents({
@@ -357,7 +360,11 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
   }
 
   #range(index: number, offset: bigint | number, length: number): number {
-    const size = Number(this.regionInfo(index).size);
+    if (!Number.isInteger(index) || index < 0 || index >= pciRegion.NUM_REGIONS) throw fail('EINVAL', `region index ${index} out of range`);
+    this.#live();
+    // Sizes as regionInfo() reports them, computed once per open (this is every access's path).
+    this.#sizes ??= Array.from({ length: pciRegion.NUM_REGIONS }, (_, i) => Number(this.regionInfo(i).size));
+    const size = this.#sizes[index]!;
     const off = typeof offset === 'bigint' ? (offset > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(offset)) : offset;
     if (size === 0) throw fail('EINVAL', `region ${index} does not exist`);
     if (off < 0 || off + length > size) throw fail('EINVAL', `region ${index}: ${length} bytes at ${off} run past its ${size} bytes`);
