@@ -88,11 +88,12 @@ export interface NativeAddon {
   readonly SCM_MAX_FD: number;
 
   // watcher.c
-  watcherCreate(fd: number, callback: (status: number, events: number) => void): WatcherHandle;
+  watcherCreate(fd: number, callback: (status: number, events: number, round: number) => void): WatcherHandle;
   watcherStart(handle: WatcherHandle, events: number): void;
   watcherStop(handle: WatcherHandle): void;
   watcherClose(handle: WatcherHandle): void;
   watcherRef(handle: WatcherHandle, on: boolean): void;
+  watcherLinger(handle: WatcherHandle, budgetUs: number, maxRounds: number): void;
   readonly UV_READABLE: number;
   readonly UV_WRITABLE: number;
   readonly UV_DISCONNECT: number;

@@ -20,8 +20,10 @@ export const PRIORITIZED: number = native.UV_PRIORITIZED;
  * Called on the event loop with the ready events (READABLE | WRITABLE ...),
  * or with events 0 and an error when the loop reports one on the fd (for
  * sockets, a pending error such as a reset); the watcher is then stopped.
+ * `round` is 0 for a call from the event loop and k for the k-th call of a
+ * lingering watcher since (see linger()).
  */
-export type WatchCallback = (events: number, error: SysError | null) => void;
+export type WatchCallback = (events: number, error: SysError | null, round: number) => void;
 
 export class FdWatcher {
   readonly fd: number;
@@ -31,12 +33,12 @@ export class FdWatcher {
 
   constructor(fd: number, callback: WatchCallback) {
     this.fd = fd;
-    this.#handle = native.watcherCreate(fd, (status, events) => {
+    this.#handle = native.watcherCreate(fd, (status, events, round) => {
       if (status < 0) {
         this.#events = 0;
-        callback(0, new SysError('uv_poll', -status, `watching fd ${fd}`));
+        callback(0, new SysError('uv_poll', -status, `watching fd ${fd}`), round);
       } else {
-        callback(events, null);
+        callback(events, null, round);
       }
     });
   }
@@ -80,6 +82,23 @@ export class FdWatcher {
   /** Stops an active watcher from keeping the process alive. */
   unref(): this {
     if (!this.#closed) native.watcherRef(this.#handle, false);
+    return this;
+  }
+
+  /**
+   * After each callback, waits (in the callback, not in the loop) for the fd
+   * to be readable again and if so calls back at once: at most maxRounds
+   * calls and budgetUs of time per loop iteration, and only while watching
+   * for READABLE alone. Each call runs in its own callback scope (nextTick
+   * and promise jobs run between calls, as between loop iterations); the
+   * loop gets its turn back at once when it has immediates or thread-pool
+   * work due, never later than its next timer, and other fds wait at most
+   * budgetUs. 0 turns it off (the default). For the server side of a
+   * request/reply protocol, whose next request usually comes sooner than a
+   * trip through the loop would take.
+   */
+  linger(budgetUs: number, maxRounds = 64): this {
+    if (!this.#closed) native.watcherLinger(this.#handle, budgetUs, maxRounds);
     return this;
   }
 

@@ -123,6 +123,7 @@ export class UnixConnection extends EventEmitter {
   #ending = false;
   #closed = false;
   #ref = true;
+  #lingerUs = 0;
 
   /** Takes ownership of a connected socket fd (made non-blocking by the watcher). */
   constructor(fd: number, options: ConnectionOptions = {}) {
@@ -248,6 +249,20 @@ export class UnixConnection extends EventEmitter {
     return this;
   }
 
+  /**
+   * Receiving: after delivering a chunk, wait for the next one before giving
+   * the event loop back, for at most `us` microseconds per loop iteration
+   * (FdWatcher.linger; 0, the default, turns it off). For servers of
+   * synchronous request/reply clients in other processes: a peer on this
+   * thread's own loop could not send while we wait.
+   */
+  linger(us: number): this {
+    if (!Number.isSafeInteger(us) || us < 0 || us > 1_000_000) throw new RangeError(`linger must be in [0, 1000000] us, got ${us}`);
+    this.#lingerUs = us;
+    this.#watcher?.linger(us);
+    return this;
+  }
+
   /** The peer's pid, uid and gid (SO_PEERCRED, as of connect time). */
   peerCred(): PeerCred {
     return native.peerCred(this.#live('getsockopt'));
@@ -302,6 +317,7 @@ export class UnixConnection extends EventEmitter {
     }
     if (this.#watcher === null) {
       this.#watcher = new FdWatcher(this.#fd, this.#onEvents);
+      if (this.#lingerUs > 0) this.#watcher.linger(this.#lingerUs);
       if (!this.#ref) this.#watcher.unref();
     }
     this.#watcher.start(want);

@@ -72,4 +72,11 @@ describe('access control', () => {
     assert.equal(again.listening, false);
     await t.stop();
   });
+
+  it('checks lingerUs (0..1000000 us) at construction', async () => {
+    for (const bad of [-1, 1.5, 2_000_000, Number.NaN]) {
+      assert.throws(() => new VfioUserServer(new TestDevice(), { lingerUs: bad }), RangeError, String(bad));
+    }
+    for (const good of [0, 1, 1_000_000]) await new VfioUserServer(new TestDevice(), { lingerUs: good }).close();
+  });
 });
