@@ -10,7 +10,8 @@
         "native/watcher.c",
         "native/eventfd.c",
         "native/memory.c",
-        "native/netlink.c"
+        "native/netlink.c",
+        "native/wait.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra"],

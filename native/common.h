@@ -21,9 +21,12 @@
 #ifndef VFIO_TS_COMMON_H
 #define VFIO_TS_COMMON_H
 
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <node_api.h>
 
@@ -115,6 +118,18 @@ int64_t vt_now_ns(void);
 int vt_ms_left(int64_t deadline_ns);
 int64_t vt_deadline(int timeout_ms);
 
+/*
+ * Waiting without a timer per wait (wait.c). VT_WAIT_SIGNAL ends a ppoll
+ * with EINTR; its handler does nothing.
+ */
+#define VT_WAIT_SIGNAL (SIGRTMIN + 9)
+/* Installs the handler once per process; false if the signal is someone else's. */
+bool vt_wait_signal_ready(void);
+/* A timer that signals the calling thread, which from now on blocks the
+ * signal; *wait_mask is its signal mask without it, for ppoll. */
+bool vt_wait_timer_create(timer_t *timer, sigset_t *wait_mask);
+/* Arms (ns > 0) or disarms (0) a timer; period_ns > 0 repeats it. */
+void vt_wait_timer_arm(timer_t timer, int64_t ns, int64_t period_ns);
 /* Adds the functions in `defs` to `exports`. */
 typedef struct vt_fn {
   const char *name;

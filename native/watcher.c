@@ -37,9 +37,13 @@
  * never runs past the loop's next timer. Other fds, which it cannot see,
  * wait at most `budget`.
  *
- * The stretch is timed by a timerfd armed once when it starts, polled with
- * the fd: a timed poll(2) per wait arms a high-resolution timer each time,
- * and on a VM programming that timer costs more than the loop trip saved.
+ * The stretch is timed by a POSIX timer armed once when it starts, whose
+ * signal (wait.c's VT_WAIT_SIGNAL, directed at the loop's thread, blocked
+ * there except inside the wait) interrupts the wait: ppoll on the fd alone,
+ * without a time-out. Both obvious alternatives cost more than the loop trip
+ * saved on a VM: a timed poll per wait arms a high-resolution timer each
+ * time, and a timerfd polled beside the socket doubles the wait-queue work of
+ * every wait. If the signal is someone else's, the watcher does not linger.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -48,9 +52,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <uv.h>
 
@@ -65,7 +66,9 @@ typedef struct vt_watcher {
   napi_async_cleanup_hook_handle cleanup;
   int events;        /* what uv_poll_start was last given (0: stopped) */
   int64_t linger_ns; /* 0: no lingering */
-  int timer_fd;      /* times a lingering stretch; -1 until needed */
+  timer_t timer;     /* times a lingering stretch (when has_timer) */
+  sigset_t wait_mask; /* the thread's signal mask, VT_LINGER_SIGNAL unblocked */
+  bool has_timer;
   uint32_t linger_rounds;
   bool started;
   bool closing; /* uv_close called */
@@ -86,8 +89,8 @@ static void on_closed(uv_handle_t *h) {
   if (w->self != NULL) napi_delete_reference(env, w->self);
   if (w->async != NULL) napi_async_destroy(env, w->async);
   if (w->cleanup != NULL) napi_remove_async_cleanup_hook(w->cleanup);
-  if (w->timer_fd >= 0) close(w->timer_fd);
-  w->timer_fd = -1;
+  if (w->has_timer) timer_delete(w->timer);
+  w->has_timer = false;
   w->callback = w->self = NULL;
   w->async = NULL;
   w->cleanup = NULL;
@@ -153,34 +156,53 @@ static bool call_back(vt_watcher *w, int status, int events, uint32_t round) {
   return ok;
 }
 
+/* The watcher's stretch timer, aimed at this (the loop's) thread; false if unavailable. */
+static bool linger_timer(vt_watcher *w) {
+  if (!w->has_timer) w->has_timer = vt_wait_timer_create(&w->timer, &w->wait_mask);
+  return w->has_timer;
+}
+
+static void arm(vt_watcher *w, int64_t ns) { vt_wait_timer_arm(w->timer, ns, 0); }
+
 /*
  * After a callback of a lingering watcher: waits for the fd to be readable
  * again within the stretch (see the top of the file). `round` counts the
  * calls so far; *timeout0 is the loop's timer timeout when the stretch
- * started (INT_MIN before).
+ * started (INT_MIN before). A stretch that ends disarms its timer.
  */
 static bool linger(vt_watcher *w, uint32_t round, int *timeout0) {
   uv_loop_t *loop = w->poll.loop;
   int timeout, fd, r;
-  if (w->linger_ns <= 0 || w->closing || !w->started || w->events != UV_READABLE || round >= w->linger_rounds)
+  bool go = w->linger_ns > 0 && !w->closing && w->started && w->events == UV_READABLE && round < w->linger_rounds;
+  if (go) {
+    timeout = uv_backend_timeout(loop); /* ms from the loop's time; -1: no timer */
+    go = timeout != 0 && loop->active_reqs.count == 0 && uv_fileno((uv_handle_t *)&w->poll, &fd) == 0;
+    /* A callback that set a timer sooner than the loop's next one ends it too. */
+    if (go && *timeout0 != INT_MIN) go = !(timeout > 0 && (*timeout0 < 0 || timeout < *timeout0));
+  }
+  if (!go) {
+    if (*timeout0 != INT_MIN) arm(w, 0);
     return false;
-  timeout = uv_backend_timeout(loop); /* ms from the loop's time; -1: no timer */
-  if (timeout == 0 || loop->active_reqs.count > 0 || uv_fileno((uv_handle_t *)&w->poll, &fd) != 0) return false;
+  }
   if (*timeout0 == INT_MIN) {
     int64_t ns = w->linger_ns;
-    struct itimerspec its = {{0, 0}, {0, 0}};
     if (timeout > 0 && (int64_t)timeout * 1000000 < ns) ns = (int64_t)timeout * 1000000;
-    if (w->timer_fd < 0) w->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    its.it_value.tv_sec = ns / 1000000000;
-    its.it_value.tv_nsec = ns % 1000000000;
-    if (w->timer_fd < 0 || timerfd_settime(w->timer_fd, 0, &its, NULL) != 0) return false;
+    if (!linger_timer(w)) return false;
+    arm(w, ns);
     *timeout0 = timeout;
-  } else if (timeout > 0 && (*timeout0 < 0 || timeout < *timeout0)) {
-    return false; /* a callback set a sooner timer */
   }
-  struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = w->timer_fd, .events = POLLIN}};
-  r = poll(pfd, 2, -1);
-  return r > 0 && pfd[0].revents != 0 && !(pfd[0].revents & POLLNVAL) && pfd[1].revents == 0;
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  for (;;) {
+    r = ppoll(&pfd, 1, NULL, &w->wait_mask);
+    if (r > 0) return !(pfd.revents & POLLNVAL);
+    if (r < 0 && errno == EINTR) {
+      struct itimerspec left;
+      if (timer_gettime(w->timer, &left) == 0 && (left.it_value.tv_sec != 0 || left.it_value.tv_nsec != 0)) continue;
+      return false; /* the stretch is over (its timer expired) */
+    }
+    arm(w, 0);
+    return false;
+  }
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -237,7 +259,6 @@ static napi_value watcher_create(napi_env env, napi_callback_info info) {
   }
   w->poll.data = w;
   w->env = env;
-  w->timer_fd = -1;
   /* From here on the handle is on the loop: failures must close it. */
   w->js_gone = true;
   if (napi_create_object(env, &obj) != napi_ok || napi_set_named_property(env, obj, "callback", argv[1]) != napi_ok ||
@@ -346,5 +367,6 @@ bool vt_register_watcher(napi_env env, napi_value exports) {
          vt_export_int(env, exports, "UV_READABLE", UV_READABLE) &&
          vt_export_int(env, exports, "UV_WRITABLE", UV_WRITABLE) &&
          vt_export_int(env, exports, "UV_DISCONNECT", UV_DISCONNECT) &&
-         vt_export_int(env, exports, "UV_PRIORITIZED", UV_PRIORITIZED);
+         vt_export_int(env, exports, "UV_PRIORITIZED", UV_PRIORITIZED) &&
+         vt_export_int(env, exports, "WAIT_SIGNAL", VT_WAIT_SIGNAL);
 }

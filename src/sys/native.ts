@@ -98,6 +98,8 @@ export interface NativeAddon {
   readonly UV_WRITABLE: number;
   readonly UV_DISCONNECT: number;
   readonly UV_PRIORITIZED: number;
+  /** The signal that ends a lingering watcher's stretch (native/wait.c), blocked on a thread that lingered. */
+  readonly WAIT_SIGNAL: number;
 
   // eventfd.c
   eventfdCreate(initial?: number, flags?: number): number;

@@ -6,7 +6,9 @@
 // synchronous request/reply on a socketpair (test/sys/linger-peer.ts).
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { closeFd } from '../../src/sys/fd.js';
@@ -197,4 +199,16 @@ test('linger arguments are checked', () => {
     closeFd(a);
     closeFd(b);
   }
+});
+
+test('a process that lingered spawns children without its blocked wake-up signal', async () => {
+  // Lingering blocks WAIT_SIGNAL (SIGRTMIN+9) on the loop's thread; spawned
+  // programs must not inherit that (libuv clears the mask before exec).
+  await serve({ budgetUs: 1_000_000, count: 20 });
+  const blocked = (s: string): bigint => BigInt(`0x${/^SigBlk:\s*([0-9a-f]+)/m.exec(s)![1]}`);
+  const bit = 1n << BigInt(native.WAIT_SIGNAL - 1);
+  const mine = blocked(readFileSync('/proc/thread-self/status', 'utf8'));
+  assert.equal(mine & bit, bit, 'this thread blocks the wake-up signal');
+  const child = execFileSync('cat', ['/proc/self/status'], { encoding: 'utf8' });
+  assert.equal(blocked(child) & bit, 0n);
 });
