@@ -3,7 +3,8 @@
  * socket, the cheapest request/reply two processes can do. The client sends a
  * request of REQ bytes, the server answers with REP bytes; the client times
  * each round trip with CLOCK_MONOTONIC and prints the median and p99 in
- * nanoseconds as one JSON line. Run both pinned to one CPU (taskset -c 0), as
+ * nanoseconds as one JSON line, with the CPU time both processes spent per
+ * round trip (user + system, warm-up included). Run both pinned to one CPU (taskset -c 0), as
  * the vfio-ts figures are, so the ratio between them is about the software
  * and not about cross-CPU wake-ups.
  *
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -105,8 +107,14 @@ int main(int argc, char **argv) {
 	}
 	waitpid(pid, NULL, 0);
 	unlink(path);
+	struct rusage self, kids;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	double cpu_us = (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec + kids.ru_stime.tv_sec) * 1e6 +
+	                (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec + kids.ru_stime.tv_usec);
 	qsort(lat, (size_t)iters, sizeof *lat, cmp_u64);
-	printf("{\"req\":%zu,\"rep\":%zu,\"iterations\":%ld,\"median_ns\":%llu,\"p99_ns\":%llu}\n", req, rep, iters,
-	       (unsigned long long)lat[iters / 2], (unsigned long long)lat[(size_t)((double)iters * 0.99)]);
+	printf("{\"req\":%zu,\"rep\":%zu,\"iterations\":%ld,\"median_ns\":%llu,\"p99_ns\":%llu,\"cpu_ns\":%.0f}\n", req, rep,
+	       iters, (unsigned long long)lat[iters / 2], (unsigned long long)lat[(size_t)((double)iters * 0.99)],
+	       cpu_us * 1000.0 / (double)(warm + iters));
 	return 0;
 }

@@ -3,37 +3,43 @@
 // Both peers of every case run on CPU 0 (taskset -c 0): a wake-up across CPUs
 // costs ~50 us on these machines and would swamp what is measured. Each
 // vfio-ts case is compared with a plain C UNIX-socket ping-pong that moves the
-// same request and reply sizes, measured in the same run (bench/pingpong.c),
-// so the figures are ratios, not absolute times.
+// same request and reply sizes (bench/pingpong.c), measured in interleaved
+// rounds with it (each round: the baseline, then the case), so the figures
+// are ratios, not absolute times, and both sides see the same machine.
 //
 // runBenchmarks() returns the rows (used by `vfio-ts bench`, which also draws
 // them with bench/chart.ts); run directly (`node dist/bench/run.js [--quick]`)
 // it prints the markdown tables.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-interface Row {
-  name: string;
-  median_ns: number;
-  p99_ns: number;
-  iterations: number;
-}
-
-/** One socket case: vfio-ts against the C ping-pong moving the same bytes. */
+/**
+ * One socket case: vfio-ts against the C ping-pong moving the same bytes,
+ * measured in interleaved rounds (bench/vfio-user-bench.ts): times are
+ * medians over the rounds, `ratio` the median of the per-round ratios.
+ */
 export interface SocketRow {
   name: string;
   median_ns: number;
   p99_ns: number;
   base_median_ns: number;
   base_p99_ns: number;
-  /** vfio-ts median / C median. */
+  /** vfio-ts median / C median, the median over the rounds. */
   ratio: number;
+  /** The lowest and highest per-round ratio. */
+  ratio_min?: number;
+  ratio_max?: number;
+  rounds?: number;
+  /** CPU time per round trip: client main thread + server, and the two C processes. */
+  cpu_ns?: number;
+  client_cpu_ns?: number;
+  server_cpu_ns?: number;
+  base_cpu_ns?: number;
 }
 
 /** NVMe: our driver against our model, mapped doorbells, polling. */
@@ -67,20 +73,6 @@ export interface BenchOptions {
   cpu?: string;
 }
 
-const HDR = 16;
-const ACCESS = 16; // REGION_READ/WRITE fixed part
-// request and reply bytes of each vfio-ts case, for the baseline to move the same
-const sizes: Record<string, [number, number]> = {
-  'node-echo': [HDR + ACCESS, HDR + ACCESS + 4],
-  'config-read32': [HDR + ACCESS, HDR + ACCESS + 4],
-  'bar-read32': [HDR + ACCESS, HDR + ACCESS + 4],
-  'bar-write32': [HDR + ACCESS + 4, HDR + ACCESS],
-  'read-4k': [HDR + ACCESS, HDR + ACCESS + 4096],
-  'write-4k': [HDR + ACCESS + 4096, HDR + ACCESS],
-  'read-1m': [HDR + ACCESS, HDR + ACCESS + (1 << 20)],
-  'write-1m': [HDR + ACCESS + (1 << 20), HDR + ACCESS],
-};
-
 /** Runs every benchmark (needs gcc and taskset) and returns the figures. */
 export function runBenchmarks(options: BenchOptions = {}): BenchResults {
   const quick = options.quick ?? false;
@@ -94,26 +86,11 @@ export function runBenchmarks(options: BenchOptions = {}): BenchResults {
   const pingpong = join(buildDir, 'pingpong');
   execFileSync('gcc', ['-O2', '-Wall', '-o', pingpong, join(root, 'bench', 'pingpong.c')]);
 
-  const ours = taskset([process.execPath, join(root, 'dist', 'bench', 'vfio-user-bench.js'), ...(quick ? ['--quick'] : [])])
+  const ours = taskset([process.execPath, join(root, 'dist', 'bench', 'vfio-user-bench.js'), pingpong, ...(quick ? ['--quick'] : [])])
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as Row & Record<string, number>);
-
-  const socket: SocketRow[] = [];
-  const tmp = mkdtempSync(join(tmpdir(), 'vfio-ts-pp-'));
-  try {
-    for (const r of ours) {
-      const sz = sizes[r.name];
-      if (!sz) continue;
-      const base = JSON.parse(taskset([pingpong, join(tmp, 'pp.sock'), String(sz[0]), String(sz[1]), String(r.iterations)])) as Row;
-      socket.push({
-        name: r.name, median_ns: r.median_ns, p99_ns: r.p99_ns, base_median_ns: base.median_ns, base_p99_ns: base.p99_ns,
-        ratio: r.median_ns / base.median_ns,
-      });
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+    .map((l) => JSON.parse(l) as Record<string, number> & { name: string });
+  const socket: SocketRow[] = ours.filter((r) => r['base_median_ns'] !== undefined) as unknown as SocketRow[];
   const d = ours.find((r) => r.name === 'dma-read-1m');
   const dma = d ? { dma_GBps: d['dma_GBps'] ?? 0, memcpy_GBps: d['memcpy_GBps'] ?? 0, ratio: d['ratio'] ?? 0 } : undefined;
 
@@ -128,10 +105,14 @@ export function runBenchmarks(options: BenchOptions = {}): BenchResults {
 export function benchMarkdown(r: BenchResults): string {
   const lines: string[] = [];
   const us = (ns: number): string => (ns / 1000).toFixed(1) + ' us';
-  lines.push('| case | vfio-ts median | vfio-ts p99 | C ping-pong median | C p99 | ratio (median) |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+  const cpu = (ns: number | undefined): string => (ns === undefined ? '-' : (ns / 1000).toFixed(1) + ' us');
+  lines.push('| case | vfio-ts median | vfio-ts p99 | C ping-pong median | C p99 | ratio (median of rounds) | range | CPU per round trip (client + server) | C CPU | CPU ratio |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const s of r.socket) {
-    lines.push(`| ${s.name} | ${us(s.median_ns)} | ${us(s.p99_ns)} | ${us(s.base_median_ns)} | ${us(s.base_p99_ns)} | ${s.ratio.toFixed(2)}x |`);
+    const range = s.ratio_min !== undefined && s.ratio_max !== undefined ? `${s.ratio_min.toFixed(2)}-${s.ratio_max.toFixed(2)}` : '-';
+    const split = s.client_cpu_ns !== undefined && s.server_cpu_ns !== undefined ? ` (${cpu(s.client_cpu_ns)} + ${cpu(s.server_cpu_ns)})` : '';
+    const cpuRatio = s.cpu_ns !== undefined && s.base_cpu_ns ? `${(s.cpu_ns / s.base_cpu_ns).toFixed(2)}x` : '-';
+    lines.push(`| ${s.name} | ${us(s.median_ns)} | ${us(s.p99_ns)} | ${us(s.base_median_ns)} | ${us(s.base_p99_ns)} | ${s.ratio.toFixed(2)}x | ${range} | ${cpu(s.cpu_ns)}${split} | ${cpu(s.base_cpu_ns)} | ${cpuRatio} |`);
   }
   if (r.dma) {
     lines.push('');

@@ -8,7 +8,10 @@ import { benchMarkdown, type BenchResults } from '../../bench/run.js';
 const rows: BenchResults = {
   socket: [
     { name: 'config-read32', median_ns: 9000, p99_ns: 15000, base_median_ns: 7000, base_p99_ns: 9000, ratio: 9000 / 7000 },
-    { name: 'bar-write32', median_ns: 8000, p99_ns: 12000, base_median_ns: 7000, base_p99_ns: 9000, ratio: 8000 / 7000 },
+    {
+      name: 'bar-write32', median_ns: 8000, p99_ns: 12000, base_median_ns: 7000, base_p99_ns: 9000, ratio: 8000 / 7000,
+      ratio_min: 1.1, ratio_max: 1.25, rounds: 9, cpu_ns: 16000, client_cpu_ns: 7000, server_cpu_ns: 9000, base_cpu_ns: 8000,
+    },
     { name: 'read-1m<&>', median_ns: 400000, p99_ns: 500000, base_median_ns: 200000, base_p99_ns: 250000, ratio: 2 },
   ],
   dma: { dma_GBps: 10, memcpy_GBps: 12, ratio: 10 / 12 },
@@ -61,7 +64,8 @@ test('chart: a well-formed SVG with a bar per case and workload, the 1.5x target
 
 test('chart: the markdown tables of the same rows', () => {
   const md = benchMarkdown(rows);
-  assert.match(md, /\| config-read32 \| 9\.0 us \| 15\.0 us \| 7\.0 us \| 9\.0 us \| 1\.29x \|/);
+  assert.match(md, /\| config-read32 \| 9\.0 us \| 15\.0 us \| 7\.0 us \| 9\.0 us \| 1\.29x \| - \| - \| - \| - \|/);
+  assert.match(md, /\| bar-write32 \| 8\.0 us \| 12\.0 us \| 7\.0 us \| 9\.0 us \| 1\.14x \| 1\.10-1\.25 \| 16\.0 us \(7\.0 us \+ 9\.0 us\) \| 8\.0 us \| 2\.00x \|/);
   assert.match(md, /\| randread-4k-qd32 \| 412,345 \|/);
   assert.match(md, /83% of memcpy/);
 });

@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   const opts = JSON.parse(optionsJson ?? '{}') as { model?: unknown; server?: Record<string, unknown> };
   const model = new make(opts.model);
   const server = VfioUserServer.listen(socketPath!, model, opts.server ?? {});
-  server.on('client', (e: { type: string }) => process.send?.({ event: 'client', type: e.type }));
+  server.on('client', (e: { type: string }) => {
+    if (process.connected) process.send?.({ event: 'client', type: e.type });
+  });
   const stop = (): void => {
     void server.close().finally(() => process.exit(0));
   };
