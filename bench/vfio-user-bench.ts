@@ -4,6 +4,9 @@
 //
 //   node dist/bench/vfio-user-bench.js PINGPONG [--quick]
 //
+// CASES=name,name... measures only those cases; ROUNDS=n sets the rounds
+// (default 9, 3 with --quick).
+//
 // The C ping-pong (PINGPONG, bench/pingpong.c built) is run in the same
 // rounds: each round measures every case right after the baseline that moves
 // the same bytes, so both see the same state of the machine (on a shared VM
@@ -25,7 +28,7 @@ import { UnixConnection } from '../src/sys/unix-socket.js';
 const pingpong = process.argv[2];
 if (!pingpong || pingpong.startsWith('--')) throw new Error('usage: vfio-user-bench PINGPONG [--quick]');
 const quick = process.argv.includes('--quick');
-const rounds = quick ? 3 : 9;
+const rounds = quick ? 3 : Number(process.env.ROUNDS ?? 9);
 const scale = quick ? 0.2 : 1;
 
 const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-bench-'));
@@ -151,11 +154,13 @@ const median = (xs: number[]): number => {
 };
 
 const results = new Map<string, Round[]>(cases.map((c) => [c.name, []]));
+const only = process.env.CASES?.split(',');
 for (let r = 0; r < rounds; r++) {
-  for (const c of cases) results.get(c.name)!.push(measureRound(c, Math.max(20, Math.round(c.iterations * scale))));
+  for (const c of cases.filter((c) => !only || only.includes(c.name))) results.get(c.name)!.push(measureRound(c, Math.max(20, Math.round(c.iterations * scale))));
 }
 for (const c of cases) {
   const rs = results.get(c.name)!;
+  if (!rs.length) continue;
   const ratios = rs.map((x) => x.median / x.baseMedian);
   const cpu = median(rs.map((x) => x.clientCpu + x.serverCpu));
   const baseCpu = median(rs.map((x) => x.baseCpu));
