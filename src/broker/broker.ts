@@ -49,6 +49,8 @@ export interface BrokerOptions {
   maxDmaBytes?: bigint | number;
   /** Largest REGION_READ/WRITE (default 1 MiB). */
   maxDataXferSize?: number;
+  /** How long a session waits for its client's next message before returning to the event loop (VfioUserServerOptions.lingerUs, default 1000). */
+  lingerUs?: number;
   /** Watch uevents for the device's removal and rebinding (default true with `bdf`). */
   monitor?: boolean;
   /** Capabilities to hide beyond the kernel's and the framework's policy. */
@@ -122,6 +124,7 @@ export class Broker extends EventEmitter {
       maxDmaBytes: options.maxDmaBytes ?? DEFAULT_BROKER_MAX_DMA_BYTES,
       ...(options.allowGids ? { allowGids: options.allowGids } : {}),
       ...(options.maxDataXferSize !== undefined ? { maxDataXferSize: options.maxDataXferSize } : {}),
+      ...(options.lingerUs !== undefined ? { lingerUs: options.lingerUs } : {}),
     };
     let server: VfioUserServer<BrokeredDevice>;
     try {

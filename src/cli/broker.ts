@@ -31,9 +31,16 @@ export interface BrokerDeviceConfig {
   maxDmaMaps?: number;
   maxDmaBytes?: number;
   mmap?: boolean;
+  lingerUs?: number;
 }
 
-const KEYS = new Set(['bdf', 'upstream', 'socket', 'allowUids', 'allowGids', 'socketMode', 'graceMs', 'maxDmaMaps', 'maxDmaBytes', 'mmap']);
+const KEYS = new Set(['bdf', 'upstream', 'socket', 'allowUids', 'allowGids', 'socketMode', 'graceMs', 'maxDmaMaps', 'maxDmaBytes', 'mmap', 'lingerUs']);
+
+/** The server's lingering time, 0..1000000 us. */
+export function lingerUs(v: unknown, where: string): number {
+  if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > 1_000_000) throw fail('EINVAL', `${where}: microseconds in 0..1000000`);
+  return v as number;
+}
 
 function idList(v: unknown, where: string): number[] {
   if (!Array.isArray(v) || !v.every((x) => Number.isSafeInteger(x) && (x as number) >= 0)) {
@@ -81,6 +88,7 @@ export function parseBrokerConfig(text: string): BrokerDeviceConfig[] {
     if (o.graceMs !== undefined) c.graceMs = count(o.graceMs, `${where}.graceMs`);
     if (o.maxDmaMaps !== undefined) c.maxDmaMaps = count(o.maxDmaMaps, `${where}.maxDmaMaps`);
     if (o.maxDmaBytes !== undefined) c.maxDmaBytes = count(o.maxDmaBytes, `${where}.maxDmaBytes`);
+    if (o.lingerUs !== undefined) c.lingerUs = lingerUs(o.lingerUs, `${where}.lingerUs`);
     if (o.mmap !== undefined) {
       if (typeof o.mmap !== 'boolean') throw fail('EINVAL', `${where}.mmap: true or false`);
       if (o.mmap && o.bdf === undefined) throw fail('EINVAL', `${where}.mmap: direct mapping needs "bdf"`);
@@ -104,6 +112,7 @@ export function brokerOptions(c: BrokerDeviceConfig): BrokerOptions {
   if (c.maxDmaMaps !== undefined) o.maxDmaMaps = c.maxDmaMaps;
   if (c.maxDmaBytes !== undefined) o.maxDmaBytes = c.maxDmaBytes;
   if (c.mmap !== undefined) o.mmap = c.mmap;
+  if (c.lingerUs !== undefined) o.lingerUs = c.lingerUs;
   return o;
 }
 
@@ -183,6 +192,7 @@ export function brokerConfigFromArgs(a: {
   maxDmaMaps?: number | undefined;
   maxDmaBytes?: number | undefined;
   mmap?: boolean | undefined;
+  lingerUs?: number | undefined;
 }): BrokerDeviceConfig[] {
   if (a.config !== undefined) {
     if (a.bdf !== undefined || a.upstream !== undefined || a.socket !== undefined) {
@@ -201,6 +211,7 @@ export function brokerConfigFromArgs(a: {
   if (a.graceMs !== undefined) c.graceMs = a.graceMs;
   if (a.maxDmaMaps !== undefined) c.maxDmaMaps = a.maxDmaMaps;
   if (a.maxDmaBytes !== undefined) c.maxDmaBytes = a.maxDmaBytes;
+  if (a.lingerUs !== undefined) c.lingerUs = lingerUs(a.lingerUs, '--linger-us');
   if (a.mmap) {
     if (a.bdf === undefined) throw fail('EINVAL', '--mmap needs a PCI address (it maps the BARs\' sysfs resource files)');
     c.mmap = true;

@@ -25,12 +25,12 @@ const USAGE = `usage: vfio-ts <command> [options]
 commands:
   demo                                   serve a device model and drive it over vfio-user (the default)
   serve <model> --socket PATH [--backing FILE] [--size N] [--allow-uid UID ...] [--allow-gid GID ...] [--mode OCTAL]
-                                         serve a device model (${Object.keys(MODELS).join(', ')}) until SIGINT/SIGTERM
+        [--linger-us N]                  serve a device model (${Object.keys(MODELS).join(', ')}) until SIGINT/SIGTERM
   lspci <socket|BDF> [--dump] [--perms]  a device's config space as its driver sees it, its regions and IRQs
                                          (--dump: the hex format 'lspci -F FILE' reads;
                                           --perms: probe which bits of each register are writable)
   broker <BDF> --socket PATH [--allow-uid UID ...] [--allow-gid GID ...] [--mode OCTAL] [--grace-ms N]
-         [--max-dma-maps N] [--max-dma-bytes N] [--mmap] [--json]
+         [--max-dma-maps N] [--max-dma-bytes N] [--linger-us N] [--mmap] [--json]
                                          serve a real device (bound to vfio-pci) to unprivileged users; as root
   broker --upstream SOCKET --socket PATH ...   the same policy in front of a vfio-user device
   broker --config FILE [--json]          several devices, from a JSON file (see docs/broker.md)
@@ -64,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
           'allow-uid': { type: 'string', multiple: true },
           'allow-gid': { type: 'string', multiple: true },
           mode: { type: 'string' },
+          'linger-us': { type: 'string' },
         },
       });
       const model = positionals[0];
@@ -77,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
           ...(values['allow-uid'] ? { allowUids: ids(values['allow-uid'])! } : {}),
           ...(values['allow-gid'] ? { allowGids: ids(values['allow-gid'])! } : {}),
           ...(values.mode ? { socketMode: parseInt(values.mode, 8) } : {}),
+          ...(values['linger-us'] !== undefined ? { lingerUs: toInt(values['linger-us'], '--linger-us') } : {}),
         },
       );
       return -1; // keep running
@@ -97,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
           'max-dma-bytes': { type: 'string' },
           mmap: { type: 'boolean' },
           json: { type: 'boolean' },
+          'linger-us': { type: 'string' },
         },
       });
       if (positionals.length > 1) return usage('broker takes one PCI address (use --config for several devices)');
@@ -117,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
           maxDmaMaps: num(values['max-dma-maps'], '--max-dma-maps'),
           maxDmaBytes: num(values['max-dma-bytes'], '--max-dma-bytes'),
           mmap: values.mmap,
+          lingerUs: num(values['linger-us'], '--linger-us'),
         });
       } catch (err) {
         return usage((err as Error).message);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { brokerConfigFromArgs, parseBrokerConfig } from '../../src/cli/broker.js';
+import { brokerConfigFromArgs, brokerOptions, parseBrokerConfig } from '../../src/cli/broker.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -26,13 +26,15 @@ test('broker config: a valid file gives one entry per device', () => {
   const c = parseBrokerConfig(JSON.stringify({
     devices: [
       { bdf: '0000:01:00.0', socket: '/run/a.sock', allowUids: [1000], graceMs: 100, socketMode: '0660' },
-      { upstream: '/run/model.sock', socket: '/run/b.sock', allowGids: [100], maxDmaMaps: 8, maxDmaBytes: 65536 },
+      { upstream: '/run/model.sock', socket: '/run/b.sock', allowGids: [100], maxDmaMaps: 8, maxDmaBytes: 65536, lingerUs: 0 },
     ],
   }));
   assert.deepEqual(c, [
     { bdf: '0000:01:00.0', socket: '/run/a.sock', allowUids: [1000], graceMs: 100, socketMode: 0o660 },
-    { upstream: '/run/model.sock', socket: '/run/b.sock', allowGids: [100], maxDmaMaps: 8, maxDmaBytes: 65536 },
+    { upstream: '/run/model.sock', socket: '/run/b.sock', allowGids: [100], maxDmaMaps: 8, maxDmaBytes: 65536, lingerUs: 0 },
   ]);
+  assert.equal(brokerOptions(c[1]!).lingerUs, 0);
+  assert.equal(brokerOptions(c[0]!).lingerUs, undefined, 'the server default');
 });
 
 test('broker config: every mistake is an EINVAL naming the place', () => {
@@ -47,6 +49,8 @@ test('broker config: every mistake is an EINVAL naming the place', () => {
     [{ devices: [{ bdf: 'x', socket: '/a', allowGids: 'all' }] }, /allowGids/],
     [{ devices: [{ bdf: 'x', socket: '/a', socketMode: 438 }] }, /socketMode/],
     [{ devices: [{ bdf: 'x', socket: '/a', graceMs: 1.5 }] }, /graceMs/],
+    [{ devices: [{ bdf: 'x', socket: '/a', lingerUs: -1 }] }, /lingerUs: microseconds in 0\.\.1000000/],
+    [{ devices: [{ bdf: 'x', socket: '/a', lingerUs: 2_000_000 }] }, /lingerUs/],
     [{ devices: [{ bdf: 'x', socket: '/a', colour: 'red' }] }, /unknown key "colour"/],
     [{ devices: [{ bdf: 'x', socket: '/a' }, { bdf: 'y', socket: '/a' }] }, /devices\[1\]\.socket: \/a is used twice/],
   ];
@@ -61,9 +65,10 @@ test('broker command line: a BDF or --upstream, a socket, and no mixing with --c
   assert.match(code(() => brokerConfigFromArgs({ socket: '/a' }))!, /PCI address or --upstream/);
   assert.match(code(() => brokerConfigFromArgs({ bdf: '0000:01:00.0' }))!, /--socket/);
   assert.match(code(() => brokerConfigFromArgs({ config: '/etc/x.json', socket: '/a' }))!, /--config names every device/);
-  assert.deepEqual(brokerConfigFromArgs({ bdf: '0000:01:00.0', socket: '/a', allowUids: [5], graceMs: 7 }), [
-    { bdf: '0000:01:00.0', socket: '/a', allowUids: [5], graceMs: 7 },
+  assert.deepEqual(brokerConfigFromArgs({ bdf: '0000:01:00.0', socket: '/a', allowUids: [5], graceMs: 7, lingerUs: 200 }), [
+    { bdf: '0000:01:00.0', socket: '/a', allowUids: [5], graceMs: 7, lingerUs: 200 },
   ]);
+  assert.match(code(() => brokerConfigFromArgs({ bdf: '0000:01:00.0', socket: '/a', lingerUs: 5_000_000 }))!, /--linger-us: microseconds/);
 });
 
 test('vfio-ts broker: bad usage exits 2; a device that cannot be opened exits 1 with the reason, and no socket is left', () => {
