@@ -34,15 +34,15 @@ import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync } from 'node:fs';
 import { fail } from '../errors.js';
 import { DEFAULT_MAX_DATA_XFER_SIZE } from '../protocol/index.js';
-
-/** How long a session waits for the client's next message after answering (VfioUserServerOptions.lingerUs). */
-const DEFAULT_LINGER_US = 1000;
 import { PAGE_SIZE, UnixServer, type PeerCred, type UnixConnection } from '../sys/index.js';
 import { VirtualDevice } from './device.js';
 import type { ServerWarning } from './errors.js';
 import { isServedDevice, type ServedDevice } from './served-device.js';
 import type { DeviceModel, MaybePromise } from './model.js';
 import { ClientSession, type MessageTrace, type SessionHost, type SessionLimits } from './session.js';
+
+/** How long a session waits for the client's next message after answering (VfioUserServerOptions.lingerUs). */
+const DEFAULT_LINGER_US = 1000;
 
 export interface VfioUserServerOptions {
   /** Mode of the socket file (chmod after listen), e.g. 0o600. */
@@ -97,6 +97,8 @@ export interface ClientInfo {
   /** 'handshake' before VERSION, 'ready' once it owns the device. */
   state: string;
   owner: boolean;
+  /** How long its session waits for its next message after answering (0 for a client in the server's own process). */
+  lingerUs: number;
 }
 
 export type ClientEventType = 'connect' | 'refused' | 'owner' | 'busy' | 'disconnect' | 'released';
@@ -147,7 +149,6 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
   readonly limits: SessionLimits;
   readonly #options: VfioUserServerOptions;
   readonly #ownsDevice: boolean;
-  readonly #lingerUs: number;
   #listener: UnixServer | undefined;
   #path: string | undefined;
   #sessions = new Set<ClientSession>();
@@ -175,7 +176,6 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
     }
     const lingerUs = options.lingerUs ?? DEFAULT_LINGER_US;
     if (!Number.isSafeInteger(lingerUs) || lingerUs < 0 || lingerUs > 1_000_000) throw new RangeError(`lingerUs ${lingerUs} is outside 0..1000000`);
-    this.#lingerUs = lingerUs;
     const maxMsgFds = options.maxMsgFds ?? 16;
     if (!Number.isSafeInteger(maxMsgFds) || maxMsgFds < 1 || maxMsgFds > 253) throw new RangeError(`maxMsgFds ${maxMsgFds} is outside 1..253`);
     this.limits = {
@@ -189,6 +189,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10000,
       maxQueuedMessages: options.maxQueuedMessages ?? 65536,
       sendHighWater: 16 * 1024 * 1024,
+      lingerUs,
     };
     this.device.on('warning', (w) => this.warn(w));
     this.on('newListener', (event) => {
@@ -268,7 +269,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
   }
 
   #info(s: ClientSession): ClientInfo {
-    return { id: s.id, pid: s.cred.pid, uid: s.cred.uid, gid: s.cred.gid, state: s.state, owner: s === this.#owner };
+    return { id: s.id, pid: s.cred.pid, uid: s.cred.uid, gid: s.cred.gid, state: s.state, owner: s === this.#owner, lingerUs: s.lingerUs };
   }
 
   #clientEvent(type: ClientEventType, cred: PeerCred, id?: number, reason?: string): void {
@@ -309,8 +310,6 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
       return;
     }
     const id = this.#nextId++;
-    // A client on our own event loop (same process) cannot send while we linger.
-    if (cred.pid !== process.pid) conn.linger(this.#lingerUs);
     let session: ClientSession;
     try {
       session = new ClientSession(id, conn, cred, this);

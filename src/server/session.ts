@@ -118,6 +118,8 @@ export interface SessionLimits {
   maxQueuedMessages: number;
   /** Bytes queued for sending before the session stops reading (until the client drains). */
   sendHighWater: number;
+  /** How long the session waits for the client's next message after answering (VfioUserServerOptions.lingerUs). */
+  lingerUs: number;
 }
 
 /** What a session needs from its server. */
@@ -182,6 +184,8 @@ export type SessionState = 'handshake' | 'ready' | 'closed';
 export class ClientSession implements DmaTransport {
   readonly id: number;
   readonly cred: PeerCred;
+  /** The lingering this session's connection got: the server's, or 0 for a client in this process. */
+  readonly lingerUs: number;
   readonly connectedAt = Date.now();
   readonly #conn: UnixConnection;
   readonly #host: SessionHost;
@@ -234,6 +238,9 @@ export class ClientSession implements DmaTransport {
       }, host.limits.handshakeTimeoutMs);
       this.#handshakeTimer.unref();
     }
+    // A client on our own event loop (same process) could not send while we linger.
+    this.lingerUs = cred.pid === process.pid ? 0 : host.limits.lingerUs;
+    conn.linger(this.lingerUs);
     conn.receive(this.#onChunk);
   }
 

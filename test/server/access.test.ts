@@ -3,12 +3,13 @@
 // a live socket path (EADDRINUSE), a stale one (replaced), cleanup on close.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { encodeVersionRequest } from '../../src/protocol/index.js';
-import { VfioUserServer, type ClientEvent } from '../../src/server/server.js';
+import { VfioUserServer, type ClientEvent, type ClientInfo } from '../../src/server/server.js';
 import { TestDevice } from './fixtures/test-device.js';
-import { assertNoLeak, resources, startServer, TestClient } from './helpers.js';
+import { assertNoLeak, resources, sleep, startServer, TestClient } from './helpers.js';
 
 describe('access control', () => {
   it('sets the socket file mode', async () => {
@@ -71,6 +72,26 @@ describe('access control', () => {
     await again.close();
     assert.equal(again.listening, false);
     await t.stop();
+  });
+
+  it('lingers for clients in other processes only (a client on our own loop could not send meanwhile)', async () => {
+    const t = startServer({ server: { lingerUs: 700 } });
+    const local = await TestClient.open(t.path);
+    const child = spawn(process.execPath, ['-e', 'require("net").connect(process.argv[1]); setInterval(() => {}, 1000)', t.path], { stdio: 'ignore' });
+    try {
+      let info: ClientInfo | undefined;
+      for (let i = 0; i < 500 && !info; i++) {
+        info = t.server.clients.find((c) => c.pid === child.pid);
+        if (!info) await sleep(10);
+      }
+      assert.ok(info, 'the child connected');
+      assert.equal(info.lingerUs, 700);
+      assert.equal(t.server.clients.find((c) => c.pid === process.pid)?.lingerUs, 0);
+    } finally {
+      child.kill();
+      local.close();
+      await t.stop();
+    }
   });
 
   it('checks lingerUs (0..1000000 us) at construction', async () => {
