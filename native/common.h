@@ -21,7 +21,6 @@
 #ifndef VFIO_TS_COMMON_H
 #define VFIO_TS_COMMON_H
 
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -128,8 +127,8 @@ bool vt_wait_signal_ready(void);
 /* A timer that signals the calling thread, which from now on blocks the
  * signal; *wait_mask is its signal mask without it, for ppoll. */
 bool vt_wait_timer_create(timer_t *timer, sigset_t *wait_mask);
-/* Arms (ns > 0) or disarms (0) a timer; period_ns > 0 repeats it. */
-void vt_wait_timer_arm(timer_t timer, int64_t ns, int64_t period_ns);
+/* Arms a timer to fire once after ns (> 0), or disarms it (0). */
+void vt_wait_timer_arm(timer_t timer, int64_t ns);
 /* Adds the functions in `defs` to `exports`. */
 typedef struct vt_fn {
   const char *name;

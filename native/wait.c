@@ -63,7 +63,7 @@ bool vt_wait_timer_create(timer_t *timer, sigset_t *wait_mask) {
   return timer_create(CLOCK_MONOTONIC, &sev, timer) == 0;
 }
 
-void vt_wait_timer_arm(timer_t timer, int64_t ns, int64_t period_ns) {
-  struct itimerspec its = {{period_ns / 1000000000, period_ns % 1000000000}, {ns / 1000000000, ns % 1000000000}};
+void vt_wait_timer_arm(timer_t timer, int64_t ns) {
+  struct itimerspec its = {{0, 0}, {ns / 1000000000, ns % 1000000000}};
   timer_settime(timer, 0, &its, NULL);
 }

@@ -2,9 +2,11 @@
  * A generic fd watcher on the event loop: a libuv poll handle on the
  * environment's own loop (napi_get_uv_event_loop), calling a JavaScript
  * callback with (status, events, round) when the fd becomes readable,
- * writable or hung up (round: 0 from the loop, k for the k-th lingering call). A negative status is an error for which libuv stopped the handle
+ * writable or hung up (round: 0 from the loop, k for the k-th lingering
+ * call). A negative status is an error for which libuv stopped the handle
  * (it reports a socket's pending error, e.g. ECONNRESET, as UV_EBADF); the
- * watcher must then be started again to watch on. Used for listening and connected sockets and for eventfds.
+ * watcher must then be started again to watch on. Used for listening and
+ * connected sockets and for eventfds.
  *
  * Lifetime. A watcher is a JS object (napi_wrap'ed, type-tagged) owning one
  * uv_poll_t. While started, the object is held by a strong reference (like
@@ -67,7 +69,7 @@ typedef struct vt_watcher {
   int events;        /* what uv_poll_start was last given (0: stopped) */
   int64_t linger_ns; /* 0: no lingering */
   timer_t timer;     /* times a lingering stretch (when has_timer) */
-  sigset_t wait_mask; /* the thread's signal mask, VT_LINGER_SIGNAL unblocked */
+  sigset_t wait_mask; /* the thread's signal mask, VT_WAIT_SIGNAL unblocked */
   bool has_timer;
   uint32_t linger_rounds;
   bool started;
@@ -162,8 +164,6 @@ static bool linger_timer(vt_watcher *w) {
   return w->has_timer;
 }
 
-static void arm(vt_watcher *w, int64_t ns) { vt_wait_timer_arm(w->timer, ns, 0); }
-
 /*
  * After a callback of a lingering watcher: waits for the fd to be readable
  * again within the stretch (see the top of the file). `round` counts the
@@ -181,14 +181,14 @@ static bool linger(vt_watcher *w, uint32_t round, int *timeout0) {
     if (go && *timeout0 != INT_MIN) go = !(timeout > 0 && (*timeout0 < 0 || timeout < *timeout0));
   }
   if (!go) {
-    if (*timeout0 != INT_MIN) arm(w, 0);
+    if (*timeout0 != INT_MIN) vt_wait_timer_arm(w->timer, 0);
     return false;
   }
   if (*timeout0 == INT_MIN) {
     int64_t ns = w->linger_ns;
     if (timeout > 0 && (int64_t)timeout * 1000000 < ns) ns = (int64_t)timeout * 1000000;
     if (!linger_timer(w)) return false;
-    arm(w, ns);
+    vt_wait_timer_arm(w->timer, ns);
     *timeout0 = timeout;
   }
   struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -200,7 +200,7 @@ static bool linger(vt_watcher *w, uint32_t round, int *timeout0) {
       if (timer_gettime(w->timer, &left) == 0 && (left.it_value.tv_sec != 0 || left.it_value.tv_nsec != 0)) continue;
       return false; /* the stretch is over (its timer expired) */
     }
-    arm(w, 0);
+    vt_wait_timer_arm(w->timer, 0);
     return false;
   }
 }
