@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { connectVfioUser } from '../src/client/vfio-user.js';
+import { REGION_RW_DATA_OFFSET } from '../src/protocol/index.js';
 import { UnixConnection } from '../src/sys/unix-socket.js';
 
 const pingpong = process.argv[2];
@@ -66,8 +67,8 @@ const echoConn = UnixConnection.connect(echoPath);
 const echoReq = new Uint8Array(32);
 const echoRep = new Uint8Array(64);
 
-const HDR = 16;
-const ACCESS = 16; // REGION_READ/WRITE fixed part
+/** A REGION_READ/WRITE message without its data: header and access fields. */
+const RW = REGION_RW_DATA_OFFSET;
 const k4 = new Uint8Array(4096);
 const m1 = new Uint8Array(1024 * 1024);
 
@@ -82,15 +83,15 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'config-read32', iterations: 3000, req: HDR + ACCESS, rep: HDR + ACCESS + 4, server: main.child, op: () => void dev.config.read32(0) },
-  { name: 'bar-read32', iterations: 3000, req: HDR + ACCESS, rep: HDR + ACCESS + 4, server: main.child, op: () => void bar0.read32(4) },
-  { name: 'bar-write32', iterations: 3000, req: HDR + ACCESS + 4, rep: HDR + ACCESS, server: main.child, op: () => bar0.write32(4, 1) },
-  { name: 'read-4k', iterations: 2000, req: HDR + ACCESS, rep: HDR + ACCESS + 4096, server: main.child, op: () => bar2.read(0, k4) },
-  { name: 'write-4k', iterations: 2000, req: HDR + ACCESS + 4096, rep: HDR + ACCESS, server: main.child, op: () => bar2.write(0, k4) },
-  { name: 'read-1m', iterations: 40, req: HDR + ACCESS, rep: HDR + ACCESS + (1 << 20), server: main.child, op: () => bar2.read(0, m1) },
-  { name: 'write-1m', iterations: 40, req: HDR + ACCESS + (1 << 20), rep: HDR + ACCESS, server: main.child, op: () => bar2.write(0, m1) },
+  { name: 'config-read32', iterations: 3000, req: RW, rep: RW + 4, server: main.child, op: () => void dev.config.read32(0) },
+  { name: 'bar-read32', iterations: 3000, req: RW, rep: RW + 4, server: main.child, op: () => void bar0.read32(4) },
+  { name: 'bar-write32', iterations: 3000, req: RW + 4, rep: RW, server: main.child, op: () => bar0.write32(4, 1) },
+  { name: 'read-4k', iterations: 2000, req: RW, rep: RW + 4096, server: main.child, op: () => bar2.read(0, k4) },
+  { name: 'write-4k', iterations: 2000, req: RW + 4096, rep: RW, server: main.child, op: () => bar2.write(0, k4) },
+  { name: 'read-1m', iterations: 40, req: RW, rep: RW + (1 << 20), server: main.child, op: () => bar2.read(0, m1) },
+  { name: 'write-1m', iterations: 40, req: RW + (1 << 20), rep: RW, server: main.child, op: () => bar2.write(0, m1) },
   {
-    name: 'config-read32-nolinger', iterations: 3000, req: HDR + ACCESS, rep: HDR + ACCESS + 4, server: noLinger.child,
+    name: 'config-read32-nolinger', iterations: 3000, req: RW, rep: RW + 4, server: noLinger.child,
     op: () => void devNoLinger.config.read32(0),
   },
   {
