@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { connectVfioUser } from '../src/client/vfio-user.js';
+import { connectVfioUser } from '../src/client/vfio-user/backend.js';
 import { NvmeController } from '../src/drivers/nvme/index.js';
 
 const quick = process.argv.includes('--quick');

@@ -8,15 +8,15 @@
 // are ratios, not absolute times, and both sides see the same machine.
 //
 // runBenchmarks() returns the rows (used by `vfio-ts bench`, which also draws
-// them with bench/chart.ts); run directly (`node dist/bench/run.js [--quick]`)
+// them with bench/chart.ts); run directly (`node out/bench/run.js [--quick]`)
 // it prints the markdown tables.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * One socket case: vfio-ts against the C ping-pong moving the same bytes,
@@ -86,7 +86,7 @@ export function runBenchmarks(options: BenchOptions = {}): BenchResults {
   const pingpong = join(buildDir, 'pingpong');
   execFileSync('gcc', ['-O2', '-Wall', '-o', pingpong, join(root, 'bench', 'pingpong.c')]);
 
-  const ours = taskset([process.execPath, join(root, 'dist', 'bench', 'vfio-user-bench.js'), pingpong, ...(quick ? ['--quick'] : [])])
+  const ours = taskset([process.execPath, join(root, 'out', 'bench', 'vfio-user-bench.js'), pingpong, ...(quick ? ['--quick'] : [])])
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, number> & { name: string });
@@ -94,7 +94,7 @@ export function runBenchmarks(options: BenchOptions = {}): BenchResults {
   const d = ours.find((r) => r.name === 'dma-read-1m');
   const dma = d ? { dma_GBps: d['dma_GBps'] ?? 0, memcpy_GBps: d['memcpy_GBps'] ?? 0, ratio: d['ratio'] ?? 0 } : undefined;
 
-  const nvme = taskset([process.execPath, join(root, 'dist', 'bench', 'nvme-bench.js'), ...(quick ? ['--quick'] : [])])
+  const nvme = taskset([process.execPath, join(root, 'out', 'bench', 'nvme-bench.js'), ...(quick ? ['--quick'] : [])])
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as NvmeRow);
@@ -129,5 +129,14 @@ export function benchMarkdown(r: BenchResults): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  console.log(benchMarkdown(runBenchmarks({ quick: process.argv.includes('--quick') })));
+  // npm run bench [-- --quick] [-- --out FILE.svg]: tables on stdout, and the chart where --out says.
+  const { benchChartSvg } = await import('./chart.js');
+  const outAt = process.argv.indexOf('--out');
+  const out = outAt > 0 ? process.argv[outAt + 1] : undefined;
+  const results = runBenchmarks({ quick: process.argv.includes('--quick') });
+  console.log(benchMarkdown(results));
+  if (out) {
+    writeFileSync(out, benchChartSvg(results));
+    console.log(`\nchart: ${out}`);
+  }
 }

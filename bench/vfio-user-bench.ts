@@ -2,7 +2,7 @@
 // inherits this process's CPU affinity: run it under `taskset -c 0`), drives
 // it with the Driver API and prints one JSON line per case.
 //
-//   node dist/bench/vfio-user-bench.js PINGPONG [--quick]
+//   node out/bench/vfio-user-bench.js PINGPONG [--quick]
 //
 // CASES=name,name... measures only those cases; ROUNDS=n sets the rounds
 // (default 9, 3 with --quick).
@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { connectVfioUser } from '../src/client/vfio-user.js';
+import { connectVfioUser } from '../src/client/vfio-user/backend.js';
 import { REGION_RW_DATA_OFFSET } from '../src/protocol/index.js';
 import { UnixConnection } from '../src/sys/unix-socket.js';
 

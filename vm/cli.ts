@@ -1,4 +1,4 @@
-// `node dist/vm/cli.js [options] -- COMMAND [ARGS...]`: runs a command in a
+// `node out/vm/cli.js [options] -- COMMAND [ARGS...]`: runs a command in a
 // fresh test guest (vm/harness.ts) and forwards its stdout, stderr and exit
 // code. A guest that cannot boot exits 125, one that runs out of time 124 (as
 // timeout(1)); both print the console's tail on stderr. `--prepare` only builds
@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { GuestError, guestAvailable, killAllGuests, prepareGuest, runInGuest } from './harness.js';
 import { kernelCommandLine } from './qemu.js';
 
-const USAGE = `usage: node dist/vm/cli.js [options] -- COMMAND [ARGS...]
+const USAGE = `usage: node out/vm/cli.js [options] -- COMMAND [ARGS...]
 Runs COMMAND in a QEMU guest with edu and nvme bound to vfio-pci, as an
 unprivileged user, in the host's root (read-only), in the current directory.
 

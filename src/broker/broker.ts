@@ -24,9 +24,9 @@ import { fail } from '../errors.js';
 import type { HideQuery } from '../pci/index.js';
 import { VfioUserServer, type ClientEvent, type VfioUserServerOptions } from '../server/server.js';
 import type { ServerWarning } from '../server/errors.js';
-import { normalizeBdf } from '../vfio/bdf.js';
-import { DeviceMonitor, type PciDeviceEvent } from '../vfio/monitor.js';
-import { openKernelBackend } from '../vfio/open.js';
+import { normalizeBdf } from '../kernel/bdf.js';
+import { DeviceMonitor, type PciDeviceEvent } from '../kernel/monitor.js';
+import { openKernelBackend } from '../client/kernel/open.js';
 import { BrokeredDevice } from './brokered-device.js';
 
 export interface BrokerOptions {

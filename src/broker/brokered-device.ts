@@ -31,7 +31,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { DeviceBackend } from '../client/backend.js';
-import type { IrqData } from '../client/types.js';
+import type { IrqData } from '../uapi/types.js';
 import { fail } from '../errors.js';
 import { ConfigSpace, regs, type BarDecl, type HideQuery, type RomDecl } from '../pci/index.js';
 import type { RegionCapability, SetIrqsRequest } from '../protocol/index.js';
@@ -42,7 +42,7 @@ import type { IrqInfoResult } from '../server/irqs.js';
 import type { ClientIdentity } from '../server/model.js';
 import type { ServedDevice } from '../server/served-device.js';
 import { closeFd, EventFd, PAGE_SIZE } from '../sys/index.js';
-import { irqInfoFlags, pciIrq, pciRegion, regionFlags } from '../vfio/uapi.js';
+import { irqInfoFlags, pciIrq, pciRegion, regionFlags } from '../uapi/vfio.js';
 import { DirectBar, type Hole } from './direct-bar.js';
 import { RegionConfigBacking } from './region-backing.js';
 

@@ -24,7 +24,7 @@
 // table write could do); elsewhere that BAR stays message-only.
 
 import { closeFd, Mapping, openFd, PAGE_SIZE, PROT_READ, PROT_WRITE } from '../sys/index.js';
-import type { MmapArea } from '../client/types.js';
+import type { MmapArea } from '../uapi/types.js';
 
 /** Exact-width accesses to mapped device memory: each naturally aligned piece is one load or store. */
 export class MmioWindow {

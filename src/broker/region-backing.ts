@@ -10,7 +10,7 @@
 import type { DeviceBackend } from '../client/backend.js';
 import { getLe, setLe } from '../pci/le.js';
 import type { AccessSize, ConfigBacking } from '../pci/backing.js';
-import { pciRegion } from '../vfio/uapi.js';
+import { pciRegion } from '../uapi/vfio.js';
 
 export class RegionConfigBacking implements ConfigBacking {
   readonly #backend: DeviceBackend;

@@ -15,7 +15,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Broker, type BrokerEvent, type BrokerOptions } from '../broker/index.js';
-import { VfioUserBackend } from '../client/vfio-user.js';
+import { VfioUserBackend } from '../client/vfio-user/backend.js';
 import { fail } from '../errors.js';
 import type { ServerWarning } from '../server/errors.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../client/device.js';
-import { connectVfioUser, VfioUserBackend } from '../client/vfio-user.js';
+import { connectVfioUser, VfioUserBackend } from '../client/vfio-user/backend.js';
 import { NvmeController } from '../drivers/nvme/index.js';
 import { className } from '../pci/decode.js';
 

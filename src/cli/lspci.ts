@@ -6,7 +6,7 @@
 import type { Device } from '../client/device.js';
 import { decodeConfigSpace } from '../pci/decode.js';
 import { formatLspciDump } from '../pci/lspci-dump.js';
-import { pciRegion } from '../vfio/uapi.js';
+import { pciRegion } from '../uapi/vfio.js';
 
 const REGION_NAMES = ['BAR0', 'BAR1', 'BAR2', 'BAR3', 'BAR4', 'BAR5', 'ROM', 'CONFIG', 'VGA'];
 const IRQ_NAMES = ['INTx', 'MSI', 'MSI-X', 'ERR', 'REQ'];

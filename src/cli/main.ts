@@ -7,18 +7,15 @@
 //   vfio-ts lspci <socket|BDF> [--dump|--perms] a device's config space, regions and IRQs
 //   vfio-ts trace <socket> [--json]     live decoded traffic of a device served by vfio-ts serve
 //   vfio-ts watch [BDF] [--json]       PCI devices added, removed, bound, unbound, live
-//   vfio-ts bench [--quick] [--out F]   the benchmarks, as tables and an SVG chart
 //   vfio-ts bind <BDF> --user NAME      (root) bind to vfio-pci, give the group to NAME
 //   vfio-ts unbind <BDF>                (root) give the device back to its driver
 
-import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { explain } from './errors.js';
 import { lspciText } from './lspci.js';
 import { openTarget } from './open.js';
 import { MODELS, serve } from './serve.js';
-import { bind, unbind } from '../vfio/bind.js';
+import { bind, unbind } from '../kernel/bind.js';
 
 const USAGE = `usage: vfio-ts <command> [options]
 
@@ -36,7 +33,6 @@ commands:
   broker --config FILE [--json]          several devices, from a JSON file (see docs/broker.md)
   trace <socket> [--json]                follow a served device's traffic, decoded (from <socket>.trace; Ctrl-C ends)
   watch [BDF] [--json]                   print PCI device events live (added, removed, bound, unbound; Ctrl-C ends)
-  bench [--quick] [--out FILE.svg]       run the benchmarks: markdown tables, and a chart (default BENCHMARKS.svg)
   bind <BDF> [--user NAME] [--group NAME]  (root) bind a device to vfio-pci and give its group file to a user
   unbind <BDF>                           (root) unbind a device from vfio-pci and let its own driver take it
   help                                   this text`;
@@ -166,17 +162,6 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', () => ac.abort());
       process.once('SIGTERM', () => ac.abort());
       return watch(positionals[0], { json: values.json ?? false, signal: ac.signal });
-    }
-    case 'bench': {
-      const { values } = parseArgs({ args: rest, allowPositionals: false, options: { quick: { type: 'boolean' }, out: { type: 'string' } } });
-      const { runBenchmarks, benchMarkdown } = await import('../../bench/run.js');
-      const { benchChartSvg } = await import('../../bench/chart.js');
-      const results = runBenchmarks({ quick: values.quick ?? false });
-      const out = values.out ?? fileURLToPath(new URL('../../../BENCHMARKS.svg', import.meta.url));
-      writeFileSync(out, benchChartSvg(results));
-      console.log(benchMarkdown(results));
-      console.log(`\nchart: ${out}`);
-      return 0;
     }
     case 'bind': {
       const { values, positionals } = parseArgs({

@@ -3,8 +3,8 @@
 
 import { existsSync } from 'node:fs';
 import type { Device } from '../client/device.js';
-import { connectVfioUser } from '../client/vfio-user.js';
-import { openKernelDevice } from '../vfio/open.js';
+import { connectVfioUser } from '../client/vfio-user/backend.js';
+import { openKernelDevice } from '../client/kernel/open.js';
 
 const BDF = /^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
 

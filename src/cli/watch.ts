@@ -3,7 +3,7 @@
 // (src/vfio/monitor.ts). Needs no privilege. Ends (exit 0) when the signal
 // aborts (Ctrl-C).
 
-import { DeviceMonitor, type PciDeviceEvent } from '../vfio/monitor.js';
+import { DeviceMonitor, type PciDeviceEvent } from '../kernel/monitor.js';
 
 export interface WatchOptions {
   json?: boolean;

@@ -9,7 +9,7 @@
 // opt-in PCI-like model. Keep it small: a new backend should be a few hundred
 // lines.
 
-import type { DeviceInfo, DmaAccess, IovaRange, IrqAction, IrqData, IrqInfo, RegionInfo } from './types.js';
+import type { DeviceInfo, DmaAccess, IovaRange, IrqAction, IrqData, IrqInfo, RegionInfo } from '../uapi/types.js';
 
 /** Memory that can be mapped for DMA: a shared-memory fd and its mapping here. */
 export interface DmaMemory {

@@ -23,8 +23,8 @@ import { EventFd } from '../sys/eventfd.js';
 import type { DeviceBackend } from './backend.js';
 import { DmaAllocator, type DmaAllocOptions, type DmaBuffer } from './dma.js';
 import { Region } from './region.js';
-import type { DeviceInfo, IrqInfo, RegionInfo } from './types.js';
-import { pciIrq, pciRegion } from '../vfio/uapi.js';
+import type { DeviceInfo, IrqInfo, RegionInfo } from '../uapi/types.js';
+import { pciIrq, pciRegion } from '../uapi/vfio.js';
 
 export type InterruptKind = 'intx' | 'msi' | 'msix';
 

@@ -11,7 +11,7 @@
 import { fail } from '../errors.js';
 import { MemFd, Mapping, PAGE_SIZE } from '../sys/memory.js';
 import type { DeviceBackend, DmaMemory } from './backend.js';
-import type { DmaAccess, IovaRange } from './types.js';
+import type { DmaAccess, IovaRange } from '../uapi/types.js';
 
 export interface DmaAllocOptions {
   /** A fixed IOVA (page aligned); default: the allocator picks one. */

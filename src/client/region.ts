@@ -10,7 +10,7 @@
 
 import { fail } from '../errors.js';
 import type { DeviceBackend, MappedSpan } from './backend.js';
-import type { RegionInfo } from './types.js';
+import type { RegionInfo } from '../uapi/types.js';
 
 interface Area {
   start: number;

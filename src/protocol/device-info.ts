@@ -15,7 +15,7 @@ import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
 import { newCommand, newReply, openCommand, openReply } from './message.js';
 import { checkU32, readU32, requireLength, requireNoFds, requireZero, writeU32 } from './wire.js';
-import { deviceFlags, pciIrq, pciRegion } from '../vfio/uapi.js';
+import { deviceFlags, pciIrq, pciRegion } from '../uapi/vfio.js';
 
 export const DEVICE_INFO_SIZE = 16;
 

@@ -38,7 +38,7 @@ import {
   writeU64,
   type U64,
 } from './wire.js';
-import { dmaMapFlags, dmaUnmapFlags } from '../vfio/uapi.js';
+import { dmaMapFlags, dmaUnmapFlags } from '../uapi/vfio.js';
 
 export const DMA_MAP_FLAG_READ = dmaMapFlags.READ;
 export const DMA_MAP_FLAG_WRITE = dmaMapFlags.WRITE;

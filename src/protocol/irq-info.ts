@@ -13,7 +13,7 @@ import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
 import { newCommand, newReply, openCommand, openReply } from './message.js';
 import { checkU32, readU32, requireLength, requireNoFds, requireZero, writeU32 } from './wire.js';
-import { irqInfoFlags, pciIrq } from '../vfio/uapi.js';
+import { irqInfoFlags, pciIrq } from '../uapi/vfio.js';
 
 export const IRQ_INFO_SIZE = 16;
 

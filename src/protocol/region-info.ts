@@ -41,7 +41,7 @@ import {
   writeU64,
   type U64,
 } from './wire.js';
-import { pciRegion, regionCap, regionFlags } from '../vfio/uapi.js';
+import { pciRegion, regionCap, regionFlags } from '../uapi/vfio.js';
 
 export const REGION_INFO_SIZE = 32;
 

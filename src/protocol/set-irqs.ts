@@ -17,7 +17,7 @@ import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
 import { newCommand, newReply, openCommand, openReply } from './message.js';
 import { checkU32, readU32, requireAtLeast, requireLength, writeU32 } from './wire.js';
-import { irqSetFlags } from '../vfio/uapi.js';
+import { irqSetFlags } from '../uapi/vfio.js';
 
 export const IRQ_SET_DATA_NONE = irqSetFlags.DATA_NONE;
 export const IRQ_SET_DATA_BOOL = irqSetFlags.DATA_BOOL;

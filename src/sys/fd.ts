@@ -26,6 +26,15 @@ export function closeFd(fd: number): void {
   native.close(fd);
 }
 
+/** Closes an fd on a cleanup path, where a failure (it is already gone) changes nothing. */
+export function closeQuietly(fd: number): void {
+  try {
+    native.close(fd);
+  } catch {
+    // already closed: nothing left to release
+  }
+}
+
 /** Duplicates an fd (the copy has O_CLOEXEC). */
 export function dupFd(fd: number): number {
   return native.dup(fd);

@@ -134,7 +134,7 @@ const ADDON = join('build', 'Release', 'vfio_ts.node');
 
 /**
  * Where the addon is: the nearest build/Release/vfio_ts.node above this
- * module (src/sys when run from source, dist/src/sys when compiled).
+ * module (src/sys when run from source, dist/sys or out/src/sys when compiled).
  */
 export function addonPath(): string {
   const override = process.env.VFIO_TS_ADDON;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BrokeredDevice } from '../../src/broker/brokered-device.js';
 import type { BackendEvents, DeviceBackend, DmaMemory, MappedSpan } from '../../src/client/backend.js';
-import type { DeviceInfo, DmaAccess, IrqAction, IrqData, IrqInfo, RegionInfo } from '../../src/client/types.js';
+import type { DeviceInfo, DmaAccess, IrqAction, IrqData, IrqInfo, RegionInfo } from '../../src/uapi/types.js';
 import { fail } from '../../src/errors.js';
 import { createConfigSpace, regs } from '../../src/pci/index.js';
 import type { SetIrqsRequest } from '../../src/protocol/index.js';

@@ -16,7 +16,7 @@
 
 import assert from 'node:assert/strict';
 import { closeSync, openSync } from 'node:fs';
-import { connectVfioUser } from '../../src/client/vfio-user.js';
+import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import { EduDriver } from '../../src/drivers/edu.js';
 import { NvmeController } from '../../src/drivers/nvme/index.js';
 import { regs } from '../../src/pci/index.js';

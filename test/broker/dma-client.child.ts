@@ -2,7 +2,7 @@
 // killed: argv[2] is the broker's socket. Prints {"step":"running"} once the first
 // round trip came back.
 
-import { connectVfioUser } from '../../src/client/vfio-user.js';
+import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import { EduDriver } from '../../src/drivers/edu.js';
 
 const edu = EduDriver.open(() => connectVfioUser(process.argv[2]!));

@@ -2,7 +2,7 @@
 // unprivileged user inside the guest (test/guest/root-broker.test.ts starts
 // the broker as root and names its socket in VFIO_TS_BROKER_SOCKET).
 
-import { connectVfioUser } from '../../src/client/vfio-user.js';
+import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import { eduDriverSuite } from '../edu/edu-driver.suite.js';
 
 const socket = process.env.VFIO_TS_BROKER_SOCKET;

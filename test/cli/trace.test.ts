@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { startServerChild } from '../../src/cli/demo.js';
 import { TraceServer } from '../../src/cli/trace-server.js';
 import { configRegisterName, formatTraceEvent, type TraceEvent } from '../../src/cli/trace-format.js';
-import { connectVfioUser } from '../../src/client/vfio-user.js';
+import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import { EduModel } from '../../src/devices/edu.js';
 import { VfioUserServer } from '../../src/server/index.js';
 

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { connectVfioUser, VfioUserBackend } from '../../src/client/vfio-user.js';
+import { connectVfioUser, VfioUserBackend } from '../../src/client/vfio-user/backend.js';
 import type { Device } from '../../src/client/device.js';
 import { DEVICE_ID, DMA_DONE, DMA_IRQ, DMA_START, DMA_SYNC, DMA_WAIT, REG } from '../server/fixtures/test-device.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
@@ -336,7 +336,7 @@ describe('ownership and failures', () => {
       // The handshake blocks this thread: run it where the server's loop can accept meanwhile.
       const { Worker } = await import('node:worker_threads');
       const code = `
-        const { connectVfioUser } = await import(${JSON.stringify(new URL('../../src/client/vfio-user.js', import.meta.url).href)});
+        const { connectVfioUser } = await import(${JSON.stringify(new URL('../../src/client/vfio-user/backend.js', import.meta.url).href)});
         const { parentPort } = await import('node:worker_threads');
         try { connectVfioUser(${JSON.stringify(path)}, { timeoutMs: 300 }); parentPort.postMessage('connected'); }
         catch (e) { parentPort.postMessage(e.code); }`;

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { closeFd } from '../../src/sys/fd.js';
-import { Container, Group, openKernelBackend, openKernelDevice, openGroupCount, uapi } from '../../src/vfio/index.js';
+import { Container, Group, uapi } from '../../src/kernel/index.js';
+import { openKernelBackend, openKernelDevice } from '../../src/index.js';
+import { openGroupCount } from '../../src/client/kernel/open.js';
 import { EDU, guestTest, NVME } from './helpers.js';
 
 /**

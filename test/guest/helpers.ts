@@ -1,7 +1,7 @@
 // Shared by the guest tests (test/guest/*.test.ts). They run INSIDE the QEMU
 // test guest (vm/harness.ts), where edu and nvme are bound to vfio-pci and
 // their group files belong to the unprivileged user; everywhere else (plain
-// `npm test` on the host walks dist/test/ too) each test skips itself with the
+// `npm test` on the host walks out/test/ too) each test skips itself with the
 // reason in its name.
 
 import { spawnSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const IN_GUEST = process.env.VFIO_TS_GUEST === '1';
-const NOT_GUEST = 'not in a test guest (VFIO_TS_GUEST != 1); run: node dist/vm/cli.js -- node --test dist/test/guest/';
+const NOT_GUEST = 'not in a test guest (VFIO_TS_GUEST != 1); run: node out/vm/cli.js -- node --test out/test/guest/';
 
 /** The guest's devices (vm/qemu.ts GUEST_DEVICES), as the guest's environment names them. */
 export const EDU = process.env.VFIO_TS_GUEST_EDU ?? '0000:00:04.0';
@@ -44,7 +44,7 @@ export async function until(what: string, cond: () => boolean, timeoutMs = 10_00
 }
 
 /** URL of the compiled kernel backend, for child processes. */
-export const VFIO_MODULE = new URL('../../src/vfio/index.js', import.meta.url).href;
+export const VFIO_MODULE = new URL('./vfio-api.js', import.meta.url).href;
 
 export interface ChildResult {
   status: number | null;

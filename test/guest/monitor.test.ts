@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { UeventSocket } from '../../src/sys/index.js';
-import { DeviceMonitor } from '../../src/vfio/monitor.js';
+import { DeviceMonitor } from '../../src/kernel/monitor.js';
 import { EDU, guestTest } from './helpers.js';
 
 guestTest('monitor: the uevent socket and a DeviceMonitor open as the unprivileged user', { root: false }, () => {

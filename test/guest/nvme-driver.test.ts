@@ -20,7 +20,7 @@ import assert from 'node:assert/strict';
 import type { Device } from '../../src/client/device.js';
 import { NvmeController, NvmeError, type NvmeNamespace } from '../../src/drivers/nvme/index.js';
 import { ADMIN, CC, CSTS, REG } from '../../src/drivers/nvme/regs.js';
-import { openKernelDevice } from '../../src/vfio/index.js';
+import { openKernelDevice } from '../../src/index.js';
 import { DISK_BLOCK_SIZE, DISK_BLOCKS, diskBlock, DRIVER_WRITE_BLOCKS, DRIVER_WRITE_LBA, driverWritePattern, NVME_SERIAL } from '../../vm/disk.js';
 import { guestTest, NVME } from './helpers.js';
 

@@ -6,13 +6,13 @@
 // models over vfio-user on the host (test/pci-like/). Outside a guest every
 // test skips itself, with the reason in its name.
 
-import { openKernelDevice } from '../../src/vfio/index.js';
+import { openKernelDevice } from '../../src/index.js';
 import { eduPciLikeSuite } from '../pci-like/edu-pci-like.suite.js';
 import { nvmePciLikeSuite } from '../pci-like/nvme.suite.js';
 import { EDU, IN_GUEST, IS_ROOT, NVME } from './helpers.js';
 
 const SKIP = !IN_GUEST
-  ? 'not in a test guest (VFIO_TS_GUEST != 1); run: node dist/vm/cli.js -- node --test dist/test/guest/pci-like.test.js'
+  ? 'not in a test guest (VFIO_TS_GUEST != 1); run: node out/vm/cli.js -- node --test out/test/guest/pci-like.test.js'
   : IS_ROOT
     ? 'must run as the unprivileged user, not root'
     : false;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { ErrnoError } from '../../src/errors.js';
-import { openGroupCount, openKernelBackend, openKernelDevice, VfioSetupError } from '../../src/vfio/index.js';
+import { openGroupCount, openKernelBackend, openKernelDevice, VfioSetupError } from './vfio-api.js';
 import { childScript, EDU, guestTest, NOT_VFIO, runNode, VFIO_MODULE } from './helpers.js';
 
 /** Runs `fn`, expects a VfioSetupError with `code`, reports its message as a diagnostic, returns it. */

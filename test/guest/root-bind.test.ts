@@ -11,7 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { chownSync, chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
-import { bind, openKernelDevice, unbind, VfioSetupError } from '../../src/vfio/index.js';
+import { bind, openKernelDevice, unbind, VfioSetupError } from './vfio-api.js';
 import { GUEST_DEVICES } from '../../vm/qemu.js';
 import { childScript, EDU, guestTest, runNode } from './helpers.js';
 

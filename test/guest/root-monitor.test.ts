@@ -5,13 +5,13 @@
 // the device opens again; its group file is given back to the user.
 //
 // test/vm/guest-suite.test.ts runs root-*.test.js files as root; by hand:
-// node dist/vm/cli.js --root -- node --test dist/test/guest/root-monitor.test.js
+// node out/vm/cli.js --root -- node --test out/test/guest/root-monitor.test.js
 
 import assert from 'node:assert/strict';
 import { chownSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { openKernelDevice } from '../../src/vfio/index.js';
-import { DeviceMonitor } from '../../src/vfio/monitor.js';
+import { openKernelDevice } from '../../src/index.js';
+import { DeviceMonitor } from '../../src/kernel/monitor.js';
 import { EDU, guestTest } from './helpers.js';
 
 const USER = { uid: 1000, gid: 1000 };

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chownSync, existsSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import { openKernelDevice } from '../../src/vfio/index.js';
-import { DeviceMonitor } from '../../src/vfio/monitor.js';
+import { openKernelDevice } from '../../src/index.js';
+import { DeviceMonitor } from '../../src/kernel/monitor.js';
 import { EDU, guestTest } from './helpers.js';
 
 const USER = { uid: 1000, gid: 1000 };

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectVfioUser } from '../../src/client/vfio-user.js';
+import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import type { Device } from '../../src/client/device.js';
 import type { DmaBuffer } from '../../src/client/dma.js';
 import type { Region } from '../../src/client/region.js';

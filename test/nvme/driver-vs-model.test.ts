@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Device } from '../../src/client/device.js';
-import { connectVfioUser } from '../../src/client/vfio-user.js';
+import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import { NvmeController, type NvmeNamespace } from '../../src/drivers/nvme/index.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 

@@ -3,7 +3,7 @@
 // (test/guest/pci-like.test.ts).
 
 import { after, before } from 'node:test';
-import { connectVfioUser } from '../../src/client/vfio-user.js';
+import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import { serveEduInChild, type ChildServer } from '../edu/serve-child.js';
 import { eduPciLikeSuite } from './edu-pci-like.suite.js';
 

@@ -2,7 +2,7 @@
 // model served over vfio-user by a child process.
 
 import { after, before } from 'node:test';
-import { connectVfioUser } from '../../src/client/vfio-user.js';
+import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 import { nvmePciLikeSuite } from './nvme.suite.js';
 

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { connectVfioUser } from '../../src/client/vfio-user.js';
+import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import type { Device } from '../../src/client/device.js';
 import { PciLikeDevice } from '../../src/client/pci-like/index.js';
 import { regs } from '../../src/pci/index.js';

@@ -36,15 +36,15 @@ function readImage(path: string, lba: number, blocks: number): Buffer {
 const UNTOUCHED = [0, 7, 1000, DRIVER_WRITE_LBA - 1, DRIVER_WRITE_LBA + DRIVER_WRITE_BLOCKS, 5000, DISK_BLOCKS - 1];
 
 const avail = guestAvailable();
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/vm -> checkout
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url)); // out/test/vm -> checkout
 const USER = { uid: 1000, gid: 1000 };
 const MARK = '### vfio-ts-guest-suite';
 
 // Runs in the guest as root, in the checkout. Each part's exit status is printed after its TAP.
 const SCRIPT = `
 cd ${JSON.stringify(ROOT)} || exit 127
-user_files=$(ls dist/test/guest/*.test.js | grep -v '/root-')
-root_files=$(ls dist/test/guest/root-*.test.js 2>/dev/null)
+user_files=$(ls out/test/guest/*.test.js | grep -v '/root-')
+root_files=$(ls out/test/guest/root-*.test.js 2>/dev/null)
 echo "${MARK} user"
 /usr/bin/setpriv --reuid=${USER.uid} --regid=${USER.gid} --clear-groups -- node --test --test-concurrency=1 --test-reporter=tap $user_files
 echo "${MARK} user exit $?"

@@ -33,7 +33,7 @@ import {
 } from '../../pci/regs.js';
 import type { Device } from '../device.js';
 import type { Region } from '../region.js';
-import { pciRegion } from '../../vfio/uapi.js';
+import { pciRegion } from '../../uapi/vfio.js';
 import type { ConfigHandler } from './registers.js';
 
 const TWO32 = 2 ** 32;

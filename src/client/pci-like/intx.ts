@@ -19,7 +19,7 @@
 // line, the backend fires again: the level semantics of hardware.
 
 import { PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_INTERRUPT_PIN, PCI_STATUS } from '../../pci/regs.js';
-import { pciIrq } from '../../vfio/uapi.js';
+import { pciIrq } from '../../uapi/vfio.js';
 import { deviceRead, deviceWrite, type ConfigHandler, type ViewContext } from './registers.js';
 
 /** The command and status registers (0x04-0x07): through to the device, with INTx Disable followed. */

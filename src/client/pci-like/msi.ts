@@ -39,7 +39,7 @@ import {
   PCI_MSI_PENDING_64,
 } from '../../pci/regs.js';
 import { msiLength } from '../../pci/caps/msi.js';
-import { pciIrq } from '../../vfio/uapi.js';
+import { pciIrq } from '../../uapi/vfio.js';
 import { ShadowBlock, type ConfigHandler, type ViewContext } from './registers.js';
 
 export interface MsiMessage {

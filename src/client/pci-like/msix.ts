@@ -39,7 +39,7 @@ import {
   PCI_MSIX_TABLE_BIR,
   PCI_MSIX_TABLE_OFFSET,
 } from '../../pci/regs.js';
-import { pciIrq } from '../../vfio/uapi.js';
+import { pciIrq } from '../../uapi/vfio.js';
 import type { BarIntercept } from './bars.js';
 import type { MsiMessage } from './msi.js';
 import { ShadowBlock, type ConfigHandler, type ViewContext } from './registers.js';

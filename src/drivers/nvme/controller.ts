@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Device, InterruptEvent, InterruptKind } from '../../client/device.js';
 import type { Region } from '../../client/region.js';
 import { fail } from '../../errors.js';
-import { pciIrq } from '../../vfio/uapi.js';
+import { pciIrq } from '../../uapi/vfio.js';
 import { AdminCommands } from './admin.js';
 import { NvmeNamespace } from './block.js';
 import type { ControllerIdentity } from './identify.js';

@@ -12,7 +12,7 @@
 // little-endian (x86-64; VFIO is native-endian and so are we).
 
 import { fail } from '../errors.js';
-import type { DeviceInfo, IrqAction, IrqData, IrqInfo, IovaRange, MmapArea, RegionInfo } from '../client/types.js';
+import type { DeviceInfo, IrqAction, IrqData, IrqInfo, IovaRange, MmapArea, RegionInfo } from '../uapi/types.js';
 import {
   deviceFlags,
   dmaMapFlags,
@@ -25,7 +25,7 @@ import {
   regionCap,
   regionFlags,
   structSize,
-} from './uapi.js';
+} from '../uapi/vfio.js';
 
 const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 

@@ -13,7 +13,7 @@ import type { Container } from './container.js';
 import { checkDeviceSetup, explainOpenError, notViableError } from './errors.js';
 import { argszBuffer, decodeGroupStatus } from './structs.js';
 import { groupFile, resolvePaths, type VfioPaths } from './sysfs.js';
-import { ioctl as VFIO, structSize } from './uapi.js';
+import { vfioIoctl as VFIO, structSize } from '../uapi/vfio.js';
 import { normalizeBdf } from './bdf.js';
 
 export interface GroupOptions {

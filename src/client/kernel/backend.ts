@@ -6,16 +6,16 @@
 // access is pread/pwrite at the region's offset in the fd and mmap of the fd,
 // the offset always taken from REGION_INFO, never computed. DMA goes to the
 // IOVA space the device was attached to (a type1 container or an iommufd
-// IOAS, behind DmaSpace). A KernelDevice owns its device fd and its region
+// IOAS, behind IommuSpace). A KernelBackend owns its device fd and its region
 // mappings; what it was opened through (group, container, iommufd) is given
 // back through the `release` callback when it closes.
 
-import { fail } from '../errors.js';
-import type { DeviceBackend, DmaMemory, MappedSpan, BackendEvents } from '../client/backend.js';
-import type { DeviceInfo, DmaAccess, IovaRange, IrqAction, IrqData, IrqInfo, RegionInfo } from '../client/types.js';
-import { closeFd, ioctl, pread, pwrite } from '../sys/fd.js';
-import { Mapping, PROT_READ, PROT_WRITE } from '../sys/memory.js';
-import type { DmaSpace } from './container.js';
+import { fail } from '../../errors.js';
+import type { DeviceBackend, DmaMemory, MappedSpan, BackendEvents } from '../backend.js';
+import type { DeviceInfo, DmaAccess, IovaRange, IrqAction, IrqData, IrqInfo, RegionInfo } from '../../uapi/types.js';
+import { closeFd, ioctl, pread, pwrite } from '../../sys/fd.js';
+import { Mapping, PROT_READ, PROT_WRITE } from '../../sys/memory.js';
+import type { IommuSpace } from '../../kernel/container.js';
 import {
   argszBuffer,
   decodeDeviceInfo,
@@ -27,8 +27,8 @@ import {
   encodeRegionInfoQuery,
   needsMore,
   type HotResetDevice,
-} from './structs.js';
-import { deviceFeature, ioctl as VFIO, structSize } from './uapi.js';
+} from '../../kernel/structs.js';
+import { deviceFeature, vfioIoctl as VFIO, structSize } from '../../uapi/vfio.js';
 
 /** What VFIO_DEVICE_GET_PCI_HOT_RESET_INFO reported. */
 export type HotResetInfo =
@@ -38,20 +38,20 @@ export type HotResetInfo =
 export interface KernelDeviceInit {
   /** The PCI address (the backend's name). */
   bdf: string;
-  /** The device fd; the KernelDevice owns it from now on. */
+  /** The device fd; the KernelBackend owns it from now on. */
   fd: number;
-  dma: DmaSpace;
+  dma: IommuSpace;
   /** 'container' (group + type1 container) or 'iommufd' (cdev + IOAS). */
   flow: 'container' | 'iommufd';
   /** Gives back what the device was opened through; called once, after the fd is closed. */
   release: () => void;
 }
 
-export class KernelDevice implements DeviceBackend {
+export class KernelBackend implements DeviceBackend {
   readonly kind = 'kernel';
   readonly name: string;
   readonly flow: 'container' | 'iommufd';
-  readonly dma: DmaSpace;
+  readonly dma: IommuSpace;
   #fd: number;
   #info: DeviceInfo | null = null;
   readonly #regions = new Map<number, RegionInfo>();

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { errnoOf, ErrnoError, SysError } from '../../src/errors.js';
-import { checkDeviceSetup, explainDmaMapError, explainOpenError, notViableError, VfioSetupError } from '../../src/vfio/errors.js';
-import { Group } from '../../src/vfio/group.js';
-import { openKernelDevice } from '../../src/vfio/open.js';
-import { isVfioDriver, memlockLimit, userName } from '../../src/vfio/sysfs.js';
+import { checkDeviceSetup, explainDmaMapError, explainOpenError, notViableError, VfioSetupError } from '../../src/kernel/errors.js';
+import { Group } from '../../src/kernel/group.js';
+import { openKernelDevice } from '../../src/client/kernel/open.js';
+import { isVfioDriver, memlockLimit, userName } from '../../src/kernel/sysfs.js';
 import { fakeMachine } from './fake-sysfs.js';
 
 const m = fakeMachine();

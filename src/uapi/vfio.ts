@@ -11,7 +11,7 @@ const io = (n: number): number => (VFIO_TYPE << 8) | (VFIO_BASE + n);
 export const VFIO_API_VERSION = 0;
 
 /** ioctls, grouped by the fd they apply to. */
-export const ioctl = {
+export const vfioIoctl = {
   // container (/dev/vfio/vfio)
   GET_API_VERSION: io(0),
   CHECK_EXTENSION: io(1),

@@ -1,12 +1,11 @@
 // The kernel backend: real devices through /dev/vfio (docs/kernel-backend.md).
 
-export * as uapi from './uapi.js';
+export * as uapi from '../uapi/vfio.js';
+export { DeviceMonitor, parsePciEvent, parseUevent, pciEventOf, type DeviceMonitorEvents, type DeviceMonitorOptions, type PciDeviceEvent, type PciEventKind, type Uevent } from './monitor.js';
 export { parseBdf, formatBdf, normalizeBdf, type PciAddress } from './bdf.js';
-export { Container, type ContainerOptions, type DmaSpace } from './container.js';
+export { Container, type ContainerOptions, type IommuSpace } from './container.js';
 export { Group, type GroupOptions } from './group.js';
 export { Iommufd, Ioas } from './iommufd.js';
-export { KernelDevice, type HotResetInfo, type KernelDeviceInit } from './device.js';
-export { openKernelDevice, openKernelBackend, openGroupCount, type IommuFlow, type KernelOpenOptions, type OpenKernelDeviceOptions } from './open.js';
 export { VfioSetupError, checkDeviceSetup, explainOpenError, explainDmaMapError, notViableError, type VfioSetupCode } from './errors.js';
 export { bind, unbind, type BindOptions, type BindResult, type UnbindOptions, type UnbindResult } from './bind.js';
 export { DEFAULT_PATHS, resolvePaths, cdevFlowAvailable, memlockLimit, type VfioPaths } from './sysfs.js';

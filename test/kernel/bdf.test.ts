@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrnoError } from '../../src/errors.js';
-import { formatBdf, normalizeBdf, parseBdf } from '../../src/vfio/bdf.js';
+import { formatBdf, normalizeBdf, parseBdf } from '../../src/kernel/bdf.js';
 
 test('bdf: full, short, upper-case and wide-domain addresses', () => {
   assert.deepEqual(parseBdf('0000:00:04.0'), { domain: 0, bus: 0, device: 4, function: 0 });

@@ -14,7 +14,7 @@
 // size) encode into a preallocated send buffer and check the reply in place:
 // they allocate nothing.
 
-import { ErrnoError, fail } from '../errors.js';
+import { ErrnoError, fail } from '../../errors.js';
 import {
   Command,
   DMA_MAP_FLAG_READ,
@@ -51,15 +51,15 @@ import {
   maxMessageSizeFor,
   type VersionOffer,
   type VersionSession,
-} from '../protocol/index.js';
-import { readU16, readU32 } from '../protocol/wire.js';
-import { closeFd } from '../sys/fd.js';
-import { Mapping, PROT_READ, PROT_WRITE } from '../sys/memory.js';
-import { UnixConnection } from '../sys/unix-socket.js';
-import { deviceFlags, irqInfoFlags, regionFlags } from '../vfio/uapi.js';
-import type { BackendEvents, DeviceBackend, DmaMemory, MappedSpan } from './backend.js';
-import { Device, type DeviceOptions } from './device.js';
-import type { DeviceInfo, DmaAccess, IovaRange, IrqAction, IrqData, IrqInfo, RegionInfo } from './types.js';
+} from '../../protocol/index.js';
+import { readU16, readU32 } from '../../protocol/wire.js';
+import { closeFd } from '../../sys/fd.js';
+import { Mapping, PROT_READ, PROT_WRITE } from '../../sys/memory.js';
+import { UnixConnection } from '../../sys/unix-socket.js';
+import { deviceFlags, irqInfoFlags, regionFlags } from '../../uapi/vfio.js';
+import type { BackendEvents, DeviceBackend, DmaMemory, MappedSpan } from '../backend.js';
+import { Device, type DeviceOptions } from '../device.js';
+import type { DeviceInfo, DmaAccess, IovaRange, IrqAction, IrqData, IrqInfo, RegionInfo } from '../../uapi/types.js';
 
 export interface VfioUserOptions {
   /** Longest wait for a reply, in ms (default 10 000; -1 waits forever). */

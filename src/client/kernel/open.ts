@@ -22,17 +22,17 @@
 // its own, and two allocators in one IOVA space would collide.
 
 import { constants as fsc } from 'node:fs';
-import { fail } from '../errors.js';
-import { Device, type DeviceOptions } from '../client/device.js';
-import { DeviceMonitor } from './monitor.js';
-import { closeFd, openFd } from '../sys/fd.js';
-import { normalizeBdf } from './bdf.js';
-import { Container } from './container.js';
-import { KernelDevice } from './device.js';
-import { checkDeviceSetup, explainOpenError, notViableError, VfioSetupError } from './errors.js';
-import { Group } from './group.js';
-import { Iommufd } from './iommufd.js';
-import { cdevFlowAvailable, iommufdFile, resolvePaths, vfioCdevOf, type VfioPaths } from './sysfs.js';
+import { fail } from '../../errors.js';
+import { Device, type DeviceOptions } from '../device.js';
+import { DeviceMonitor } from '../../kernel/monitor.js';
+import { closeFd, openFd } from '../../sys/fd.js';
+import { normalizeBdf } from '../../kernel/bdf.js';
+import { Container } from '../../kernel/container.js';
+import { KernelBackend } from './backend.js';
+import { checkDeviceSetup, explainOpenError, notViableError, VfioSetupError } from '../../kernel/errors.js';
+import { Group } from '../../kernel/group.js';
+import { Iommufd } from '../../kernel/iommufd.js';
+import { cdevFlowAvailable, iommufdFile, resolvePaths, vfioCdevOf, type VfioPaths } from '../../kernel/sysfs.js';
 
 export type IommuFlow = 'auto' | 'container' | 'iommufd';
 
@@ -75,7 +75,7 @@ export function openGroupCount(): number {
 }
 
 /** Opens `bdf` through the kernel and returns the bare backend (see openKernelDevice for the Driver API). */
-export function openKernelBackend(bdf: string, options: KernelOpenOptions = {}): KernelDevice {
+export function openKernelBackend(bdf: string, options: KernelOpenOptions = {}): KernelBackend {
   const paths = resolvePaths(options.paths);
   const name = normalizeBdf(bdf);
   const flow = options.iommu ?? 'auto';
@@ -123,7 +123,7 @@ function watchRemoval(device: Device, bdf: string): void {
   device.once('close', () => monitor.close());
 }
 
-function openThroughContainer(paths: VfioPaths, bdf: string, groupId: number, shared: Container | undefined): KernelDevice {
+function openThroughContainer(paths: VfioPaths, bdf: string, groupId: number, shared: Container | undefined): KernelBackend {
   const key = `${paths.dev}/vfio/${groupId}`;
   let entry = groups.get(key);
   if (entry !== undefined && shared !== undefined && entry.container !== shared) {
@@ -162,7 +162,7 @@ function openThroughContainer(paths: VfioPaths, bdf: string, groupId: number, sh
   }
   entry.users++;
   const e = entry;
-  return new KernelDevice({
+  return new KernelBackend({
     bdf,
     fd,
     dma: e.container,
@@ -183,7 +183,7 @@ function releaseGroup(key: string, e: GroupEntry): void {
   }
 }
 
-function openThroughIommufd(paths: VfioPaths, bdf: string): KernelDevice {
+function openThroughIommufd(paths: VfioPaths, bdf: string): KernelBackend {
   const cdev = vfioCdevOf(paths, bdf);
   if (cdev === null || !cdevFlowAvailable(paths, bdf)) {
     throw new VfioSetupError(
@@ -228,7 +228,7 @@ function openThroughIommufd(paths: VfioPaths, bdf: string): KernelDevice {
   }
   const fdIommu = iommufd;
   const space = ioas;
-  return new KernelDevice({
+  return new KernelBackend({
     bdf,
     fd,
     dma: space,

@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { VfioPaths } from '../../src/vfio/sysfs.js';
+import type { VfioPaths } from '../../src/kernel/sysfs.js';
 
 export interface FakeDevice {
   bdf: string;

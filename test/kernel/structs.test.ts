@@ -11,8 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import * as s from '../../src/vfio/structs.js';
-import { cdevIoctl, ioctl, iommufdIoctl, structSize } from '../../src/vfio/uapi.js';
+import * as s from '../../src/kernel/structs.js';
+import { cdevIoctl, iommufdIoctl, vfioIoctl as ioctl, structSize } from '../../src/uapi/vfio.js';
 
 const dv = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 

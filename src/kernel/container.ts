@@ -10,15 +10,15 @@
 
 import { constants as fsc } from 'node:fs';
 import { fail } from '../errors.js';
-import type { DmaAccess, IovaRange } from '../client/types.js';
+import type { DmaAccess, IovaRange } from '../uapi/types.js';
 import { closeFd, ioctl, openFd } from '../sys/fd.js';
 import { explainDmaMapError, explainOpenError } from './errors.js';
 import { argszBuffer, decodeDmaUnmapSize, decodeIommuInfo, encodeDmaMap, encodeDmaUnmap, type IommuInfo } from './structs.js';
 import { containerFile, resolvePaths, type VfioPaths } from './sysfs.js';
-import { ioctl as VFIO, iommuType, structSize, VFIO_API_VERSION } from './uapi.js';
+import { vfioIoctl as VFIO, iommuType, structSize, VFIO_API_VERSION } from '../uapi/vfio.js';
 
 /** An IOVA space that DMA buffers are mapped into: a type1 container or an iommufd IOAS. */
-export interface DmaSpace {
+export interface IommuSpace {
   readonly kind: 'type1' | 'iommufd';
   /** IOVA windows, page sizes (bit mask) and the number of mappings still allowed, if known. */
   info(): { ranges: IovaRange[]; pageSizes: bigint; maxMappings?: number };
@@ -31,7 +31,7 @@ export interface ContainerOptions {
   paths?: Partial<VfioPaths>;
 }
 
-export class Container implements DmaSpace {
+export class Container implements IommuSpace {
   readonly kind = 'type1' as const;
   readonly paths: VfioPaths;
   #fd: number;
@@ -134,7 +134,7 @@ export class Container implements DmaSpace {
     return decodeDmaUnmapSize(buf);
   }
 
-  // DmaSpace
+  // IommuSpace
   info(): { ranges: IovaRange[]; pageSizes: bigint; maxMappings?: number } {
     const i = (this.#info ??= this.iommuInfo());
     const out: { ranges: IovaRange[]; pageSizes: bigint; maxMappings?: number } = { ranges: i.ranges, pageSizes: i.pageSizes };

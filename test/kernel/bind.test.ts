@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { bind, unbind } from '../../src/vfio/bind.js';
+import { bind, unbind } from '../../src/kernel/bind.js';
 import { fakeMachine } from './fake-sysfs.js';
 
 const m = fakeMachine();

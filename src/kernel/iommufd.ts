@@ -10,10 +10,10 @@
 
 import { constants as fsc } from 'node:fs';
 import { fail } from '../errors.js';
-import type { DmaAccess, IovaRange } from '../client/types.js';
+import type { DmaAccess, IovaRange } from '../uapi/types.js';
 import { closeFd, ioctl, openFd } from '../sys/fd.js';
 import { Mapping, PAGE_SIZE } from '../sys/memory.js';
-import type { DmaSpace } from './container.js';
+import type { IommuSpace } from './container.js';
 import { explainDmaMapError, explainOpenError } from './errors.js';
 import {
   decodeAttachIommufdPt,
@@ -29,7 +29,7 @@ import {
   encodeIommuDestroy,
 } from './structs.js';
 import { iommufdFile, resolvePaths, type VfioPaths } from './sysfs.js';
-import { cdevIoctl, iommufdIoctl, iommufdStructSize } from './uapi.js';
+import { cdevIoctl, iommufdIoctl, iommufdStructSize } from '../uapi/vfio.js';
 
 export class Iommufd {
   readonly paths: VfioPaths;
@@ -84,7 +84,7 @@ export class Iommufd {
 }
 
 /** An IO address space of an iommufd. */
-export class Ioas implements DmaSpace {
+export class Ioas implements IommuSpace {
   readonly kind = 'iommufd' as const;
   readonly iommufd: Iommufd;
   readonly id: number;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DeviceMonitor, parsePciEvent, parseUevent, pciEventOf, type PciDeviceEvent } from '../../src/vfio/monitor.js';
+import { DeviceMonitor, parsePciEvent, parseUevent, pciEventOf, type PciDeviceEvent } from '../../src/kernel/monitor.js';
 import { formatEvent, formatEventJson } from '../../src/cli/watch.js';
 
 const PATH = '/devices/pci0000:00/0000:00:04.0';
