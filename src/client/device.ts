@@ -22,6 +22,7 @@ import { fail } from '../errors.js';
 import { EventFd } from '../sys/eventfd.js';
 import type { DeviceBackend } from './backend.js';
 import { DmaAllocator, type DmaAllocOptions, type DmaBuffer } from './dma.js';
+import { decodeRefusalReason } from './decode-reason.js';
 import { Region } from './region.js';
 import type { DeviceInfo, IrqInfo, RegionInfo } from '../uapi/types.js';
 import { pciIrq, pciRegion } from '../uapi/vfio.js';
@@ -109,7 +110,8 @@ export class Device extends EventEmitter<DeviceEvents> {
     let r = this.#regions.get(index);
     if (!r) {
       const info = this.regionInfo(index);
-      r = new Region(this.backend, info, { map: this.#options.map ?? true });
+      const explain = this.info.pci && index <= pciRegion.ROM ? (i: number) => decodeRefusalReason(this.config, i) : undefined;
+      r = new Region(this.backend, info, { map: this.#options.map ?? true, explain });
       this.#regions.set(index, r);
     }
     return r;

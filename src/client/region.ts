@@ -8,7 +8,7 @@
 // (pread/pwrite or REGION_READ/REGION_WRITE) with a preallocated scratch
 // buffer, so the hot path allocates nothing either way.
 
-import { fail } from '../errors.js';
+import { ErrnoError, fail } from '../errors.js';
 import type { DeviceBackend, MappedSpan } from './backend.js';
 import type { RegionInfo } from '../uapi/types.js';
 
@@ -22,6 +22,9 @@ interface Area {
   u64: BigUint64Array;
 }
 
+/** Says why an access to region `index` failed with EIO, if the device state shows it. */
+export type RegionExplainer = (index: number) => string | undefined;
+
 export class Region {
   readonly index: number;
   readonly info: RegionInfo;
@@ -31,12 +34,14 @@ export class Region {
   readonly #scratchView = new DataView(this.#scratch.buffer);
   /** Views of the scratch buffer by access size, made once (a view is an allocation). */
   readonly #scratchBySize = [1, 2, 4, 8].reduce<Uint8Array[]>((a, n) => ((a[n] = this.#scratch.subarray(0, n)), a), []);
+  readonly #explain: RegionExplainer | undefined;
   #areas: Area[] = [];
   #mapped = false;
   #closed = false;
 
-  constructor(backend: DeviceBackend, info: RegionInfo, opts: { map?: boolean } = {}) {
+  constructor(backend: DeviceBackend, info: RegionInfo, opts: { map?: boolean; explain?: RegionExplainer } = {}) {
     this.#backend = backend;
+    this.#explain = opts.explain;
     this.index = info.index;
     this.info = info;
     this.size = info.size;
@@ -93,11 +98,42 @@ export class Region {
   }
 
   #slowRead(offset: number, size: number): void {
-    this.#backend.regionRead(this.index, offset, this.#scratchBySize[size]!);
+    this.#backendRead(offset, this.#scratchBySize[size]!);
   }
 
   #slowWrite(offset: number, size: number): void {
-    this.#backend.regionWrite(this.index, offset, this.#scratchBySize[size]!);
+    this.#backendWrite(offset, this.#scratchBySize[size]!);
+  }
+
+  #backendRead(offset: number, dst: Uint8Array): void {
+    try {
+      this.#backend.regionRead(this.index, offset, dst);
+    } catch (err) {
+      throw this.#explained(err);
+    }
+  }
+
+  #backendWrite(offset: number, src: Uint8Array): void {
+    try {
+      this.#backend.regionWrite(this.index, offset, src);
+    } catch (err) {
+      throw this.#explained(err);
+    }
+  }
+
+  /**
+   * A refusal carries only an errno on the wire (and from the kernel); when the
+   * device can tell why (memory decode off, D3hot), the error says so too.
+   */
+  #explained(err: unknown): unknown {
+    if (!(err instanceof ErrnoError) || err.code !== 'EIO' || !this.#explain) return err;
+    let reason: string | undefined;
+    try {
+      reason = this.#explain(this.index);
+    } catch {
+      reason = undefined; // the explanation is best effort; the original error stands
+    }
+    return reason ? new ErrnoError(err.code, `${err.message}: ${reason}`, { cause: err }) : err;
   }
 
   read8(offset: number): number {
@@ -181,7 +217,7 @@ export class Region {
     this.#check(offset, dst.length);
     const a = this.#area(offset, dst.length);
     if (a) dst.set(a.u8.subarray(offset - a.start, offset - a.start + dst.length));
-    else this.#backend.regionRead(this.index, offset, dst);
+    else this.#backendRead(offset, dst);
   }
 
   /** Writes `src` at `offset`. */
@@ -189,7 +225,7 @@ export class Region {
     this.#check(offset, src.length);
     const a = this.#area(offset, src.length);
     if (a) a.u8.set(src, offset - a.start);
-    else this.#backend.regionWrite(this.index, offset, src);
+    else this.#backendWrite(offset, src);
   }
 
   /** Unmaps and refuses further access. */
