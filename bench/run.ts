@@ -85,8 +85,10 @@ export function runBenchmarks(options: BenchOptions = {}): BenchResults {
   mkdirSync(buildDir, { recursive: true });
   const pingpong = join(buildDir, 'pingpong');
   execFileSync('gcc', ['-O2', '-Wall', '-o', pingpong, join(root, 'bench', 'pingpong.c')]);
+  const cClient = join(buildDir, 'vfio-user-client');
+  execFileSync('gcc', ['-O2', '-Wall', '-o', cClient, join(root, 'bench', 'vfio-user-client.c')]);
 
-  const ours = taskset([process.execPath, join(root, 'out', 'bench', 'vfio-user-bench.js'), pingpong, ...(quick ? ['--quick'] : [])])
+  const ours = taskset([process.execPath, join(root, 'out', 'bench', 'vfio-user-bench.js'), pingpong, ...(quick ? ['--quick'] : []), cClient])
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, number> & { name: string });

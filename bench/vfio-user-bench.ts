@@ -2,7 +2,11 @@
 // inherits this process's CPU affinity: run it under `taskset -c 0`), drives
 // it with the Driver API and prints one JSON line per case.
 //
-//   node out/bench/vfio-user-bench.js PINGPONG [--quick]
+//   node out/bench/vfio-user-bench.js PINGPONG [--quick] [CCLIENT]
+//
+// CCLIENT (bench/vfio-user-client.c built) adds the cases that drive our
+// server from a C vfio-user client, so that the server's own cost is seen
+// without a Node client's overhead on the other side.
 //
 // CASES=name,name... measures only those cases; ROUNDS=n sets the rounds
 // (default 9, 3 with --quick).
@@ -29,6 +33,7 @@ import { UnixConnection } from '../src/sys/unix-socket.js';
 const pingpong = process.argv[2];
 if (!pingpong || pingpong.startsWith('--')) throw new Error('usage: vfio-user-bench PINGPONG [--quick]');
 const quick = process.argv.includes('--quick');
+const cClient = process.argv.slice(3).find((a) => !a.startsWith('--'));
 const rounds = quick ? 3 : Number(process.env.ROUNDS ?? 9);
 const scale = quick ? 0.2 : 1;
 
@@ -53,7 +58,9 @@ async function serve(name: string, server: Record<string, unknown>): Promise<{ c
   const child = await start(serveChild, [model, 'BenchDevice', path, JSON.stringify({ server })]);
   return { child, path };
 }
-const main = await serve('bench', {});
+// Lingering as `vfio-ts serve` runs it (the library's default is off).
+const main = await serve('bench', { lingerUs: 1000 });
+const forC = cClient ? await serve('bench-c', { lingerUs: 1000 }) : undefined;
 const noLinger = await serve('bench-nolinger', { lingerUs: 0 });
 const echoPath = join(dir, 'echo.sock');
 const echo = await start(fileURLToPath(new URL('./echo-server.js', import.meta.url)), [echoPath]);
@@ -80,8 +87,11 @@ interface Case {
   rep: number;
   server: ChildProcess;
   op: () => void;
+  /** Instead of `op`: a program run for the whole round that prints pingpong.c's JSON (the C client). */
+  external?: (iterations: number) => string[];
 }
 
+const none = (): void => undefined;
 const cases: Case[] = [
   { name: 'config-read32', iterations: 3000, req: RW, rep: RW + 4, server: main.child, op: () => void dev.config.read32(0) },
   { name: 'bar-read32', iterations: 3000, req: RW, rep: RW + 4, server: main.child, op: () => void bar0.read32(4) },
@@ -104,6 +114,13 @@ const cases: Case[] = [
     },
   },
 ];
+if (cClient && forC) {
+  // Region 7 is config space, region 0 BAR0 (the client turns memory decode on).
+  cases.push(
+    { name: 'c-client-config-read32', iterations: 3000, req: RW, rep: RW + 4, server: forC.child, op: none, external: (n) => [cClient, forC.path, '7', '0', '4', String(n)] },
+    { name: 'c-client-bar-read32', iterations: 3000, req: RW, rep: RW + 4, server: forC.child, op: none, external: (n) => [cClient, forC.path, '0', '4', '4', String(n)] },
+  );
+}
 
 /** CPU time a thread has run, in ns (the first field of schedstat). */
 function cpuNs(pid: number, tid = pid): number {
@@ -124,6 +141,23 @@ function measureRound(c: Case, iterations: number): Round {
   const base = JSON.parse(execFileSync(pingpong, [join(dir, 'pp.sock'), String(c.req), String(c.rep), String(iterations)], { encoding: 'utf8' })) as {
     median_ns: number; p99_ns: number; cpu_ns: number;
   };
+  if (c.external) {
+    const [program, ...args] = c.external(iterations);
+    const spid = c.server.pid!;
+    const s0 = cpuNs(spid);
+    const ours = JSON.parse(execFileSync(program!, args, { encoding: 'utf8' })) as { median_ns: number; p99_ns: number; cpu_ns: number };
+    const s1 = cpuNs(spid);
+    const total = iterations + Math.floor(iterations / 10) + 100; // the C client's warm-up is served too
+    return {
+      median: ours.median_ns,
+      p99: ours.p99_ns,
+      baseMedian: base.median_ns,
+      baseP99: base.p99_ns,
+      clientCpu: ours.cpu_ns,
+      serverCpu: (s1 - s0) / total,
+      baseCpu: base.cpu_ns,
+    };
+  }
   const warm = Math.ceil(iterations / 10) + 20;
   for (let i = 0; i < warm; i++) c.op();
   const lat = new Float64Array(iterations);
