@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync } from 'node:fs';
 import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
-import { EduDriver } from '../../src/drivers/edu.js';
+import { EduDriver } from '../../src/drivers/edu/index.js';
 import { NvmeController } from '../../src/drivers/nvme/index.js';
 import { regs } from '../../src/pci/index.js';
 import { diskBlock, DISK_BLOCK_SIZE } from '../../vm/disk.js';

@@ -2,34 +2,25 @@
 // liveness registers, the factorial unit, the interrupt status registers and
 // the DMA engine, over BAR0. The drivers differ only in how interrupts are
 // set up and how an interrupt is waited for and ended - through the Driver
-// API (edu.ts) or through config writes on the PCI-like view
-// (edu-pci-like.ts) - which they hand in as hooks.
+// API (driver.ts) or through config writes on the PCI-like view
+// (pci-like.ts) - which they hand in as hooks.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fail } from '../errors.js';
-
-/** edu's BAR0 registers and their bits, as a driver uses them. */
-export const REG = {
-  ID: 0x00,
-  LIVENESS: 0x04,
-  FACTORIAL: 0x08,
-  STATUS: 0x20,
-  IRQ_STATUS: 0x24,
-  IRQ_RAISE: 0x60,
-  IRQ_ACK: 0x64,
-  DMA_SRC: 0x80,
-  DMA_DST: 0x88,
-  DMA_COUNT: 0x90,
-  DMA_CMD: 0x98,
-} as const;
-
-export const STATUS_COMPUTING = 0x01;
-export const STATUS_IRQFACT = 0x80;
-export const EDU_IRQ_FACTORIAL = 0x001;
-export const EDU_IRQ_DMA = 0x100;
-export const DMA_RUN = 0x1;
-export const DMA_TO_RAM = 0x2;
-export const DMA_WITH_IRQ = 0x4;
+import { fail } from '../../errors.js';
+import {
+  EDU_DEVICE_ID,
+  EDU_DMA_RUN,
+  EDU_DMA_TO_RAM,
+  EDU_DMA_WITH_IRQ,
+  EDU_ID_SIGNATURE,
+  EDU_IRQ_DMA,
+  EDU_IRQ_FACTORIAL,
+  EDU_STATUS_COMPUTING,
+  EDU_STATUS_IRQFACT,
+  EDU_VENDOR_ID,
+  EduReg,
+} from '../../hw/edu.js';
+import { hex, hexDigits } from '../../util/format.js';
 
 export interface EduWaitOptions {
   /** Give up after this long (default 10 s). */
@@ -51,7 +42,14 @@ export interface EduEngineHooks {
   interruptHandled(status: number): void;
 }
 
-export function checkU32(n: number, what = 'n'): void {
+/** Throws ENODEV unless config space names an edu (both drivers probe with it). */
+export function checkEduIds(vendor: number, device: number): void {
+  if (vendor !== EDU_VENDOR_ID || device !== EDU_DEVICE_ID) {
+    throw fail('ENODEV', `not an edu device: ${hexDigits(vendor, 4)}:${hexDigits(device, 4)} (expected ${hexDigits(EDU_VENDOR_ID, 4)}:${hexDigits(EDU_DEVICE_ID, 4)})`);
+  }
+}
+
+function checkU32(n: number, what = 'n'): void {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw fail('EINVAL', `${what} must be a 32-bit unsigned integer, got ${n}`);
 }
 
@@ -64,28 +62,34 @@ export class EduEngine {
     this.#hooks = hooks;
   }
 
+  /** Throws ENODEV unless the identification register has edu's signature. */
+  checkIdentification(): void {
+    const ident = this.#bar.read32(EduReg.ID);
+    if ((ident & 0xffff) !== EDU_ID_SIGNATURE) throw fail('ENODEV', `edu identification register reads ${hex(ident)}`);
+  }
+
   /** The identification register: version major.minor. */
   version(): { major: number; minor: number } {
-    const id = this.#bar.read32(REG.ID);
+    const id = this.#bar.read32(EduReg.ID);
     return { major: id >>> 24, minor: (id >>> 16) & 0xff };
   }
 
   /** Writes `value` to the liveness register and checks that the device inverts it. */
   isAlive(value = 0x5a5aa5a5): boolean {
-    this.#bar.write32(REG.LIVENESS, value);
-    return this.#bar.read32(REG.LIVENESS) === ~value >>> 0;
+    this.#bar.write32(EduReg.LIVENESS, value);
+    return this.#bar.read32(EduReg.LIVENESS) === ~value >>> 0;
   }
 
   interruptStatus(): number {
-    return this.#bar.read32(REG.IRQ_STATUS);
+    return this.#bar.read32(EduReg.IRQ_STATUS);
   }
 
   raiseInterrupt(bits: number): void {
-    this.#bar.write32(REG.IRQ_RAISE, bits);
+    this.#bar.write32(EduReg.IRQ_RAISE, bits);
   }
 
   ackInterrupt(bits: number): void {
-    this.#bar.write32(REG.IRQ_ACK, bits);
+    this.#bar.write32(EduReg.IRQ_ACK, bits);
   }
 
   /**
@@ -100,7 +104,7 @@ export class EduEngine {
     let seen = 0;
     for (;;) {
       const left = deadline - Date.now();
-      if (left <= 0) throw fail('ETIMEDOUT', `edu: no interrupt 0x${bits.toString(16)} within ${timeoutMs} ms`);
+      if (left <= 0) throw fail('ETIMEDOUT', `edu: no interrupt ${hex(bits)} within ${timeoutMs} ms`);
       await this.#hooks.nextInterrupt(left);
       const status = this.interruptStatus();
       if (status !== 0) this.ackInterrupt(status);
@@ -114,30 +118,30 @@ export class EduEngine {
   async factorial(n: number, options: EduWaitOptions = {}): Promise<number> {
     checkU32(n);
     await this.#idle(options);
-    this.#bar.write32(REG.STATUS, 0); // no interrupt
-    this.#bar.write32(REG.FACTORIAL, n);
-    await this.waitFor('the factorial', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
-    return this.#bar.read32(REG.FACTORIAL);
+    this.#bar.write32(EduReg.STATUS, 0); // no interrupt
+    this.#bar.write32(EduReg.FACTORIAL, n);
+    await this.waitFor('the factorial', () => (this.#bar.read32(EduReg.STATUS) & EDU_STATUS_COMPUTING) === 0, options);
+    return this.#bar.read32(EduReg.FACTORIAL);
   }
 
   /** n! mod 2^32, completed by the factorial-done interrupt (the caller checked that interrupts are on). */
   async factorialByInterrupt(n: number, options: EduWaitOptions = {}): Promise<number> {
     checkU32(n);
     await this.#idle(options);
-    this.#bar.write32(REG.STATUS, STATUS_IRQFACT);
+    this.#bar.write32(EduReg.STATUS, EDU_STATUS_IRQFACT);
     try {
       const done = this.waitInterrupt(EDU_IRQ_FACTORIAL, options);
       done.catch(() => undefined); // awaited below; never left unhandled if the write throws
-      this.#bar.write32(REG.FACTORIAL, n);
+      this.#bar.write32(EduReg.FACTORIAL, n);
       await done;
     } finally {
-      this.#bar.write32(REG.STATUS, 0);
+      this.#bar.write32(EduReg.STATUS, 0);
     }
-    return this.#bar.read32(REG.FACTORIAL);
+    return this.#bar.read32(EduReg.FACTORIAL);
   }
 
   #idle(options: EduWaitOptions): Promise<void> {
-    return this.waitFor('the factorial unit to be idle', () => (this.#bar.read32(REG.STATUS) & STATUS_COMPUTING) === 0, options);
+    return this.waitFor('the factorial unit to be idle', () => (this.#bar.read32(EduReg.STATUS) & EDU_STATUS_COMPUTING) === 0, options);
   }
 
   /**
@@ -146,23 +150,23 @@ export class EduEngine {
    * polling.
    */
   async dma(src: bigint | number, dst: bigint | number, count: number, toRam: boolean, byIrq: boolean, options: EduWaitOptions): Promise<void> {
-    await this.waitFor('the DMA engine to be idle', () => (this.#bar.read32(REG.DMA_CMD) & DMA_RUN) === 0, options);
+    await this.waitFor('the DMA engine to be idle', () => (this.#bar.read32(EduReg.DMA_CMD) & EDU_DMA_RUN) === 0, options);
     // 32-bit writes: every address is below 2^28, a 4-byte write sets the
     // whole 64-bit register, and it works on every path (Linux 6.1's
     // vfio-pci splits an 8-byte pread/pwrite into dwords, and edu ignores
     // the upper one at 0x84).
-    this.#bar.write32(REG.DMA_SRC, Number(src));
-    this.#bar.write32(REG.DMA_DST, Number(dst));
-    this.#bar.write32(REG.DMA_COUNT, count);
-    const cmd = DMA_RUN | (toRam ? DMA_TO_RAM : 0) | (byIrq ? DMA_WITH_IRQ : 0);
+    this.#bar.write32(EduReg.DMA_SRC, Number(src));
+    this.#bar.write32(EduReg.DMA_DST, Number(dst));
+    this.#bar.write32(EduReg.DMA_COUNT, count);
+    const cmd = EDU_DMA_RUN | (toRam ? EDU_DMA_TO_RAM : 0) | (byIrq ? EDU_DMA_WITH_IRQ : 0);
     if (byIrq) {
       const done = this.waitInterrupt(EDU_IRQ_DMA, options);
       done.catch(() => undefined);
-      this.#bar.write32(REG.DMA_CMD, cmd);
+      this.#bar.write32(EduReg.DMA_CMD, cmd);
       await done;
     } else {
-      this.#bar.write32(REG.DMA_CMD, cmd);
-      await this.waitFor('the DMA transfer', () => (this.#bar.read32(REG.DMA_CMD) & DMA_RUN) === 0, options);
+      this.#bar.write32(EduReg.DMA_CMD, cmd);
+      await this.waitFor('the DMA transfer', () => (this.#bar.read32(EduReg.DMA_CMD) & EDU_DMA_RUN) === 0, options);
     }
   }
 

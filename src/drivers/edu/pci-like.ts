@@ -2,7 +2,7 @@
 // model (src/client/pci-like/): it never calls the Driver API's interrupt or
 // reset operations; it programs the function through its config space, as
 // a driver for real hardware does, and the view turns those writes into the
-// VFIO actions. Compare with src/drivers/edu.ts, the same device driven
+// VFIO actions. Compare with driver.ts, the same device driven
 // through the Driver API; both run on QEMU's edu through /dev/vfio and on our
 // model through vfio-user (docs/pci-like.md).
 //
@@ -16,12 +16,13 @@
 //               acknowledges edu's status register and that BAR write is the
 //               end of interrupt (the view unmasks INTx)
 //
-// edu's registers (BAR0) are described in src/drivers/edu.ts.
+// edu's registers (BAR0) are described in src/hw/edu.ts.
 
-import { fail } from '../errors.js';
-import type { Device } from '../client/device.js';
-import type { DmaBuffer } from '../client/dma.js';
-import { PciLikeDevice, type PciLikeInterrupt } from '../client/pci-like/index.js';
+import type { Device } from '../../client/device.js';
+import type { DmaBuffer } from '../../client/dma.js';
+import { PciLikeDevice, type PciLikeInterrupt } from '../../client/pci-like/index.js';
+import { fail } from '../../errors.js';
+import { EDU_BUFFER_ADDR, EDU_BUFFER_SIZE, EDU_DMA_LIMIT } from '../../hw/edu.js';
 import {
   PCI_CAP_ID_MSI,
   PCI_COMMAND,
@@ -38,15 +39,11 @@ import {
   PCI_MSI_FLAGS_ENABLE,
   PCI_MSI_FLAGS_QSIZE,
   PCI_VENDOR_ID,
-} from '../pci/regs.js';
-import { EDU_BUFFER_ADDR, EDU_BUFFER_SIZE, EDU_DEVICE_ID, EDU_DMA_LIMIT, EDU_VENDOR_ID } from './edu.js';
-import { EduEngine, REG, type EduWaitOptions } from './edu-engine.js';
-
+} from '../../pci/regs.js';
+import { checkEduIds, EduEngine, type EduWaitOptions } from './engine.js';
 
 /** An x86 MSI message (the local APIC's window, vector 0x41): any value works, the view carries it back. */
 export const EDU_DEFAULT_MSI = { address: 0xfee00000n, data: 0x0041 } as const;
-
-export type EduPciLikeWaitOptions = EduWaitOptions;
 
 export class EduPciLikeDriver {
   readonly pci: PciLikeDevice;
@@ -62,11 +59,7 @@ export class EduPciLikeDriver {
   constructor(device: Device) {
     const pci = PciLikeDevice.attach(device);
     try {
-      const vendor = pci.config.read16(PCI_VENDOR_ID);
-      const id = pci.config.read16(PCI_DEVICE_ID);
-      if (vendor !== EDU_VENDOR_ID || id !== EDU_DEVICE_ID) {
-        throw fail('ENODEV', `not an edu device: ${vendor.toString(16)}:${id.toString(16)} (expected 1234:11e8)`);
-      }
+      checkEduIds(pci.config.read16(PCI_VENDOR_ID), pci.config.read16(PCI_DEVICE_ID));
       const msi = pci.findCapability(PCI_CAP_ID_MSI);
       if (msi === undefined) throw fail('ENODEV', 'edu without an MSI capability');
       this.msiCap = msi;
@@ -81,8 +74,7 @@ export class EduPciLikeDriver {
         // The acknowledging BAR write ends an INTx; one that was not ours is ended anyway.
         interruptHandled: (status) => status === 0 && pci.intxInService && pci.eoi(),
       });
-      const ident = bar.read32(REG.ID);
-      if ((ident & 0xffff) !== 0x00ed) throw fail('ENODEV', `edu identification register reads 0x${ident.toString(16)}`);
+      this.#edu.checkIdentification();
     } catch (err) {
       pci.close();
       throw err;
@@ -172,20 +164,20 @@ export class EduPciLikeDriver {
    * also ends an INTx). Resolves with the bits acknowledged. Call it before
    * starting the operation.
    */
-  async waitInterrupt(bits: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
+  async waitInterrupt(bits: number, options: EduWaitOptions = {}): Promise<number> {
     this.#needScheme();
     return this.#edu.waitInterrupt(bits, options);
   }
 
   // ------------------------------------------------------------ factorial
 
-  async factorial(n: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
+  async factorial(n: number, options: EduWaitOptions = {}): Promise<number> {
     this.#live();
     return this.#edu.factorial(n, options);
   }
 
   /** n! mod 2^32, completed by the factorial-done interrupt (enableMsi() or enableIntx() first). */
-  async factorialByInterrupt(n: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
+  async factorialByInterrupt(n: number, options: EduWaitOptions = {}): Promise<number> {
     this.#needScheme();
     return this.#edu.factorialByInterrupt(n, options);
   }
@@ -193,7 +185,7 @@ export class EduPciLikeDriver {
   // ------------------------------------------------------------ DMA
 
   /** `data` into edu's buffer at `eduOffset` by DMA and back into another buffer (completed by interrupts when a scheme is on); returns what came back. */
-  async roundTrip(data: Uint8Array, eduOffset = 0, options: EduPciLikeWaitOptions = {}): Promise<Uint8Array> {
+  async roundTrip(data: Uint8Array, eduOffset = 0, options: EduWaitOptions = {}): Promise<Uint8Array> {
     const count = data.length;
     if (count <= 0 || eduOffset < 0 || eduOffset + count > EDU_BUFFER_SIZE) throw fail('EINVAL', `DMA of ${count} bytes at ${eduOffset} leaves edu's buffer`);
     const out = this.device.allocDma(count, { limit: EDU_DMA_LIMIT, access: { read: true, write: false } });
@@ -209,7 +201,7 @@ export class EduPciLikeDriver {
     }
   }
 
-  async #dma(buf: DmaBuffer, edu: number, count: number, toRam: boolean, o: EduPciLikeWaitOptions): Promise<void> {
+  async #dma(buf: DmaBuffer, edu: number, count: number, toRam: boolean, o: EduWaitOptions): Promise<void> {
     this.#live();
     const ram = Number(buf.iova);
     return this.#edu.dma(toRam ? edu : ram, toRam ? ram : edu, count, toRam, this.#scheme !== null, o);
