@@ -9,8 +9,8 @@ import { AQA, CAP, CC, ccAms, ccCss, ccMps, ccShn, CSTS, NVME_VERSION_1_4, REG }
 import { REGISTERS_END } from './bar.js';
 
 const TWO32 = 0x1_0000_0000;
-export const MPSMIN = 0; // 4 KiB
-export const MPSMAX = 4; // 64 KiB
+const MPSMIN = 0; // 4 KiB
+const MPSMAX = 4; // 64 KiB
 const TIMEOUT_500MS = 20; // CAP.TO: 10 s
 
 export interface RegisterHooks {
