@@ -23,7 +23,7 @@ import { fail } from '../../errors.js';
 import { EDU_BUFFER_ADDR, EDU_BUFFER_SIZE, EDU_DMA_LIMIT } from '../../hw/edu.js';
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_DEVICE_ID, PCI_VENDOR_ID } from '../../pci/regs.js';
 import { hex } from '../../util/format.js';
-import { checkEduIds, EduEngine, type EduWaitOptions } from './engine.js';
+import { checkEduIds, EduDriverBase, type EduWaitOptions } from './engine.js';
 
 export interface EduDmaOptions extends EduWaitOptions {
   /** Offset in the DmaBuffer (default 0). */
@@ -32,24 +32,18 @@ export interface EduDmaOptions extends EduWaitOptions {
   eduOffset?: number;
 }
 
-export class EduDriver {
+export class EduDriver extends EduDriverBase {
   readonly device: Device;
-  readonly #edu: EduEngine;
   #irq: 'intx' | 'msi' | null = null;
   #closed = false;
 
   /** Attaches to `device`: checks it is an edu, enables memory decoding and bus mastering. */
   constructor(device: Device) {
     checkEduIds(device.config.read16(PCI_VENDOR_ID), device.config.read16(PCI_DEVICE_ID));
+    super(device.bar(0));
     this.device = device;
     this.#enableDevice();
-    this.#edu = new EduEngine(device.bar(0), {
-      live: () => this.#live(),
-      nextInterrupt: async (timeoutMs) => void (await device.waitInterrupt(0, timeoutMs)),
-      // INTx is masked by the kernel when it fires: unmask once the device dropped the line.
-      interruptHandled: () => this.#irq === 'intx' && device.unmaskIntx(),
-    });
-    this.#edu.checkIdentification();
+    this.checkIdentification();
   }
 
   /** The same as `new EduDriver(device)`. */
@@ -73,35 +67,11 @@ export class EduDriver {
     this.device.config.write16(PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
   }
 
-  /** The identification register: version major.minor. */
-  version(): { major: number; minor: number } {
-    return this.#edu.version();
-  }
-
-  /** Writes `value` to the liveness register and checks that the device inverts it. */
-  isAlive(value = 0x5a5aa5a5): boolean {
-    return this.#edu.isAlive(value);
-  }
-
-  // ------------------------------------------------------------ factorial
-
-  /** n! mod 2^32, polling the status register. */
-  async factorial(n: number, options: EduWaitOptions = {}): Promise<number> {
-    this.#live();
-    return this.#edu.factorial(n, options);
-  }
-
-  /** n! mod 2^32, waiting for the completion interrupt (enableInterrupts() first). */
-  async factorialByInterrupt(n: number, options: EduWaitOptions = {}): Promise<number> {
-    this.#needIrq();
-    return this.#edu.factorialByInterrupt(n, options);
-  }
-
   // ------------------------------------------------------------ interrupts
 
   /** Enables INTx or MSI (edu has one vector of each; no MSI-X). */
   enableInterrupts(kind: Extract<InterruptKind, 'intx' | 'msi'>): void {
-    this.#live();
+    this.live();
     if (kind !== 'intx' && kind !== 'msi') throw fail('EINVAL', `edu interrupts are INTx or MSI, not ${String(kind)}`);
     this.device.enableInterrupts(kind, 1);
     this.#irq = kind;
@@ -111,32 +81,6 @@ export class EduDriver {
     if (this.#irq === null) return;
     this.#irq = null;
     this.device.disableInterrupts();
-  }
-
-  /** The interrupt status register. */
-  interruptStatus(): number {
-    return this.#edu.interruptStatus();
-  }
-
-  /** Raises interrupt bits by software (0x60). */
-  raiseInterrupt(bits: number): void {
-    this.#edu.raiseInterrupt(bits);
-  }
-
-  /** Acknowledges interrupt bits (0x64). */
-  ackInterrupt(bits: number): void {
-    this.#edu.ackInterrupt(bits);
-  }
-
-  /**
-   * Waits for interrupts until one of `bits` is reported; every interrupt
-   * seen is acknowledged (and INTx unmasked once the device has dropped the
-   * line). Resolves with the status bits that were acknowledged. Call before
-   * starting the operation, so the interrupt cannot be missed.
-   */
-  async waitInterrupt(bits: number, options: EduWaitOptions = {}): Promise<number> {
-    this.#needIrq();
-    return this.#edu.waitInterrupt(bits, options);
   }
 
   // ------------------------------------------------------------ DMA
@@ -167,8 +111,7 @@ export class EduDriver {
   }
 
   async #dma(src: bigint | number, dst: bigint | number, count: number, toRam: boolean, o: EduWaitOptions & { interrupt?: boolean }): Promise<void> {
-    this.#live();
-    return this.#edu.dma(src, dst, count, toRam, o.interrupt ?? this.#irq !== null, o);
+    return this.dma(src, dst, count, toRam, o.interrupt ?? this.#irq !== null, o);
   }
 
   /**
@@ -198,7 +141,7 @@ export class EduDriver {
 
   /** Resets the device (ENOTSUP when it cannot be) and enables it again. Interrupts are left disabled. */
   reset(): void {
-    this.#live();
+    this.live();
     this.#irq = null;
     this.device.reset();
     this.#enableDevice();
@@ -219,14 +162,23 @@ export class EduDriver {
     }
   }
 
-  // ------------------------------------------------------------ helpers
+  // ------------------------------------------------------------ the base class's hooks
 
-  #needIrq(): void {
-    this.#live();
+  protected live(): void {
+    if (this.#closed) throw fail('ENODEV', 'edu: the driver is closed');
+  }
+
+  protected needInterrupts(): void {
+    this.live();
     if (this.#irq === null) throw fail('EINVAL', 'edu: enable interrupts first (enableInterrupts("intx" | "msi"))');
   }
 
-  #live(): void {
-    if (this.#closed) throw fail('ENODEV', 'edu: the driver is closed');
+  protected async nextInterrupt(timeoutMs: number): Promise<void> {
+    await this.device.waitInterrupt(0, timeoutMs);
+  }
+
+  /** INTx is masked by the kernel when it fires: unmask once the device dropped the line. */
+  protected interruptHandled(): void {
+    if (this.#irq === 'intx') this.device.unmaskIntx();
   }
 }
