@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { connectVfioUser } from '../src/client/vfio-user/backend.js';
-import { NvmeController } from '../src/drivers/nvme/index.js';
+import { NvmeDriver } from '../src/drivers/nvme/index.js';
 
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 0.5 : 3;
@@ -24,14 +24,14 @@ const path = join(dir, 'nvme.sock');
 const entry = fileURLToPath(new URL('../test/support/serve-child.js', import.meta.url));
 const model = pathToFileURL(fileURLToPath(new URL('../src/devices/nvme/index.js', import.meta.url))).href;
 const opts = JSON.stringify({ model: { namespaces: [{ size: NS_BYTES }] } });
-const child = spawn('taskset', ['-c', modelCpu, process.execPath, entry, model, 'NvmeController', path, opts], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const child = spawn('taskset', ['-c', modelCpu, process.execPath, entry, model, 'NvmeModel', path, opts], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 for (let i = 0; !existsSync(path); i++) {
   if (i > 500) throw new Error('the NVMe model server did not start');
   await new Promise((r) => setTimeout(r, 20));
 }
 
 const dev = connectVfioUser(path);
-const ctrl = await NvmeController.open(dev, { interrupts: 'none', ioQueues: 1, ioQueueDepth: 256, ioSlots: 64 });
+const ctrl = await NvmeDriver.open(dev, { interrupts: 'none', ioQueues: 1, ioQueueDepth: 256, ioSlots: 64 });
 const ns = await ctrl.namespace(1);
 const io = ns.polled();
 const blocksTotal = ns.blocks;

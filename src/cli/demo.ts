@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../client/device.js';
 import { connectVfioUser, VfioUserBackend } from '../client/vfio-user/backend.js';
-import { NvmeController } from '../drivers/nvme/index.js';
+import { NvmeDriver } from '../drivers/nvme/index.js';
 import { className } from '../pci/decode.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -69,7 +69,7 @@ export async function demo(options: DemoOptions = {}): Promise<number> {
     step('driver: controller bring-up (admin queues in DMA buffers, MSI-X, I/O queues)');
     let interrupts = 0;
     dev.on('interrupt', () => interrupts++);
-    let ctrl = await NvmeController.open(dev, { interrupts: 'msix', ioQueues: 1 });
+    let ctrl = await NvmeDriver.open(dev, { interrupts: 'msix', ioQueues: 1 });
     const id = ctrl.identity;
     out(`   ${id.model} (serial ${id.serial}, firmware ${id.firmware}); max transfer ${ctrl.maxTransferBytes} bytes`);
     out(`   ${ctrl.ioQueues.length} I/O queue pair created (completion queue on MSI-X vector 1); ${dev.dma.buffers.length} DMA buffers mapped (DMA_MAP with their memfds)`);
@@ -115,7 +115,7 @@ export async function demo(options: DemoOptions = {}): Promise<number> {
     await ctrl.shutdown();
     dev.reset();
     out(`   BAR0 programming kept across the reset: ${dev.config.read32(0x10) === bar0 ? 'yes' : 'NO'}`);
-    ctrl = await NvmeController.open(dev, { interrupts: 'msix', ioQueues: 1 });
+    ctrl = await NvmeDriver.open(dev, { interrupts: 'msix', ioQueues: 1 });
     ns = await ctrl.namespace(1);
     back = await ns.read(2048, data.length / ns.blockSize);
     same = same && back.every((b, i) => b === data[i]);

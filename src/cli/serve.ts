@@ -7,7 +7,7 @@
 import { VfioUserServer, type VfioUserServerOptions } from '../server/index.js';
 import type { DeviceModel } from '../server/model.js';
 import { EduModel } from '../devices/edu.js';
-import { NvmeController } from '../devices/nvme/index.js';
+import { NvmeModel } from '../devices/nvme/index.js';
 import { TraceServer } from './trace-server.js';
 
 export interface ModelOptions {
@@ -21,7 +21,7 @@ export const MODELS: Record<string, { describe: string; create: (o: ModelOptions
   nvme: {
     describe: 'an NVMe 1.4 controller with one namespace in memory, or in --backing FILE (--size bytes)',
     create: (o) =>
-      new NvmeController({
+      new NvmeModel({
         namespaces: [{ ...(o.size !== undefined ? { size: o.size } : {}), ...(o.backing !== undefined ? { file: o.backing } : {}) }],
       }),
   },

@@ -29,7 +29,7 @@ import { pciIrq, pciRegion } from '../uapi/vfio.js';
 
 export type InterruptKind = 'intx' | 'msi' | 'msix';
 
-const KIND_INDEX: Record<InterruptKind, number> = { intx: pciIrq.INTX, msi: pciIrq.MSI, msix: pciIrq.MSIX };
+export const KIND_INDEX: Record<InterruptKind, number> = { intx: pciIrq.INTX, msi: pciIrq.MSI, msix: pciIrq.MSIX };
 
 /** One interrupt delivery: `count` signals of `vector` of `kind` since the last. */
 export interface InterruptEvent {

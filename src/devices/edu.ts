@@ -72,44 +72,32 @@
 // model back to power-on: registers zero, buffer zeroed, pending work
 // cancelled.
 
+import {
+  EDU_BAR0_SIZE,
+  EDU_BUFFER_ADDR,
+  EDU_BUFFER_SIZE,
+  EDU_CLASS,
+  EDU_DEVICE_ID,
+  EDU_DMA_MASK,
+  EDU_DMA_RUN,
+  EDU_DMA_TO_RAM,
+  EDU_DMA_WITH_IRQ,
+  EDU_ID_VALUE,
+  EDU_IRQ_DMA,
+  EDU_IRQ_FACTORIAL,
+  EDU_REVISION,
+  EDU_STATUS_COMPUTING,
+  EDU_STATUS_IRQFACT,
+  EDU_VENDOR_ID,
+  EduReg,
+} from '../hw/edu.js';
 import type { DeviceDecl } from '../pci/index.js';
 import type { BarHandler, DeviceModel, ResetReason } from '../server/model.js';
 import type { VirtualDevice } from '../server/device.js';
+import { hex } from '../util/format.js';
 
-export const EDU_VENDOR_ID = 0x1234;
-export const EDU_DEVICE_ID = 0x11e8;
-export const EDU_REVISION = 0x10;
-export const EDU_CLASS = 0x00ff00;
-export const EDU_BAR0_SIZE = 1 << 20;
-export const EDU_ID_VALUE = 0x010000ed;
-
-/** BAR0 register offsets. */
-export const EduReg = {
-  ID: 0x00,
-  LIVENESS: 0x04,
-  FACTORIAL: 0x08,
-  STATUS: 0x20,
-  IRQ_STATUS: 0x24,
-  IRQ_RAISE: 0x60,
-  IRQ_ACK: 0x64,
-  DMA_SRC: 0x80,
-  DMA_DST: 0x88,
-  DMA_COUNT: 0x90,
-  DMA_CMD: 0x98,
-} as const;
-
-export const EDU_STATUS_COMPUTING = 0x01;
-export const EDU_STATUS_IRQFACT = 0x80;
-export const EDU_FACT_IRQ = 0x001;
-export const EDU_DMA_IRQ = 0x100;
-export const EDU_DMA_RUN = 0x1;
-export const EDU_DMA_TO_RAM = 0x2;
-export const EDU_DMA_WITH_IRQ = 0x4;
-/** Address of the DMA buffer in edu's own address space, and its size. */
-export const EDU_DMA_BUFFER = 0x40000;
-export const EDU_DMA_BUFFER_SIZE = 4096;
-/** QEMU's default dma_mask: 28 bits. */
-export const EDU_DMA_MASK = (1n << 28n) - 1n;
+// The device's facts, for users of this entry point.
+export * from '../hw/edu.js';
 
 const ONES64 = (1n << 64n) - 1n;
 const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
@@ -167,7 +155,7 @@ export class EduModel implements DeviceModel {
   #dmaCount = 0n;
   #dmaCmd = 0n;
   /** The 4 KiB DMA buffer. */
-  readonly buffer = new Uint8Array(EDU_DMA_BUFFER_SIZE);
+  readonly buffer = new Uint8Array(EDU_BUFFER_SIZE);
 
   readonly #completion: 'immediate' | 'sync' | number;
   readonly #dmaMask: bigint;
@@ -389,7 +377,7 @@ export class EduModel implements DeviceModel {
   #factorialDone(): void {
     this.#fact = eduFactorial(this.#fact);
     this.#status &= ~EDU_STATUS_COMPUTING;
-    if (this.#status & EDU_STATUS_IRQFACT) this.raiseIrq(EDU_FACT_IRQ);
+    if (this.#status & EDU_STATUS_IRQFACT) this.raiseIrq(EDU_IRQ_FACTORIAL);
   }
 
   #startDma(): void {
@@ -407,13 +395,12 @@ export class EduModel implements DeviceModel {
     const eduAddr = toRam ? this.#dmaSrc : this.#dmaDst;
     const ramAddr = this.#clamp(toRam ? this.#dmaDst : this.#dmaSrc);
     let failure: EduDmaFailure | undefined;
-    const start = BigInt(EDU_DMA_BUFFER);
-    const end = start + BigInt(EDU_DMA_BUFFER_SIZE);
+    const start = BigInt(EDU_BUFFER_ADDR);
+    const end = start + BigInt(EDU_BUFFER_SIZE);
     if (eduAddr < start || count > end - eduAddr) {
       failure = {
         kind: 'range',
-        message: `edu: DMA range 0x${eduAddr.toString(16)}+0x${count.toString(16)} is outside the buffer ` +
-          `0x${start.toString(16)}-0x${(end - 1n).toString(16)}: nothing transferred`,
+        message: `edu: DMA range ${hex(eduAddr)}+${hex(count)} is outside the buffer ${hex(start)}-${hex(end - 1n)}: nothing transferred`,
       };
     } else if (count > 0n) {
       const off = Number(eduAddr - start);
@@ -431,7 +418,7 @@ export class EduModel implements DeviceModel {
       } catch (error) {
         failure = {
           kind: 'dma',
-          message: `edu: DMA ${toRam ? 'to' : 'from'} RAM at 0x${ramAddr.toString(16)}+0x${count.toString(16)} failed: ${(error as Error).message}`,
+          message: `edu: DMA ${toRam ? 'to' : 'from'} RAM at ${hex(ramAddr)}+${hex(count)} failed: ${(error as Error).message}`,
           error,
         };
       }
@@ -441,14 +428,14 @@ export class EduModel implements DeviceModel {
     this.lastDmaError = failure;
     if (failure) this.#device?.warn({ code: failure.kind === 'range' ? 'edu-dma-range' : 'edu-dma-failed', message: failure.message, cause: failure.error });
     this.#dmaCmd &= ~BigInt(EDU_DMA_RUN);
-    if (this.#dmaCmd & BigInt(EDU_DMA_WITH_IRQ)) this.raiseIrq(EDU_DMA_IRQ);
+    if (this.#dmaCmd & BigInt(EDU_DMA_WITH_IRQ)) this.raiseIrq(EDU_IRQ_DMA);
   }
 
   /** edu_clamp_addr: addr & dma_mask, with a warning when that changed it. */
   #clamp(addr: bigint): bigint {
     const res = U64(addr & this.#dmaMask);
     if (res !== addr) {
-      this.#device?.warn({ code: 'edu-dma-clamped', message: `edu: clamping DMA 0x${addr.toString(16)} to 0x${res.toString(16)}` });
+      this.#device?.warn({ code: 'edu-dma-clamped', message: `edu: clamping DMA ${hex(addr)} to ${hex(res)}` });
     }
     return res;
   }
@@ -456,9 +443,4 @@ export class EduModel implements DeviceModel {
 
 function truncate(v: bigint, size: number): bigint {
   return size >= 8 ? U64(v) : BigInt.asUintN(size * 8, v);
-}
-
-/** A fresh edu model. */
-export function createEdu(options: EduOptions = {}): EduModel {
-  return new EduModel(options);
 }

@@ -77,11 +77,3 @@ export class MemoryBacking implements ConfigBacking {
     this.bytes.set(this.initial);
   }
 }
-
-/** Backing helper: set or clear `mask` in a register, bypassing write rules when possible. */
-export function backingUpdate(b: ConfigBacking, offset: number, size: AccessSize, mask: number, on: boolean): void {
-  const old = b.read(offset, size);
-  const next = (on ? old | mask : old & ~mask) >>> 0;
-  if (b.set) b.set(offset, size, next);
-  else b.write(offset, size, next);
-}

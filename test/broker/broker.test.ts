@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Device } from '../../src/client/device.js';
 import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
-import { EduDriver } from '../../src/drivers/edu.js';
+import { EduDriver } from '../../src/drivers/edu/index.js';
 import { regs } from '../../src/pci/index.js';
 import { eduDriverSuite } from '../edu/edu-driver.suite.js';
 import { serveEduInChild, type ChildServer } from '../edu/serve-child.js';

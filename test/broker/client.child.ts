@@ -17,8 +17,8 @@
 import assert from 'node:assert/strict';
 import { closeSync, openSync } from 'node:fs';
 import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
-import { EduDriver } from '../../src/drivers/edu.js';
-import { NvmeController } from '../../src/drivers/nvme/index.js';
+import { EduDriver } from '../../src/drivers/edu/index.js';
+import { NvmeDriver } from '../../src/drivers/nvme/index.js';
 import { regs } from '../../src/pci/index.js';
 import { diskBlock, DISK_BLOCK_SIZE } from '../../vm/disk.js';
 
@@ -40,7 +40,7 @@ function code(fn: () => unknown): string | undefined {
 async function nvme(): Promise<void> {
   const dev = connectVfioUser(socket);
   try {
-    const c = await NvmeController.open(dev, { interrupts: 'msix' });
+    const c = await NvmeDriver.open(dev, { interrupts: 'msix' });
     try {
       assert.equal(c.identity.vendorId, 0x1b36);
       assert.equal(c.interruptKind, 'msix');

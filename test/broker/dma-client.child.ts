@@ -3,7 +3,7 @@
 // round trip came back.
 
 import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
-import { EduDriver } from '../../src/drivers/edu.js';
+import { EduDriver } from '../../src/drivers/edu/index.js';
 
 const edu = EduDriver.open(() => connectVfioUser(process.argv[2]!));
 const data = new Uint8Array(2048).map((_, i) => (i * 7) & 0xff);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Device } from '../../src/client/device.js';
-import { EDU_BUFFER_SIZE, EDU_DMA_LIMIT, EDU_IRQ_DMA, EDU_IRQ_FACTORIAL, EduDriver } from '../../src/drivers/edu.js';
+import { EDU_BUFFER_SIZE, EDU_DMA_LIMIT, EDU_IRQ_DMA, EDU_IRQ_FACTORIAL, EduDriver } from '../../src/drivers/edu/index.js';
 
 export interface EduSuiteOptions {
   /** Skip every test, with this reason in its name. */

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import {
-  EDU_DMA_BUFFER,
-  EDU_DMA_IRQ,
+  EDU_BUFFER_ADDR,
+  EDU_IRQ_DMA,
   EDU_DMA_RUN,
   EDU_DMA_TO_RAM,
   EDU_DMA_WITH_IRQ,
-  EDU_FACT_IRQ,
+  EDU_IRQ_FACTORIAL,
   EDU_ID_VALUE,
   EDU_STATUS_COMPUTING,
   EDU_STATUS_IRQFACT,
@@ -171,7 +171,7 @@ test('identification, liveness (power-on 0, then ~value), unknown registers read
   r.w32(EduReg.ID, 0);
   assert.equal(r.r32(EduReg.ID), EDU_ID_VALUE, 'read-only');
   for (const off of [0x0c, 0x10, 0x28, 0x84, 0x8c, 0x9c, 0xa0, 0x1000, 0xffffc]) assert.equal(r.r32(off), 0xffffffff, `0x${off.toString(16)}`);
-  assert.equal(r.r32(EDU_DMA_BUFFER), 0xffffffff, 'the DMA buffer is not visible in BAR0');
+  assert.equal(r.r32(EDU_BUFFER_ADDR), 0xffffffff, 'the DMA buffer is not visible in BAR0');
 });
 
 test('factorial: polled status, result mod 2^32, writes ignored while computing', async () => {
@@ -263,7 +263,7 @@ test('DMA: RAM -> edu -> RAM through the client\'s maps, 0x100 raised when asked
   const ram = r.map(0x10000n, 2 * PAGE);
   for (let i = 0; i < PAGE; i++) ram[i] = (i * 7 + 3) & 0xff;
   r.w64(EduReg.DMA_SRC, 0x10000n);
-  r.w64(EduReg.DMA_DST, BigInt(EDU_DMA_BUFFER));
+  r.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR));
   r.w64(EduReg.DMA_COUNT, 4096n); // the whole buffer: ending at its end is fine (QEMU 7.2 refused it)
   r.w64(EduReg.DMA_CMD, BigInt(EDU_DMA_RUN));
   assert.equal(r.r64(EduReg.DMA_CMD) & 1n, 1n, 'running');
@@ -272,14 +272,14 @@ test('DMA: RAM -> edu -> RAM through the client\'s maps, 0x100 raised when asked
   await settle(r.model);
   assert.equal(r.r64(EduReg.DMA_CMD), 1n ^ 1n);
   assert.deepEqual(Buffer.from(r.model.buffer), Buffer.from(ram.subarray(0, PAGE)));
-  r.w64(EduReg.DMA_SRC, BigInt(EDU_DMA_BUFFER + 16));
+  r.w64(EduReg.DMA_SRC, BigInt(EDU_BUFFER_ADDR + 16));
   r.w64(EduReg.DMA_DST, 0x10000n + BigInt(PAGE));
   r.w64(EduReg.DMA_COUNT, 100n);
   r.w64(EduReg.DMA_CMD, BigInt(EDU_DMA_RUN | EDU_DMA_TO_RAM | EDU_DMA_WITH_IRQ));
   await settle(r.model);
   assert.deepEqual(Buffer.from(ram.subarray(PAGE, PAGE + 100)), Buffer.from(ram.subarray(16, 116)));
   assert.equal(ram[PAGE + 100], 0);
-  assert.equal(r.r32(EduReg.IRQ_STATUS), EDU_DMA_IRQ);
+  assert.equal(r.r32(EduReg.IRQ_STATUS), EDU_IRQ_DMA);
   assert.equal(r.model.lastDmaError, undefined);
   assert.equal(r.warnings.length, 0);
 });
@@ -290,7 +290,7 @@ test('DMA outside the client\'s maps: nothing moves, a warning, the transfer com
   r.model.buffer.fill(0xab);
   // Unmapped IOVA.
   r.w64(EduReg.DMA_SRC, 0x500000n);
-  r.w64(EduReg.DMA_DST, BigInt(EDU_DMA_BUFFER));
+  r.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR));
   r.w64(EduReg.DMA_COUNT, 64n);
   r.w64(EduReg.DMA_CMD, BigInt(EDU_DMA_RUN | EDU_DMA_WITH_IRQ));
   await settle(r.model);
@@ -298,14 +298,14 @@ test('DMA outside the client\'s maps: nothing moves, a warning, the transfer com
   assert.equal((r.model.lastDmaError?.error as { code?: string }).code, 'EFAULT');
   assert.ok(r.model.buffer.every((b) => b === 0xab), 'the buffer is untouched');
   assert.equal(r.r64(EduReg.DMA_CMD) & 1n, 0n, 'the start bit clears');
-  assert.equal(r.r32(EduReg.IRQ_STATUS), EDU_DMA_IRQ, 'and the interrupt is raised, as QEMU does');
+  assert.equal(r.r32(EduReg.IRQ_STATUS), EDU_IRQ_DMA, 'and the interrupt is raised, as QEMU does');
   assert.equal(r.warnings.at(-1)?.code, 'edu-dma-failed');
   // A map crossing into a gap; a write to a read-only map.
   r.w64(EduReg.DMA_SRC, 0x10000n + BigInt(PAGE - 8));
   r.w64(EduReg.DMA_CMD, 1n);
   await settle(r.model);
   assert.equal((r.model.lastDmaError?.error as { code?: string }).code, 'EFAULT');
-  r.w64(EduReg.DMA_SRC, BigInt(EDU_DMA_BUFFER));
+  r.w64(EduReg.DMA_SRC, BigInt(EDU_BUFFER_ADDR));
   r.w64(EduReg.DMA_DST, 0x10000n);
   r.w64(EduReg.DMA_CMD, BigInt(EDU_DMA_RUN | EDU_DMA_TO_RAM));
   await settle(r.model);
@@ -315,14 +315,14 @@ test('DMA outside the client\'s maps: nothing moves, a warning, the transfer com
   const off = rig({ completion: 'sync' }, 0x2);
   off.map(0x10000n, PAGE);
   off.w64(EduReg.DMA_SRC, 0x10000n);
-  off.w64(EduReg.DMA_DST, BigInt(EDU_DMA_BUFFER));
+  off.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR));
   off.w64(EduReg.DMA_COUNT, 8n);
   off.w64(EduReg.DMA_CMD, 1n);
   await settle(off.model);
   assert.equal((off.model.lastDmaError?.error as { code?: string }).code, 'EPERM');
   // A good transfer clears the error.
   r.w64(EduReg.DMA_SRC, 0x10000n);
-  r.w64(EduReg.DMA_DST, BigInt(EDU_DMA_BUFFER));
+  r.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR));
   r.w64(EduReg.DMA_CMD, 1n);
   await settle(r.model);
   assert.equal(r.model.lastDmaError, undefined);
@@ -334,11 +334,11 @@ test('DMA: the edu side must stay inside the 4 KiB buffer at 0x40000', async () 
   const ram = r.map(0x10000n, PAGE);
   ram.fill(0x5c);
   const cases: [bigint, bigint][] = [
-    [BigInt(EDU_DMA_BUFFER - 1), 8n],
-    [BigInt(EDU_DMA_BUFFER + 4090), 8n],
-    [BigInt(EDU_DMA_BUFFER), 4097n],
+    [BigInt(EDU_BUFFER_ADDR - 1), 8n],
+    [BigInt(EDU_BUFFER_ADDR + 4090), 8n],
+    [BigInt(EDU_BUFFER_ADDR), 4097n],
     [0n, 16n],
-    [BigInt(EDU_DMA_BUFFER), (1n << 64n) - 1n],
+    [BigInt(EDU_BUFFER_ADDR), (1n << 64n) - 1n],
   ];
   for (const [edu, count] of cases) {
     r.w64(EduReg.DMA_SRC, 0x10000n);
@@ -351,7 +351,7 @@ test('DMA: the edu side must stay inside the 4 KiB buffer at 0x40000', async () 
   }
   assert.ok(r.model.buffer.every((b) => b === 0), 'nothing was copied');
   r.w64(EduReg.DMA_COUNT, 0n);
-  r.w64(EduReg.DMA_DST, BigInt(EDU_DMA_BUFFER + 4096));
+  r.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR + 4096));
   r.w64(EduReg.DMA_CMD, 1n);
   await settle(r.model);
   assert.equal(r.model.lastDmaError, undefined, 'an empty transfer at the end is in range');
@@ -362,7 +362,7 @@ test('DMA: the RAM address is clamped to the 28-bit mask, as QEMU does (with a w
   const ram = r.map(0x10000n, PAGE);
   ram.fill(0x42);
   r.w64(EduReg.DMA_SRC, (1n << 28n) | (1n << 40n) | 0x10000n);
-  r.w64(EduReg.DMA_DST, BigInt(EDU_DMA_BUFFER));
+  r.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR));
   r.w64(EduReg.DMA_COUNT, 32n);
   r.w64(EduReg.DMA_CMD, 1n);
   await settle(r.model);
@@ -375,7 +375,7 @@ test('DMA: the RAM address is clamped to the 28-bit mask, as QEMU does (with a w
   const wide = rig({ completion: 'sync', dmaMask: (1n << 64n) - 1n });
   wide.map(0x10000n, PAGE);
   wide.w64(EduReg.DMA_SRC, (1n << 28n) | 0x10000n);
-  wide.w64(EduReg.DMA_DST, BigInt(EDU_DMA_BUFFER));
+  wide.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR));
   wide.w64(EduReg.DMA_COUNT, 32n);
   wide.w64(EduReg.DMA_CMD, 1n);
   await settle(wide.model);
@@ -404,8 +404,8 @@ test('interrupts: INTx is a level held while the status is non-zero; MSI signals
   r.w32(EduReg.STATUS, EDU_STATUS_IRQFACT);
   r.w32(EduReg.FACTORIAL, 4);
   assert.equal(intx.read(0), 1, 'factorial completion by INTx');
-  assert.equal(r.r32(EduReg.IRQ_STATUS), EDU_FACT_IRQ);
-  r.w32(EduReg.IRQ_ACK, EDU_FACT_IRQ);
+  assert.equal(r.r32(EduReg.IRQ_STATUS), EDU_IRQ_FACTORIAL);
+  r.w32(EduReg.IRQ_ACK, EDU_IRQ_FACTORIAL);
   r.dev.irq.setIrqs({ argsz: 20, flags: 0, data: 'none', action: 'trigger', index: 0, start: 0, count: 0, bools: undefined, eventfds: [] }, []);
 
   const msi = r.irq('msi');
@@ -436,7 +436,7 @@ test('reset: registers, buffer and pending work back to power-on', async () => {
   assert.ok(r.model.buffer.every((b) => b === 0));
   // A transfer in flight when the reset comes is dropped too.
   r.w64(EduReg.DMA_SRC, 0x10000n);
-  r.w64(EduReg.DMA_DST, BigInt(EDU_DMA_BUFFER));
+  r.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR));
   r.w64(EduReg.DMA_COUNT, 8n);
   r.w64(EduReg.DMA_CMD, BigInt(EDU_DMA_RUN | EDU_DMA_WITH_IRQ));
   await r.dev.functionReset();

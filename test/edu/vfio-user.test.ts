@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
-import { EduDriver, EDU_DMA_LIMIT } from '../../src/drivers/edu.js';
+import { EduDriver, EDU_DMA_LIMIT } from '../../src/drivers/edu/index.js';
 import { eduDriverSuite } from './edu-driver.suite.js';
 import { serveEduInChild, type ChildServer } from './serve-child.js';
 

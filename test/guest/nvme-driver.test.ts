@@ -18,8 +18,7 @@
 
 import assert from 'node:assert/strict';
 import type { Device } from '../../src/client/device.js';
-import { NvmeController, NvmeError, type NvmeNamespace } from '../../src/drivers/nvme/index.js';
-import { ADMIN, CC, CSTS, REG } from '../../src/drivers/nvme/regs.js';
+import { ADMIN, CC, CSTS, NvmeDriver, NvmeError, REG, type NvmeNamespace } from '../../src/drivers/nvme/index.js';
 import { openKernelDevice } from '../../src/index.js';
 import { DISK_BLOCK_SIZE, DISK_BLOCKS, diskBlock, DRIVER_WRITE_BLOCKS, DRIVER_WRITE_LBA, driverWritePattern, NVME_SERIAL } from '../../vm/disk.js';
 import { guestTest, NVME } from './helpers.js';
@@ -38,12 +37,12 @@ function pattern(bytes: number, seed: number): Uint8Array {
 }
 
 async function withController(
-  options: Parameters<typeof NvmeController.open>[1],
-  fn: (c: NvmeController, ns: NvmeNamespace, dev: Device) => Promise<void>,
+  options: Parameters<typeof NvmeDriver.open>[1],
+  fn: (c: NvmeDriver, ns: NvmeNamespace, dev: Device) => Promise<void>,
 ): Promise<void> {
   const dev = openKernelDevice(NVME);
   try {
-    const c = await NvmeController.open(dev, options);
+    const c = await NvmeDriver.open(dev, options);
     try {
       await fn(c, await c.namespace(1), dev);
     } finally {
@@ -204,7 +203,7 @@ guestTest('nvme driver: INTx fallback when asked (one shared line, unmasked afte
 guestTest('nvme driver: NVMe errors as typed errors (LBA out of range, bad queue ids), and clean shutdown', {}, async () => {
   const dev = openKernelDevice(NVME);
   try {
-    const c = await NvmeController.open(dev, {});
+    const c = await NvmeDriver.open(dev, {});
     const ns = await c.namespace(1);
     await assert.rejects(ns.read(DISK_BLOCKS, 1), (err: unknown) => {
       assert.ok(err instanceof NvmeError, String(err));
@@ -245,7 +244,7 @@ guestTest('nvme driver: NVMe errors as typed errors (LBA out of range, bad queue
     assert.equal(dev.dma.buffers.length, 0, 'queues freed');
     await assert.rejects(c.namespace(1), { code: 'NVME_CLOSED' });
     // And it comes up again on the same device.
-    const again = await NvmeController.open(dev, {});
+    const again = await NvmeDriver.open(dev, {});
     expectBlocks(await (await again.namespace(1)).read(7, 1), 7, 'after a second bring-up');
     await again.shutdown();
   } finally {

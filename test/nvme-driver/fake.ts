@@ -3,7 +3,7 @@
 // makes the fake consume the new entries and (unless held) post completions
 // with the right phase tag, wrapping as a controller does.
 
-import { CQE, SQE } from '../../src/drivers/nvme/regs.js';
+import { CQE, SQE } from '../../src/drivers/nvme/index.js';
 import { walkPrps } from '../../src/drivers/nvme/prp.js';
 import type { DmaMemoryLike } from '../../src/drivers/nvme/queue.js';
 

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CompletionRing, QueuePair, SubmissionRing } from '../../src/drivers/nvme/queue.js';
-import { NVM } from '../../src/drivers/nvme/regs.js';
-import { NvmeControllerError, NvmeError, NvmeTimeoutError } from '../../src/drivers/nvme/status.js';
+import { NVM } from '../../src/drivers/nvme/index.js';
+import { NvmeControllerError, NvmeError, NvmeTimeoutError } from '../../src/drivers/nvme/index.js';
 import { FakeController, FakeMemory } from './fake.js';
 
 function setup(entries: number, opts: { slots?: number; slotBytes?: number; listPages?: number; timeoutMs?: number } = {}) {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseIdentifyController, parseIdentifyNamespace, parseNamespaceList } from '../../src/drivers/nvme/identify.js';
-import { cqHeadDoorbell, decodeCap, decodeVersion, sqTailDoorbell } from '../../src/drivers/nvme/regs.js';
+import { cqHeadDoorbell, decodeCap, decodeVersion, sqTailDoorbell } from '../../src/drivers/nvme/index.js';
 
 test('CAP: MQES, CQR, TO, DSTRD, NSSRS, CSS, MPSMIN/MPSMAX', () => {
   // QEMU 7.2's nvme: MQES 0x7ff, CQR 1, TO 0xf, DSTRD 0, CSS NVM (bit 37), MPSMIN 0, MPSMAX 4

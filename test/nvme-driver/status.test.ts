@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { VfioTsError } from '../../src/errors.js';
-import { decodeStatus, describeStatus, isSuccess, NvmeError, NvmeTimeoutError, statusFieldOf } from '../../src/drivers/nvme/status.js';
+import { decodeStatus, describeStatus, isSuccess, NvmeError, NvmeTimeoutError, statusFieldOf } from '../../src/drivers/nvme/index.js';
 
 test('status field layout: SC 7:0, SCT 10:8, CRD 12:11, M 13, DNR 14 (CQE bits 31:17)', () => {
   // CQE word at offset 14: phase in bit 0, status field above it

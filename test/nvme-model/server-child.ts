@@ -1,4 +1,4 @@
-// Child process of the NVMe model tests: serves an NvmeController on the
+// Child process of the NVMe model tests: serves an NvmeModel on the
 // UNIX socket argv[2] with the JSON options argv[3]. Talks to its parent over
 // the fork IPC channel: 'ready' once listening, then answers requests
 // ({ id, op: 'stats' | 'event' | 'cpu' | 'state' | 'close' }).
@@ -8,7 +8,7 @@ import { serveNvme, type ServeNvmeOptions } from '../../src/devices/nvme/index.j
 const path = process.argv[2]!;
 const options = JSON.parse(process.argv[3] ?? '{}') as ServeNvmeOptions;
 const served = serveNvme(path, options);
-const c = served.controller;
+const c = served.model;
 served.server.on('warning', (w) => process.send?.({ warning: `${w.code}: ${w.message}` }));
 
 interface Request {
@@ -33,7 +33,7 @@ process.on('message', (m: Request) => {
       break;
     }
     case 'state':
-      reply({ cc: c.cc, csts: c.csts, sqs: c.sqList.map((q) => q.qid), cqs: c.cqList.map((q) => q.qid), aers: c.aers.length });
+      reply({ cc: c.registers.cc, csts: c.registers.csts, sqs: c.queues.sqList.map((q) => q.qid), cqs: c.queues.cqList.map((q) => q.qid), aers: c.events.requests.length });
       break;
     case 'close':
       void served.close().then(() => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Device } from '../../src/client/device.js';
 import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
-import { NvmeController, type NvmeNamespace } from '../../src/drivers/nvme/index.js';
+import { NvmeDriver, type NvmeNamespace } from '../../src/drivers/nvme/index.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 
 const MODEL = 'src/devices/nvme/index.js';
@@ -27,15 +27,15 @@ for (const interrupts of ['none', 'msix'] as const) {
   describe(`NVMe driver against the NVMe model (completion: ${interrupts === 'none' ? 'polled' : 'MSI-X'})`, () => {
     let srv: ChildServer;
     let dev: Device;
-    let ctrl: NvmeController;
+    let ctrl: NvmeDriver;
     let ns: NvmeNamespace;
 
     before(async () => {
-      srv = await startChildServer(MODEL, 'NvmeController', {
+      srv = await startChildServer(MODEL, 'NvmeModel', {
         model: { serial: 'vfiots-model-01', model: 'vfio-ts NVMe model', namespaces: [{ size: BLOCKS * 512 }] },
       });
       dev = connectVfioUser(srv.path);
-      ctrl = await NvmeController.open(dev, { interrupts, ioQueues: 2 });
+      ctrl = await NvmeDriver.open(dev, { interrupts, ioQueues: 2 });
       ns = await ctrl.namespace(1);
     });
     after(async () => {

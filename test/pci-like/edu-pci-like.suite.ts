@@ -1,5 +1,5 @@
 // One test suite for the edu driver written on the PCI-like model
-// (src/drivers/edu-pci-like.ts), run against our edu model over vfio-user on
+// (src/drivers/edu/pci-like.ts), run against our edu model over vfio-user on
 // the host (test/pci-like/edu.test.ts) and against QEMU's edu through the
 // kernel backend in the test guest (test/guest/pci-like.test.ts). The driver
 // programs interrupts only by config writes; the tests check what that set up
@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Device } from '../../src/client/device.js';
-import { EDU_DEFAULT_MSI, EduPciLikeDriver } from '../../src/drivers/edu-pci-like.js';
+import { EDU_DEFAULT_MSI, EduPciLikeDriver } from '../../src/drivers/edu/index.js';
 import { regs } from '../../src/pci/index.js';
 import { recordInterrupts, settle } from './helpers.js';
 

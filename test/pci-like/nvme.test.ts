@@ -8,7 +8,7 @@ import { nvmePciLikeSuite } from './nvme.suite.js';
 
 let srv: ChildServer | undefined;
 before(async () => {
-  srv = await startChildServer('src/devices/nvme/index.js', 'NvmeController', { model: { serial: 'pcilike-01' } });
+  srv = await startChildServer('src/devices/nvme/index.js', 'NvmeModel', { model: { serial: 'pcilike-01' } });
 });
 after(async () => {
   await srv?.stop();

@@ -1,7 +1,11 @@
-// The NVMe controller model (see docs/nvme-model.md).
+// The NVMe controller model (docs/nvme-model.md), served over vfio-user, and
+// the NVMe facts it shares with the driver (src/hw/nvme).
 
-export { NvmeController, type NvmeControllerOptions, type NvmePollOptions, type NvmeStats, type FeatureState, type AsyncEvent } from './controller.js';
+export { NvmeModel, type NvmeModelOptions, type NvmeStats } from './model.js';
+export type { NvmePollOptions } from './poller.js';
+export type { FeatureState } from './features.js';
+export type { AsyncEvent } from './events.js';
 export { Namespace, MemoryBacking, FileBacking, DEFAULT_NAMESPACE_SIZE, type NamespaceOptions, type Backing } from './namespace.js';
-export { ST, status, sctOf, scOf, DNR, SCT_GENERIC, SCT_COMMAND_SPECIFIC, SCT_MEDIA } from './status.js';
-export * as nvmeRegs from './regs.js';
+export { BAR0_SIZE, DOORBELL_OFFSET, DOORBELL_PAGE_SIZE, MSIX_TABLE_OFFSET, MSIX_PBA_OFFSET } from './bar.js';
 export { serveNvme, type ServeNvmeOptions, type NvmeServer } from './serve.js';
+export * from '../../hw/nvme/index.js';

@@ -7,45 +7,44 @@
 // namespace and the client's memory. No allocation beyond the one subarray
 // view per segment the memory backing's copy needs.
 
-import type { Command } from './command.js';
-import type { NvmeController } from './controller.js';
+import { DSM, NVM, RW } from '../../hw/nvme/commands.js';
+import type { CommandContext } from './context.js';
 import type { Namespace } from './namespace.js';
-import { NVM_COMPARE, NVM_DSM, NVM_FLUSH, NVM_READ, NVM_WRITE, NVM_WRITE_ZEROES } from './regs.js';
 import { ST } from './status.js';
+import type { SubmissionEntry } from './submission-entry.js';
 
 const TWO32 = 4294967296;
-const FUA = 1 << 30;
 
-export function executeIo(c: NvmeController, cmd: Command): number {
+export function executeIo(c: CommandContext, cmd: SubmissionEntry): number {
   if (cmd.fuse !== 0 || cmd.psdt !== 0) return ST.INVALID_FIELD;
   switch (cmd.opc) {
-    case NVM_READ:
+    case NVM.READ:
       return readWrite(c, cmd, false);
-    case NVM_WRITE:
+    case NVM.WRITE:
       return readWrite(c, cmd, true);
-    case NVM_FLUSH:
+    case NVM.FLUSH:
       return flush(c, cmd);
-    case NVM_WRITE_ZEROES:
+    case NVM.WRITE_ZEROES:
       return writeZeroes(c, cmd);
-    case NVM_DSM:
+    case NVM.DATASET_MANAGEMENT:
       return datasetManagement(c, cmd);
-    case NVM_COMPARE:
+    case NVM.COMPARE:
       return compare(c, cmd);
     default:
       return ST.INVALID_OPCODE;
   }
 }
 
-function readWrite(c: NvmeController, cmd: Command, write: boolean): number {
+function readWrite(c: CommandContext, cmd: SubmissionEntry, write: boolean): number {
   const ns = c.namespace(cmd.nsid);
   if (ns === undefined) return ST.INVALID_NAMESPACE;
   const slba = cmd.cdw10 + cmd.cdw11 * TWO32;
-  const nlb = (cmd.cdw12 & 0xffff) + 1;
+  const nlb = (cmd.cdw12 & RW.NLB_MASK) + 1;
   if (slba + nlb > ns.blocks) return ST.LBA_OUT_OF_RANGE;
   const len = nlb * ns.lbaSize;
   if (len > c.maxTransfer) return ST.INVALID_FIELD;
-  if (write && ns.readOnly) return ST.NS_WRITE_PROTECTED;
-  const prp = c.prp!;
+  if (write && ns.readOnly) return ST.NAMESPACE_WRITE_PROTECTED;
+  const prp = c.prp;
   const st = prp.walk(cmd.prp1, cmd.prp2, len, !write);
   if (st !== 0) return st;
   const backing = ns.backing;
@@ -65,7 +64,7 @@ function readWrite(c: NvmeController, cmd: Command, write: boolean): number {
   if (write) {
     h.writeCommands++;
     h.bytesWritten += len;
-    if (backing.kind === 'file' && (!c.features.writeCacheEnabled || (cmd.cdw12 & FUA) !== 0)) backing.flush();
+    if (writeThrough(c, cmd, ns)) backing.flush();
   } else {
     h.readCommands++;
     h.bytesRead += len;
@@ -73,7 +72,12 @@ function readWrite(c: NvmeController, cmd: Command, write: boolean): number {
   return 0;
 }
 
-function flush(c: NvmeController, cmd: Command): number {
+/** A write to a file reaches the disk now when the write cache is off or the command has FUA. */
+function writeThrough(c: CommandContext, cmd: SubmissionEntry, ns: Namespace): boolean {
+  return ns.backing.kind === 'file' && (!c.features.writeCacheEnabled || (cmd.cdw12 & RW.FUA) !== 0);
+}
+
+function flush(c: CommandContext, cmd: SubmissionEntry): number {
   if (cmd.nsid === 0xffffffff) {
     for (const ns of c.namespaces) ns.backing.flush();
     return 0;
@@ -84,41 +88,43 @@ function flush(c: NvmeController, cmd: Command): number {
   return 0;
 }
 
-function writeZeroes(c: NvmeController, cmd: Command): number {
+function writeZeroes(c: CommandContext, cmd: SubmissionEntry): number {
   const ns = c.namespace(cmd.nsid);
   if (ns === undefined) return ST.INVALID_NAMESPACE;
   const slba = cmd.cdw10 + cmd.cdw11 * TWO32;
-  const nlb = (cmd.cdw12 & 0xffff) + 1;
+  const nlb = (cmd.cdw12 & RW.NLB_MASK) + 1;
   if (slba + nlb > ns.blocks) return ST.LBA_OUT_OF_RANGE;
-  if (ns.readOnly) return ST.NS_WRITE_PROTECTED;
+  if (ns.readOnly) return ST.NAMESPACE_WRITE_PROTECTED;
   ns.backing.zero(slba * ns.lbaSize, nlb * ns.lbaSize);
-  if (ns.backing.kind === 'file' && (!c.features.writeCacheEnabled || (cmd.cdw12 & FUA) !== 0)) ns.backing.flush();
+  if (writeThrough(c, cmd, ns)) ns.backing.flush();
   return 0;
 }
 
-const DSM_AD = 1 << 2;
-
-function datasetManagement(c: NvmeController, cmd: Command): number {
+function datasetManagement(c: CommandContext, cmd: SubmissionEntry): number {
   const ns = c.namespace(cmd.nsid);
   if (ns === undefined) return ST.INVALID_NAMESPACE;
   const nr = (cmd.cdw10 & 0xff) + 1;
   const b = c.scratch;
-  const st = c.fromHost(cmd, b, nr * 16);
+  const st = c.fromHost(cmd, b, nr * DSM.RANGE_SIZE);
   if (st !== 0) return st;
-  if ((cmd.cdw11 & DSM_AD) === 0) return 0; // integral read/write hints: nothing to do
-  if (ns.readOnly) return ST.NS_WRITE_PROTECTED;
-  const v = new DataView(b.buffer, b.byteOffset, nr * 16);
+  if ((cmd.cdw11 & DSM.AD) === 0) return 0; // integral read/write hints: nothing to do
+  if (ns.readOnly) return ST.NAMESPACE_WRITE_PROTECTED;
+  const v = new DataView(b.buffer, b.byteOffset, nr * DSM.RANGE_SIZE);
+  for (let i = 0; i < nr; i++) if (rangeSlba(v, i) + rangeBlocks(v, i) > ns.blocks) return ST.LBA_OUT_OF_RANGE;
   for (let i = 0; i < nr; i++) {
-    const n = v.getUint32(16 * i + 4, true);
-    const slba = v.getUint32(16 * i + 8, true) + v.getUint32(16 * i + 12, true) * TWO32;
-    if (slba + n > ns.blocks) return ST.LBA_OUT_OF_RANGE;
-  }
-  for (let i = 0; i < nr; i++) {
-    const n = v.getUint32(16 * i + 4, true);
-    const slba = v.getUint32(16 * i + 8, true) + v.getUint32(16 * i + 12, true) * TWO32;
-    if (n > 0) deallocate(ns, slba, n);
+    const n = rangeBlocks(v, i);
+    if (n > 0) deallocate(ns, rangeSlba(v, i), n);
   }
   return 0;
+}
+
+function rangeBlocks(v: DataView, i: number): number {
+  return v.getUint32(DSM.RANGE_SIZE * i + DSM.RANGE_NLB, true);
+}
+
+function rangeSlba(v: DataView, i: number): number {
+  const o = DSM.RANGE_SIZE * i + DSM.RANGE_SLBA;
+  return v.getUint32(o, true) + v.getUint32(o + 4, true) * TWO32;
 }
 
 function deallocate(ns: Namespace, slba: number, n: number): void {
@@ -127,11 +133,11 @@ function deallocate(ns: Namespace, slba: number, n: number): void {
 
 let compareBuffer: Uint8Array | undefined;
 
-function compare(c: NvmeController, cmd: Command): number {
+function compare(c: CommandContext, cmd: SubmissionEntry): number {
   const ns = c.namespace(cmd.nsid);
   if (ns === undefined) return ST.INVALID_NAMESPACE;
   const slba = cmd.cdw10 + cmd.cdw11 * TWO32;
-  const nlb = (cmd.cdw12 & 0xffff) + 1;
+  const nlb = (cmd.cdw12 & RW.NLB_MASK) + 1;
   if (slba + nlb > ns.blocks) return ST.LBA_OUT_OF_RANGE;
   const len = nlb * ns.lbaSize;
   if (len > c.maxTransfer) return ST.INVALID_FIELD;

@@ -11,6 +11,24 @@ export interface ErrorEntry {
   lba: number;
 }
 
+/** The Error Information entries kept (the newest `capacity`), and how many errors there were. */
+export class ErrorLog {
+  readonly capacity: number;
+  entries: ErrorEntry[] = [];
+  count = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  /** Logs a command that completed with status `status`. */
+  record(sqid: number, cid: number, status: number, nsid: number): void {
+    this.count++;
+    this.entries.push({ count: this.count, sqid, cid, status, nsid, lba: 0 });
+    if (this.entries.length > this.capacity) this.entries.shift();
+  }
+}
+
 /** Controller-wide counters for the SMART / Health log. */
 export class HealthCounters {
   /** Bytes read and written by host commands. */
@@ -22,14 +40,6 @@ export class HealthCounters {
   unsafeShutdowns = 0;
   mediaErrors = 0;
   readonly startedAt = Date.now();
-
-  reset(): void {
-    this.bytesRead = 0;
-    this.bytesWritten = 0;
-    this.readCommands = 0;
-    this.writeCommands = 0;
-    this.mediaErrors = 0;
-  }
 }
 
 function u128(v: DataView, off: number, n: number): void {

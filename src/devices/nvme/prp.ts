@@ -55,17 +55,17 @@ export class PrpWalker {
     const ps = this.#pageSize;
     const windows = this.#windows;
     this.count = 0;
-    if ((prp1 & 3) !== 0) return ST.PRP_OFFSET_INVALID;
+    if ((prp1 & 3) !== 0) return ST.INVALID_PRP_OFFSET;
     const first = Math.min(total, ps - (prp1 % ps));
     if (!this.#push(prp1, first, write)) return ST.DATA_TRANSFER_ERROR;
     let rem = total - first;
     if (rem === 0) return 0;
     if (rem <= ps) {
-      if (prp2 % ps !== 0) return ST.PRP_OFFSET_INVALID;
+      if (prp2 % ps !== 0) return ST.INVALID_PRP_OFFSET;
       return this.#push(prp2, rem, write) ? 0 : ST.DATA_TRANSFER_ERROR;
     }
     let list = prp2;
-    if ((list & 7) !== 0) return ST.PRP_OFFSET_INVALID;
+    if ((list & 7) !== 0) return ST.INVALID_PRP_OFFSET;
     for (;;) {
       const entries = (ps - (list % ps)) / 8;
       const lw = windows.find(list, entries * 8, false);
@@ -77,11 +77,11 @@ export class PrpWalker {
         const e = u32[base + 2 * i]! + u32[base + 2 * i + 1]! * TWO32;
         if (i === entries - 1 && rem > ps) {
           // The last entry of a full list page chains to the next list page.
-          if (e % ps !== 0) return ST.PRP_OFFSET_INVALID;
+          if (e % ps !== 0) return ST.INVALID_PRP_OFFSET;
           next = e;
           break;
         }
-        if (e % ps !== 0) return ST.PRP_OFFSET_INVALID;
+        if (e % ps !== 0) return ST.INVALID_PRP_OFFSET;
         const n = rem < ps ? rem : ps;
         if (!this.#push(e, n, write)) return ST.DATA_TRANSFER_ERROR;
         rem -= n;

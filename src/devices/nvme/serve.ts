@@ -1,35 +1,35 @@
-// Serving the NVMe controller model over vfio-user on a UNIX socket.
+// Serving the NVMe model model over vfio-user on a UNIX socket.
 
 import { VfioUserServer, type VfioUserServerOptions } from '../../server/index.js';
-import { NvmeController, type NvmeControllerOptions } from './controller.js';
+import { NvmeModel, type NvmeModelOptions } from './model.js';
 
-export interface ServeNvmeOptions extends NvmeControllerOptions {
+export interface ServeNvmeOptions extends NvmeModelOptions {
   server?: VfioUserServerOptions;
 }
 
 export interface NvmeServer {
-  controller: NvmeController;
+  model: NvmeModel;
   server: VfioUserServer;
   /** Stops the server and releases the namespaces. */
   close(): Promise<void>;
 }
 
-/** Creates an NVMe controller model and serves it at `path`. */
+/** Creates an NVMe model model and serves it at `path`. */
 export function serveNvme(path: string, options: ServeNvmeOptions = {}): NvmeServer {
-  const controller = new NvmeController(options);
+  const model = new NvmeModel(options);
   let server: VfioUserServer;
   try {
-    server = VfioUserServer.listen(path, controller, options.server);
+    server = VfioUserServer.listen(path, model, options.server);
   } catch (err) {
-    controller.close();
+    model.close();
     throw err;
   }
   return {
-    controller,
+    model,
     server,
     async close() {
       await server.close();
-      controller.close();
+      model.close();
     },
   };
 }

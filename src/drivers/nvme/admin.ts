@@ -5,9 +5,11 @@
 // buffer, copied out before the slot is reused.
 
 import { fail } from '../../errors.js';
+import { ADMIN, CNS, CREATE_QUEUE, FEATURE } from '../../hw/nvme/commands.js';
+import { IDENTIFY_SIZE } from '../../hw/nvme/identify.js';
+import { hex } from '../../util/format.js';
 import { parseIdentifyController, parseIdentifyNamespace, parseNamespaceList, type ControllerIdentity, type NamespaceIdentity } from './identify.js';
 import type { Completion, NvmeCommand, QueuePair } from './queue.js';
-import { ADMIN, CNS, FEATURE } from './regs.js';
 
 export class AdminCommands {
   readonly queue: QueuePair;
@@ -21,15 +23,15 @@ export class AdminCommands {
     return this.queue.execute(cmd);
   }
 
-  /** Identify with CNS `cns`: the 4096-byte structure. */
+  /** Identify with CNS `cns`: the IDENTIFY_SIZE-byte structure. */
   async identify(cns: number, nsid = 0, cntid = 0): Promise<Uint8Array> {
-    const out = new Uint8Array(4096);
+    const out = new Uint8Array(IDENTIFY_SIZE);
     await this.queue.execute({
       opcode: ADMIN.IDENTIFY,
       name: `Identify (CNS ${cns})`,
       nsid,
       cdw10: (cns & 0xff) | ((cntid & 0xffff) << 16),
-      slotData: { length: 4096, fill: (b) => b.fill(0), drain: (b) => out.set(b) },
+      slotData: { length: IDENTIFY_SIZE, fill: (b) => b.fill(0), drain: (b) => out.set(b) },
     });
     return out;
   }
@@ -48,11 +50,11 @@ export class AdminCommands {
   }
 
   async setFeatures(fid: number, cdw11: number, nsid = 0): Promise<number> {
-    return (await this.queue.execute({ opcode: ADMIN.SET_FEATURES, name: `Set Features (FID 0x${fid.toString(16)})`, nsid, cdw10: fid & 0xff, cdw11 })).dw0;
+    return (await this.queue.execute({ opcode: ADMIN.SET_FEATURES, name: `Set Features (FID ${hex(fid)})`, nsid, cdw10: fid & 0xff, cdw11 })).dw0;
   }
 
   async getFeatures(fid: number, cdw11 = 0, nsid = 0): Promise<number> {
-    return (await this.queue.execute({ opcode: ADMIN.GET_FEATURES, name: `Get Features (FID 0x${fid.toString(16)})`, nsid, cdw10: fid & 0xff, cdw11 })).dw0;
+    return (await this.queue.execute({ opcode: ADMIN.GET_FEATURES, name: `Get Features (FID ${hex(fid)})`, nsid, cdw10: fid & 0xff, cdw11 })).dw0;
   }
 
   /**
@@ -74,7 +76,7 @@ export class AdminCommands {
       name: `Create I/O CQ ${qid}`,
       data: { iova, length: 1 }, // PRP1 = the queue's base (PC = 1: no list)
       cdw10: ((entries - 1) << 16) | (qid & 0xffff),
-      cdw11: ((ien ? vector : 0) << 16) | (ien ? 2 : 0) | 1,
+      cdw11: ((ien ? vector : 0) << CREATE_QUEUE.ID_SHIFT) | (ien ? CREATE_QUEUE.IEN : 0) | CREATE_QUEUE.PC,
     });
   }
 
@@ -85,7 +87,7 @@ export class AdminCommands {
       name: `Create I/O SQ ${qid}`,
       data: { iova, length: 1 },
       cdw10: ((entries - 1) << 16) | (qid & 0xffff),
-      cdw11: ((cqid & 0xffff) << 16) | ((priority & 3) << 1) | 1,
+      cdw11: ((cqid & 0xffff) << CREATE_QUEUE.ID_SHIFT) | ((priority & 3) << CREATE_QUEUE.QPRIO_SHIFT) | CREATE_QUEUE.PC,
     });
   }
 

@@ -14,10 +14,9 @@
 // I/O (slot buffers and views are preallocated, PRPs precomputed).
 
 import { fail } from '../../errors.js';
-import type { NvmeController } from './controller.js';
+import { DSM, NVM, RW } from '../../hw/nvme/commands.js';
 import type { NamespaceIdentity } from './identify.js';
 import type { QueuePair } from './queue.js';
-import { NVM } from './regs.js';
 
 /** DMA memory a caller owns (a DmaBuffer). */
 export interface DmaTarget {
@@ -31,7 +30,6 @@ export interface DsmRange {
 }
 
 export class NvmeNamespace {
-  readonly controller: NvmeController;
   readonly nsid: number;
   readonly identity: NamespaceIdentity;
   /** Bytes per logical block. */
@@ -41,9 +39,12 @@ export class NvmeNamespace {
   /** I/O queue used by default. */
   queue: QueuePair;
 
-  constructor(controller: NvmeController, nsid: number, identity: NamespaceIdentity, queue: QueuePair) {
-    this.controller = controller;
+  /** Largest transfer of one command, bytes (the controller's MDTS). */
+  readonly maxTransferBytes: number;
+
+  constructor(nsid: number, identity: NamespaceIdentity, queue: QueuePair, maxTransferBytes: number) {
     this.nsid = nsid;
+    this.maxTransferBytes = maxTransferBytes;
     this.identity = identity;
     this.blockSize = identity.blockSize;
     this.blocks = Number(identity.size);
@@ -52,7 +53,7 @@ export class NvmeNamespace {
 
   /** Most blocks one command moves through a slot buffer of `q`. */
   maxBlocksPerCommand(q: QueuePair = this.queue): number {
-    const bytes = Math.min(q.slotBytes, this.controller.maxTransferBytes);
+    const bytes = Math.min(q.slotBytes, this.maxTransferBytes);
     return Math.max(1, Math.min(65536, Math.floor(bytes / this.blockSize)));
   }
 
@@ -97,7 +98,7 @@ export class NvmeNamespace {
         nsid: this.nsid,
         cdw10: l >>> 0,
         cdw11: Math.floor(l / 0x100000000),
-        cdw12: (n - 1) | (options.fua ? 1 << 30 : 0),
+        cdw12: (n - 1) | (options.fua ? RW.FUA : 0),
         slotData: { length: n * this.blockSize, fill: (b) => b.set(data.subarray(off, off + n * this.blockSize)) },
       }),
     );
@@ -117,7 +118,7 @@ export class NvmeNamespace {
     this.#checkRange(lba, blocks);
     const length = blocks * this.blockSize;
     if (!Number.isInteger(offset) || offset < 0 || offset + length > buf.size) throw fail('EINVAL', `${length} bytes at offset ${offset} do not fit the ${buf.size}-byte DMA buffer`);
-    if (length > this.controller.maxTransferBytes) throw fail('EINVAL', `${length} bytes exceed the controller's maximum transfer of ${this.controller.maxTransferBytes}`);
+    if (length > this.maxTransferBytes) throw fail('EINVAL', `${length} bytes exceed the controller's maximum transfer of ${this.maxTransferBytes}`);
     if (blocks > 65536) throw fail('EINVAL', 'one command moves at most 65536 blocks');
     await q.execute({
       opcode,
@@ -147,7 +148,7 @@ export class NvmeNamespace {
         nsid: this.nsid,
         cdw10: l >>> 0,
         cdw11: Math.floor(l / 0x100000000),
-        cdw12: (n - 1) | (options.deallocate ? 1 << 25 : 0),
+        cdw12: (n - 1) | (options.deallocate ? RW.DEAC : 0),
       });
       done += n;
     }
@@ -166,15 +167,15 @@ export class NvmeNamespace {
       name: 'Dataset Management',
       nsid: this.nsid,
       cdw10: list.length - 1,
-      cdw11: 1 << 2, // AD: deallocate
+      cdw11: DSM.AD,
       slotData: {
-        length: 16 * list.length,
+        length: DSM.RANGE_SIZE * list.length,
         fill: (b) => {
           const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
           b.fill(0);
           list.forEach((r, i) => {
-            v.setUint32(i * 16 + 4, r.blocks, true);
-            v.setBigUint64(i * 16 + 8, BigInt(r.lba), true);
+            v.setUint32(i * DSM.RANGE_SIZE + DSM.RANGE_NLB, r.blocks, true);
+            v.setBigUint64(i * DSM.RANGE_SIZE + DSM.RANGE_SLBA, BigInt(r.lba), true);
           });
         },
       },

@@ -1,8 +1,8 @@
-// Identify data structures (NVMe 1.4 §5.15.2): the 4096-byte answers to
-// Identify Controller (CNS 01h) and Identify Namespace (CNS 00h), decoded into
-// the fields a driver uses. Pure: parse a byte array.
+// Identify data structures (NVMe 1.4 §5.15.2, layouts in src/hw/nvme): the
+// 4096-byte answers to Identify Controller (CNS 01h) and Identify Namespace
+// (CNS 00h), decoded into the fields a driver uses. Pure: parse a byte array.
 
-import { ONCS } from './regs.js';
+import { ID_CTRL, ID_NS, IDENTIFY_SIZE, LBAF, ONCS, VWC } from '../../hw/nvme/identify.js';
 
 export interface ControllerIdentity {
   /** PCI vendor ID (VID) and subsystem vendor ID (SSVID). */
@@ -43,23 +43,23 @@ const ascii = (b: Uint8Array, off: number, len: number): string => {
 /** Decodes an Identify Controller structure (at least 4096 bytes... 1024 are read). */
 export function parseIdentifyController(b: Uint8Array): ControllerIdentity {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const oncs = v.getUint16(520, true);
+  const oncs = v.getUint16(ID_CTRL.ONCS, true);
   return {
-    vendorId: v.getUint16(0, true),
-    subsystemVendorId: v.getUint16(2, true),
-    serial: ascii(b, 4, 20),
-    model: ascii(b, 24, 40),
-    firmware: ascii(b, 64, 8),
-    mdts: b[77]!,
-    controllerId: v.getUint16(78, true),
-    version: v.getUint32(80, true),
-    oacs: v.getUint16(256, true),
-    sqes: { min: b[512]! & 0xf, max: b[512]! >>> 4 },
-    cqes: { min: b[513]! & 0xf, max: b[513]! >>> 4 },
-    maxCommands: v.getUint16(514, true),
-    namespaces: v.getUint32(516, true),
+    vendorId: v.getUint16(ID_CTRL.VID, true),
+    subsystemVendorId: v.getUint16(ID_CTRL.SSVID, true),
+    serial: ascii(b, ID_CTRL.SN, ID_CTRL.SN_LEN),
+    model: ascii(b, ID_CTRL.MN, ID_CTRL.MN_LEN),
+    firmware: ascii(b, ID_CTRL.FR, ID_CTRL.FR_LEN),
+    mdts: b[ID_CTRL.MDTS]!,
+    controllerId: v.getUint16(ID_CTRL.CNTLID, true),
+    version: v.getUint32(ID_CTRL.VER, true),
+    oacs: v.getUint16(ID_CTRL.OACS, true),
+    sqes: { min: b[ID_CTRL.SQES]! & 0xf, max: b[ID_CTRL.SQES]! >>> 4 },
+    cqes: { min: b[ID_CTRL.CQES]! & 0xf, max: b[ID_CTRL.CQES]! >>> 4 },
+    maxCommands: v.getUint16(ID_CTRL.MAXCMD, true),
+    namespaces: v.getUint32(ID_CTRL.NN, true),
     oncs,
-    volatileWriteCache: (b[525]! & 1) === 1,
+    volatileWriteCache: (b[ID_CTRL.VWC]! & VWC.PRESENT) !== 0,
     supportsDsm: (oncs & ONCS.DSM) !== 0,
     supportsWriteZeroes: (oncs & ONCS.WRITE_ZEROES) !== 0,
   };
@@ -94,20 +94,20 @@ export interface NamespaceIdentity {
 /** Decodes an Identify Namespace structure. */
 export function parseIdentifyNamespace(b: Uint8Array): NamespaceIdentity {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const nlbaf = b[25]! + 1;
+  const nlbaf = b[ID_NS.NLBAF]! + 1;
   const formats: LbaFormat[] = [];
   for (let i = 0; i < Math.min(nlbaf, 16); i++) {
-    const f = v.getUint32(128 + 4 * i, true);
-    formats.push({ metadataSize: f & 0xffff, blockSize: 2 ** ((f >>> 16) & 0xff), relativePerformance: (f >>> 24) & 3 });
+    const f = v.getUint32(ID_NS.LBAF + 4 * i, true);
+    formats.push({ metadataSize: f & LBAF.MS_MASK, blockSize: 2 ** ((f >>> LBAF.LBADS_SHIFT) & 0xff), relativePerformance: (f >>> LBAF.RP_SHIFT) & 3 });
   }
-  const formatIndex = b[26]! & 0xf;
+  const formatIndex = b[ID_NS.FLBAS]! & 0xf;
   const fmt = formats[formatIndex] ?? { metadataSize: 0, blockSize: 512, relativePerformance: 0 };
-  const size = v.getBigUint64(0, true);
+  const size = v.getBigUint64(ID_NS.NSZE, true);
   return {
     size,
-    capacity: v.getBigUint64(8, true),
-    utilization: v.getBigUint64(16, true),
-    features: b[24]!,
+    capacity: v.getBigUint64(ID_NS.NCAP, true),
+    utilization: v.getBigUint64(ID_NS.NUSE, true),
+    features: b[ID_NS.NSFEAT]!,
     formats,
     formatIndex,
     blockSize: fmt.blockSize,
@@ -120,7 +120,7 @@ export function parseIdentifyNamespace(b: Uint8Array): NamespaceIdentity {
 export function parseNamespaceList(b: Uint8Array): number[] {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out: number[] = [];
-  for (let off = 0; off + 4 <= Math.min(b.byteLength, 4096); off += 4) {
+  for (let off = 0; off + 4 <= Math.min(b.byteLength, IDENTIFY_SIZE); off += 4) {
     const id = v.getUint32(off, true);
     if (id === 0) break;
     out.push(id);

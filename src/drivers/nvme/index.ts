@@ -1,9 +1,12 @@
-// The NVMe driver: a controller on the Driver API, its queues and the block API.
-export * from './regs.js';
+// The NVMe driver (docs/nvme-driver.md): NvmeDriver brings a controller up on
+// the Driver API, its queue pairs and admin commands, the block API of a
+// namespace, the typed errors, and the NVMe facts it shares with the model
+// (src/hw/nvme).
+export * from '../../hw/nvme/index.js';
 export * from './status.js';
 export * from './prp.js';
 export * from './queue.js';
 export * from './identify.js';
 export * from './admin.js';
-export * from './controller.js';
+export * from './driver.js';
 export * from './block.js';

@@ -22,9 +22,11 @@
 // that has write32, so host tests drive a QueuePair against a fake controller.
 
 import { fail } from '../../errors.js';
+import { CQE, CQE_DW3, SQE } from '../../hw/nvme/entries.js';
+import { cqHeadDoorbell, sqTailDoorbell } from '../../hw/nvme/regs.js';
+import { isSuccess } from '../../hw/nvme/status.js';
 import { buildPrps, type PrpListSpace, type Prps } from './prp.js';
-import { cqHeadDoorbell, CQE, SQE, sqTailDoorbell } from './regs.js';
-import { isSuccess, NvmeControllerError, NvmeError, NvmeTimeoutError } from './status.js';
+import { NvmeControllerError, NvmeError, NvmeTimeoutError } from './status.js';
 
 /** Memory a device reads and writes at `iova` (a DmaBuffer or a test's fake). */
 export interface DmaMemoryLike {
@@ -84,7 +86,7 @@ export class CompletionRing {
   peek(): number {
     // Atomics.load: the controller writes this memory behind the JIT's back.
     const dw3 = Atomics.load(this.u32, this.head * 4 + 3);
-    return ((dw3 >>> 16) & 1) === this.phase ? dw3 : -1;
+    return ((dw3 >>> CQE_DW3.PHASE_SHIFT) & 1) === this.phase ? dw3 : -1;
   }
 
   /** dword index of the head entry. */
@@ -407,11 +409,11 @@ export class QueuePair {
       if (dw3 === -1) break;
       const i = cq.headIndex;
       const dw0 = u[i]!;
-      const sqhd = u[i + 2]! & 0xffff;
+      const sqhd = u[i + (CQE.SQHD >>> 2)]! & 0xffff;
       cq.pop();
       n++;
       this.sq.head = sqhd;
-      this.#complete(dw3 & 0xffff, dw3 >>> 17, dw0, sqhd);
+      this.#complete(dw3 & 0xffff, dw3 >>> CQE_DW3.STATUS_SHIFT, dw0, sqhd);
     }
     if (n > 0 && !this.#closed) this.#doorbells.write32(this.#cqDoorbell, cq.head);
     return n;

@@ -4,21 +4,7 @@
 // socket (connectVfioUser). It is the worked example of the driver guide
 // (docs/edu.md).
 //
-// The device, as a driver sees it (BAR0, 1 MiB, little-endian):
-//
-//   offset  dir  register
-//   0x00    R    identification 0xRRrr00ed: major RR, minor rr, 0xed
-//   0x04    RW   liveness check: reads back ~(last value written)
-//   0x08    RW   factorial: write n to start computing n! (mod 2^32), read the result
-//   0x20    RW   status: 0x01 busy computing (RO), 0x80 interrupt when the factorial is done
-//   0x24    R    interrupt status: 0x001 factorial done, 0x100 DMA done, others raised by 0x60
-//   0x60    W    raise interrupt: status |= value
-//   0x64    W    acknowledge interrupt: status &= ~value (INTx drops when it reaches 0)
-//   0x80    RW   DMA source address       }  64-bit registers; a 4-byte write
-//   0x88    RW   DMA destination address  }  sets the whole register (zero-extended)
-//   0x90    RW   DMA count (bytes)        }
-//   0x98    RW   DMA command: 0x1 start (reads 1 while running), 0x2 edu -> RAM
-//                (clear: RAM -> edu), 0x4 interrupt 0x100 when done
+// The device's registers are in src/hw/edu.ts (shared with the model).
 //
 // Only 4-byte (and, from 0x80, 8-byte) aligned accesses reach the registers.
 // The DMA engine copies between RAM (an IOVA) and edu's 4 KiB buffer, which is
@@ -31,29 +17,13 @@
 // thread computes factorials, a 100 ms timer runs DMA), so every operation
 // waits, either by polling the status or for an interrupt.
 
-import { fail } from '../errors.js';
-import type { Device, InterruptKind } from '../client/device.js';
-import type { DmaBuffer } from '../client/dma.js';
-import { EduEngine, REG, type EduWaitOptions } from './edu-engine.js';
-
-export { EDU_IRQ_DMA, EDU_IRQ_FACTORIAL, type EduWaitOptions } from './edu-engine.js';
-
-export const EDU_VENDOR_ID = 0x1234;
-export const EDU_DEVICE_ID = 0x11e8;
-
-
-/** edu's DMA buffer: address in edu's space and size. */
-export const EDU_BUFFER_ADDR = 0x40000;
-export const EDU_BUFFER_SIZE = 4096;
-/** Highest IOVA + 1 edu can reach: pass it as allocDma's `limit`. */
-export const EDU_DMA_LIMIT = 1n << 28n;
-
-// Config space
-const PCI_VENDOR_ID = 0x00;
-const PCI_DEVICE_ID = 0x02;
-const PCI_COMMAND = 0x04;
-const CMD_MEMORY = 0x2;
-const CMD_BUS_MASTER = 0x4;
+import type { Device, InterruptKind } from '../../client/device.js';
+import type { DmaBuffer } from '../../client/dma.js';
+import { fail } from '../../errors.js';
+import { EDU_BUFFER_ADDR, EDU_BUFFER_SIZE, EDU_DMA_LIMIT } from '../../hw/edu.js';
+import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_DEVICE_ID, PCI_VENDOR_ID } from '../../pci/regs.js';
+import { hex } from '../../util/format.js';
+import { checkEduIds, EduDriverBase, type EduWaitOptions } from './engine.js';
 
 export interface EduDmaOptions extends EduWaitOptions {
   /** Offset in the DmaBuffer (default 0). */
@@ -62,29 +32,18 @@ export interface EduDmaOptions extends EduWaitOptions {
   eduOffset?: number;
 }
 
-export class EduDriver {
+export class EduDriver extends EduDriverBase {
   readonly device: Device;
-  readonly #edu: EduEngine;
   #irq: 'intx' | 'msi' | null = null;
   #closed = false;
 
   /** Attaches to `device`: checks it is an edu, enables memory decoding and bus mastering. */
   constructor(device: Device) {
-    const vendor = device.config.read16(PCI_VENDOR_ID);
-    const id = device.config.read16(PCI_DEVICE_ID);
-    if (vendor !== EDU_VENDOR_ID || id !== EDU_DEVICE_ID) {
-      throw fail('ENODEV', `not an edu device: ${hex4(vendor)}:${hex4(id)} (expected 1234:11e8)`);
-    }
+    checkEduIds(device.config.read16(PCI_VENDOR_ID), device.config.read16(PCI_DEVICE_ID));
+    super(device.bar(0));
     this.device = device;
     this.#enableDevice();
-    this.#edu = new EduEngine(device.bar(0), {
-      live: () => this.#live(),
-      nextInterrupt: async (timeoutMs) => void (await device.waitInterrupt(0, timeoutMs)),
-      // INTx is masked by the kernel when it fires: unmask once the device dropped the line.
-      interruptHandled: () => this.#irq === 'intx' && device.unmaskIntx(),
-    });
-    const ident = device.bar(0).read32(REG.ID);
-    if ((ident & 0xffff) !== 0x00ed) throw fail('ENODEV', `edu identification register reads 0x${ident.toString(16)}`);
+    this.checkIdentification();
   }
 
   /** The same as `new EduDriver(device)`. */
@@ -105,38 +64,14 @@ export class EduDriver {
 
   #enableDevice(): void {
     const cmd = this.device.config.read16(PCI_COMMAND);
-    this.device.config.write16(PCI_COMMAND, cmd | CMD_MEMORY | CMD_BUS_MASTER);
-  }
-
-  /** The identification register: version major.minor. */
-  version(): { major: number; minor: number } {
-    return this.#edu.version();
-  }
-
-  /** Writes `value` to the liveness register and checks that the device inverts it. */
-  isAlive(value = 0x5a5aa5a5): boolean {
-    return this.#edu.isAlive(value);
-  }
-
-  // ------------------------------------------------------------ factorial
-
-  /** n! mod 2^32, polling the status register. */
-  async factorial(n: number, options: EduWaitOptions = {}): Promise<number> {
-    this.#live();
-    return this.#edu.factorial(n, options);
-  }
-
-  /** n! mod 2^32, waiting for the completion interrupt (enableInterrupts() first). */
-  async factorialByInterrupt(n: number, options: EduWaitOptions = {}): Promise<number> {
-    this.#needIrq();
-    return this.#edu.factorialByInterrupt(n, options);
+    this.device.config.write16(PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
   }
 
   // ------------------------------------------------------------ interrupts
 
   /** Enables INTx or MSI (edu has one vector of each; no MSI-X). */
   enableInterrupts(kind: Extract<InterruptKind, 'intx' | 'msi'>): void {
-    this.#live();
+    this.live();
     if (kind !== 'intx' && kind !== 'msi') throw fail('EINVAL', `edu interrupts are INTx or MSI, not ${String(kind)}`);
     this.device.enableInterrupts(kind, 1);
     this.#irq = kind;
@@ -146,32 +81,6 @@ export class EduDriver {
     if (this.#irq === null) return;
     this.#irq = null;
     this.device.disableInterrupts();
-  }
-
-  /** The interrupt status register. */
-  interruptStatus(): number {
-    return this.#edu.interruptStatus();
-  }
-
-  /** Raises interrupt bits by software (0x60). */
-  raiseInterrupt(bits: number): void {
-    this.#edu.raiseInterrupt(bits);
-  }
-
-  /** Acknowledges interrupt bits (0x64). */
-  ackInterrupt(bits: number): void {
-    this.#edu.ackInterrupt(bits);
-  }
-
-  /**
-   * Waits for interrupts until one of `bits` is reported; every interrupt
-   * seen is acknowledged (and INTx unmasked once the device has dropped the
-   * line). Resolves with the status bits that were acknowledged. Call before
-   * starting the operation, so the interrupt cannot be missed.
-   */
-  async waitInterrupt(bits: number, options: EduWaitOptions = {}): Promise<number> {
-    this.#needIrq();
-    return this.#edu.waitInterrupt(bits, options);
   }
 
   // ------------------------------------------------------------ DMA
@@ -196,14 +105,13 @@ export class EduDriver {
     if (!Number.isSafeInteger(eo) || eo < 0 || eo + count > EDU_BUFFER_SIZE) throw fail('EINVAL', `DMA of ${count} bytes at ${eo} leaves edu's ${EDU_BUFFER_SIZE}-byte buffer`);
     const ram = buf.iova + BigInt(bo);
     if (ram + BigInt(count) > EDU_DMA_LIMIT) {
-      throw fail('EINVAL', `IOVA 0x${ram.toString(16)} is beyond edu's 28-bit DMA mask: allocate with { limit: EDU_DMA_LIMIT }`);
+      throw fail('EINVAL', `IOVA ${hex(ram)} is beyond edu's 28-bit DMA mask: allocate with { limit: EDU_DMA_LIMIT }`);
     }
     return { ram, edu: EDU_BUFFER_ADDR + eo };
   }
 
   async #dma(src: bigint | number, dst: bigint | number, count: number, toRam: boolean, o: EduWaitOptions & { interrupt?: boolean }): Promise<void> {
-    this.#live();
-    return this.#edu.dma(src, dst, count, toRam, o.interrupt ?? this.#irq !== null, o);
+    return this.dma(src, dst, count, toRam, o.interrupt ?? this.#irq !== null, o);
   }
 
   /**
@@ -233,7 +141,7 @@ export class EduDriver {
 
   /** Resets the device (ENOTSUP when it cannot be) and enables it again. Interrupts are left disabled. */
   reset(): void {
-    this.#live();
+    this.live();
     this.#irq = null;
     this.device.reset();
     this.#enableDevice();
@@ -247,25 +155,30 @@ export class EduDriver {
       if (!this.device.closed) {
         this.disableInterrupts();
         const cmd = this.device.config.read16(PCI_COMMAND);
-        this.device.config.write16(PCI_COMMAND, cmd & ~CMD_BUS_MASTER);
+        this.device.config.write16(PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
       }
     } finally {
       this.device.close();
     }
   }
 
-  // ------------------------------------------------------------ helpers
+  // ------------------------------------------------------------ the base class's hooks
 
-  #needIrq(): void {
-    this.#live();
+  protected live(): void {
+    if (this.#closed) throw fail('ENODEV', 'edu: the driver is closed');
+  }
+
+  protected needInterrupts(): void {
+    this.live();
     if (this.#irq === null) throw fail('EINVAL', 'edu: enable interrupts first (enableInterrupts("intx" | "msi"))');
   }
 
-  #live(): void {
-    if (this.#closed) throw fail('ENODEV', 'edu: the driver is closed');
+  protected async nextInterrupt(timeoutMs: number): Promise<void> {
+    await this.device.waitInterrupt(0, timeoutMs);
   }
-}
 
-function hex4(v: number): string {
-  return v.toString(16).padStart(4, '0');
+  /** INTx is masked by the kernel when it fires: unmask once the device dropped the line. */
+  protected interruptHandled(): void {
+    if (this.#irq === 'intx') this.device.unmaskIntx();
+  }
 }

@@ -1,5 +1,5 @@
-// The NVMe controller on the Driver API (NVMe 1.4 §7.6.1 initialisation,
-// §7.6.2 shutdown).
+// The NVMe driver: a controller brought up on the Driver API (NVMe 1.4
+// §7.6.1 initialisation, §7.6.2 shutdown).
 //
 // Bring-up: enable memory decoding and bus mastering; read CAP (MQES, DSTRD,
 // TO, MPSMIN/MPSMAX, CSS); disable the controller (CC.EN = 0, wait CSTS.RDY = 0
@@ -13,25 +13,23 @@
 // owner closes it.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Device, InterruptEvent, InterruptKind } from '../../client/device.js';
+import { KIND_INDEX, type Device, type InterruptEvent, type InterruptKind } from '../../client/device.js';
 import type { Region } from '../../client/region.js';
 import { fail } from '../../errors.js';
-import { pciIrq } from '../../uapi/vfio.js';
+import { CQES_LOG2, SQES_LOG2 } from '../../hw/nvme/entries.js';
+import { AQA, CC, CSTS, decodeCap, decodeVersion, REG, type Capabilities } from '../../hw/nvme/regs.js';
+import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from '../../pci/regs.js';
+import { hex } from '../../util/format.js';
 import { AdminCommands } from './admin.js';
 import { NvmeNamespace } from './block.js';
 import type { ControllerIdentity } from './identify.js';
 import { listPagesFor } from './prp.js';
 import { QueuePair, type DmaMemoryLike } from './queue.js';
-import { CC, CSTS, decodeCap, decodeVersion, REG, type Capabilities } from './regs.js';
 import { NvmeControllerError } from './status.js';
-
-const PCI_COMMAND = 0x04;
-const PCI_COMMAND_MEMORY = 0x2;
-const PCI_COMMAND_MASTER = 0x4;
 
 export type InterruptChoice = 'auto' | InterruptKind | 'none';
 
-export interface NvmeControllerOptions {
+export interface NvmeDriverOptions {
   /** Completion notification: 'none' polls (default); 'auto' takes MSI-X, else MSI, else INTx. */
   interrupts?: InterruptChoice;
   /** I/O queue pairs to create (default 1). */
@@ -61,12 +59,12 @@ export interface IoQueueOptions {
   vector?: number;
 }
 
-export class NvmeController {
+export class NvmeDriver {
   readonly device: Device;
   readonly cap: Capabilities;
   readonly version: string;
   readonly pageSize: number;
-  readonly options: Readonly<NvmeControllerOptions>;
+  readonly options: Readonly<NvmeDriverOptions>;
   readonly admin: AdminCommands;
   readonly ioQueues: QueuePair[] = [];
   /** Set by open(): Identify Controller. */
@@ -83,7 +81,7 @@ export class NvmeController {
   #onInterrupt: ((ev: InterruptEvent) => void) | null = null;
   #closed = false;
 
-  private constructor(device: Device, options: NvmeControllerOptions) {
+  private constructor(device: Device, options: NvmeDriverOptions) {
     this.device = device;
     this.options = options;
     const cmd = device.config.read16(PCI_COMMAND);
@@ -122,8 +120,8 @@ export class NvmeController {
   }
 
   /** Brings the controller up on `device` (see the file comment) and creates its I/O queues. */
-  static async open(device: Device, options: NvmeControllerOptions = {}): Promise<NvmeController> {
-    const c = new NvmeController(device, options);
+  static async open(device: Device, options: NvmeDriverOptions = {}): Promise<NvmeDriver> {
+    const c = new NvmeDriver(device, options);
     try {
       // Interrupts first, as Linux does: QEMU's nvme, for one, sets the admin
       // CQ's MSI-X vector up when CC.EN is written, and only if MSI-X is on then.
@@ -131,7 +129,7 @@ export class NvmeController {
       await c.#enable();
       c.identity = await c.admin.identifyController();
       const id = c.identity;
-      if (id.sqes.min > 6 || id.cqes.min > 4) {
+      if (id.sqes.min > SQES_LOG2 || id.cqes.min > CQES_LOG2) {
         throw new NvmeControllerError('NVME_UNSUPPORTED', `the controller needs SQ entries of 2^${id.sqes.min} and CQ entries of 2^${id.cqes.min} bytes`);
       }
       c.maxTransferBytes = id.mdts === 0 ? Infinity : 2 ** id.mdts * c.cap.minPageSize;
@@ -177,7 +175,7 @@ export class NvmeController {
       if (csts === 0xffffffff) throw new NvmeControllerError('NVME_DEVICE_GONE', `CSTS reads all ones while waiting for ${what}`);
       if (failOnCfs && csts & CSTS.CFS) throw new NvmeControllerError('NVME_CONTROLLER_FATAL', `controller fatal status (CSTS.CFS = 1) while waiting for ${what}`);
       if (cond(csts)) return;
-      if (performance.now() > deadline) throw new NvmeControllerError(code, `timed out after ${timeoutMs} ms waiting for ${what} (CSTS 0x${csts.toString(16)})`);
+      if (performance.now() > deadline) throw new NvmeControllerError(code, `timed out after ${timeoutMs} ms waiting for ${what} (CSTS ${hex(csts)})`);
       await sleep(1);
     }
   }
@@ -202,13 +200,13 @@ export class NvmeController {
     }
     await this.disable();
     const q = this.admin.queue;
-    bar.write32(REG.AQA, ((q.entries - 1) << 16) | (q.entries - 1));
+    bar.write32(REG.AQA, ((q.entries - 1) << AQA.ACQS_SHIFT) | (q.entries - 1));
     bar.write32(REG.ASQ, Number(q.sqMem.iova & 0xffffffffn));
     bar.write32(REG.ASQ + 4, Number(q.sqMem.iova >> 32n));
     bar.write32(REG.ACQ, Number(q.cqMem.iova & 0xffffffffn));
     bar.write32(REG.ACQ + 4, Number(q.cqMem.iova >> 32n));
     const mps = Math.log2(this.pageSize) - 12;
-    bar.write32(REG.CC, CC.EN | (0 << CC.CSS_SHIFT) | (mps << CC.MPS_SHIFT) | (0 << CC.AMS_SHIFT) | (6 << CC.IOSQES_SHIFT) | (4 << CC.IOCQES_SHIFT));
+    bar.write32(REG.CC, CC.EN | (0 << CC.CSS_SHIFT) | (mps << CC.MPS_SHIFT) | (0 << CC.AMS_SHIFT) | (SQES_LOG2 << CC.IOSQES_SHIFT) | (CQES_LOG2 << CC.IOCQES_SHIFT));
     await this.#waitCsts('CSTS.RDY = 1', 'NVME_READY_TIMEOUT', (s) => (s & CSTS.RDY) !== 0, this.#readyTimeout, true);
   }
 
@@ -216,7 +214,7 @@ export class NvmeController {
     if (choice === 'none') return;
     const dev = this.device;
     const available = (kind: InterruptKind): number => {
-      const index = kind === 'msix' ? pciIrq.MSIX : kind === 'msi' ? pciIrq.MSI : pciIrq.INTX;
+      const index = KIND_INDEX[kind];
       if (index >= dev.info.numIrqs) return 0;
       const info = dev.irqInfo(index);
       return info.eventfd ? info.count : 0;
@@ -328,7 +326,7 @@ export class NvmeController {
     if (!q) throw fail('EINVAL', 'the controller has no I/O queue');
     const id = await this.admin.identifyNamespace(nsid);
     if (id.inactive) throw fail('ENOENT', `namespace ${nsid} is not active`);
-    return new NvmeNamespace(this, nsid, id, q);
+    return new NvmeNamespace(nsid, id, q, this.maxTransferBytes);
   }
 
   /**

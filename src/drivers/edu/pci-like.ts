@@ -2,7 +2,7 @@
 // model (src/client/pci-like/): it never calls the Driver API's interrupt or
 // reset operations; it programs the function through its config space, as
 // a driver for real hardware does, and the view turns those writes into the
-// VFIO actions. Compare with src/drivers/edu.ts, the same device driven
+// VFIO actions. Compare with driver.ts, the same device driven
 // through the Driver API; both run on QEMU's edu through /dev/vfio and on our
 // model through vfio-user (docs/pci-like.md).
 //
@@ -16,12 +16,13 @@
 //               acknowledges edu's status register and that BAR write is the
 //               end of interrupt (the view unmasks INTx)
 //
-// edu's registers (BAR0) are described in src/drivers/edu.ts.
+// edu's registers (BAR0) are described in src/hw/edu.ts.
 
-import { fail } from '../errors.js';
-import type { Device } from '../client/device.js';
-import type { DmaBuffer } from '../client/dma.js';
-import { PciLikeDevice, type PciLikeInterrupt } from '../client/pci-like/index.js';
+import type { Device } from '../../client/device.js';
+import type { DmaBuffer } from '../../client/dma.js';
+import { PciLikeDevice, type PciLikeInterrupt } from '../../client/pci-like/index.js';
+import { fail } from '../../errors.js';
+import { EDU_BUFFER_ADDR, EDU_BUFFER_SIZE, EDU_DMA_LIMIT } from '../../hw/edu.js';
 import {
   PCI_CAP_ID_MSI,
   PCI_COMMAND,
@@ -38,19 +39,14 @@ import {
   PCI_MSI_FLAGS_ENABLE,
   PCI_MSI_FLAGS_QSIZE,
   PCI_VENDOR_ID,
-} from '../pci/regs.js';
-import { EDU_BUFFER_ADDR, EDU_BUFFER_SIZE, EDU_DEVICE_ID, EDU_DMA_LIMIT, EDU_VENDOR_ID } from './edu.js';
-import { EduEngine, REG, type EduWaitOptions } from './edu-engine.js';
-
+} from '../../pci/regs.js';
+import { checkEduIds, EduDriverBase, type EduWaitOptions } from './engine.js';
 
 /** An x86 MSI message (the local APIC's window, vector 0x41): any value works, the view carries it back. */
 export const EDU_DEFAULT_MSI = { address: 0xfee00000n, data: 0x0041 } as const;
 
-export type EduPciLikeWaitOptions = EduWaitOptions;
-
-export class EduPciLikeDriver {
+export class EduPciLikeDriver extends EduDriverBase {
   readonly pci: PciLikeDevice;
-  readonly #edu: EduEngine;
   /** Offset of the MSI capability. */
   readonly msiCap: number;
   /** The interrupts seen by waitInterrupt, last first (for tests and diagnostics). */
@@ -60,34 +56,16 @@ export class EduPciLikeDriver {
 
   /** Probes `device`: attaches the PCI-like view and sets the function up. */
   constructor(device: Device) {
-    const pci = PciLikeDevice.attach(device);
+    const { pci, msiCap } = probe(device);
+    super(pci.bar(0));
+    this.pci = pci;
+    this.msiCap = msiCap;
     try {
-      const vendor = pci.config.read16(PCI_VENDOR_ID);
-      const id = pci.config.read16(PCI_DEVICE_ID);
-      if (vendor !== EDU_VENDOR_ID || id !== EDU_DEVICE_ID) {
-        throw fail('ENODEV', `not an edu device: ${vendor.toString(16)}:${id.toString(16)} (expected 1234:11e8)`);
-      }
-      const msi = pci.findCapability(PCI_CAP_ID_MSI);
-      if (msi === undefined) throw fail('ENODEV', 'edu without an MSI capability');
-      this.msiCap = msi;
-      const cmd = pci.config.read16(PCI_COMMAND);
-      pci.config.write16(PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
-      const bar = pci.bar(0);
-      this.#edu = new EduEngine(bar, {
-        live: () => this.#live(),
-        nextInterrupt: async (timeoutMs) => {
-          this.lastInterrupt = await pci.waitInterrupt(0, timeoutMs);
-        },
-        // The acknowledging BAR write ends an INTx; one that was not ours is ended anyway.
-        interruptHandled: (status) => status === 0 && pci.intxInService && pci.eoi(),
-      });
-      const ident = bar.read32(REG.ID);
-      if ((ident & 0xffff) !== 0x00ed) throw fail('ENODEV', `edu identification register reads 0x${ident.toString(16)}`);
+      this.checkIdentification();
     } catch (err) {
       pci.close();
       throw err;
     }
-    this.pci = pci;
   }
 
   /** Opens a device with `open` and probes it; the device is closed if probing fails. */
@@ -110,19 +88,11 @@ export class EduPciLikeDriver {
     return this.#scheme;
   }
 
-  version(): { major: number; minor: number } {
-    return this.#edu.version();
-  }
-
-  isAlive(value = 0x5a5aa5a5): boolean {
-    return this.#edu.isAlive(value);
-  }
-
   // ------------------------------------------------------------ interrupt schemes, by config writes
 
   /** Programs and enables MSI (one vector) through the capability, INTx Disable set. */
   enableMsi(message: { address: bigint; data: number } = EDU_DEFAULT_MSI): void {
-    this.#live();
+    this.live();
     const cfg = this.pci.config;
     const c = this.msiCap;
     const flags = cfg.read16(c + PCI_MSI_FLAGS);
@@ -137,7 +107,7 @@ export class EduPciLikeDriver {
 
   /** Uses INTx: MSI Enable cleared, INTx Disable cleared. */
   enableIntx(): void {
-    this.#live();
+    this.live();
     const cfg = this.pci.config;
     const c = this.msiCap;
     cfg.write16(c + PCI_MSI_FLAGS, cfg.read16(c + PCI_MSI_FLAGS) & ~PCI_MSI_FLAGS_ENABLE);
@@ -154,46 +124,10 @@ export class EduPciLikeDriver {
     this.#scheme = null;
   }
 
-  interruptStatus(): number {
-    return this.#edu.interruptStatus();
-  }
-
-  raiseInterrupt(bits: number): void {
-    this.#edu.raiseInterrupt(bits);
-  }
-
-  ackInterrupt(bits: number): void {
-    this.#edu.ackInterrupt(bits);
-  }
-
-  /**
-   * The interrupt handler loop: waits for vector 0 until one of `bits` is
-   * reported, acknowledging every status bit seen (the acknowledging write
-   * also ends an INTx). Resolves with the bits acknowledged. Call it before
-   * starting the operation.
-   */
-  async waitInterrupt(bits: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
-    this.#needScheme();
-    return this.#edu.waitInterrupt(bits, options);
-  }
-
-  // ------------------------------------------------------------ factorial
-
-  async factorial(n: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
-    this.#live();
-    return this.#edu.factorial(n, options);
-  }
-
-  /** n! mod 2^32, completed by the factorial-done interrupt (enableMsi() or enableIntx() first). */
-  async factorialByInterrupt(n: number, options: EduPciLikeWaitOptions = {}): Promise<number> {
-    this.#needScheme();
-    return this.#edu.factorialByInterrupt(n, options);
-  }
-
   // ------------------------------------------------------------ DMA
 
   /** `data` into edu's buffer at `eduOffset` by DMA and back into another buffer (completed by interrupts when a scheme is on); returns what came back. */
-  async roundTrip(data: Uint8Array, eduOffset = 0, options: EduPciLikeWaitOptions = {}): Promise<Uint8Array> {
+  async roundTrip(data: Uint8Array, eduOffset = 0, options: EduWaitOptions = {}): Promise<Uint8Array> {
     const count = data.length;
     if (count <= 0 || eduOffset < 0 || eduOffset + count > EDU_BUFFER_SIZE) throw fail('EINVAL', `DMA of ${count} bytes at ${eduOffset} leaves edu's buffer`);
     const out = this.device.allocDma(count, { limit: EDU_DMA_LIMIT, access: { read: true, write: false } });
@@ -209,10 +143,9 @@ export class EduPciLikeDriver {
     }
   }
 
-  async #dma(buf: DmaBuffer, edu: number, count: number, toRam: boolean, o: EduPciLikeWaitOptions): Promise<void> {
-    this.#live();
+  async #dma(buf: DmaBuffer, edu: number, count: number, toRam: boolean, o: EduWaitOptions): Promise<void> {
     const ram = Number(buf.iova);
-    return this.#edu.dma(toRam ? edu : ram, toRam ? ram : edu, count, toRam, this.#scheme !== null, o);
+    return this.dma(toRam ? edu : ram, toRam ? ram : edu, count, toRam, this.#scheme !== null, o);
   }
 
   // ------------------------------------------------------------ close
@@ -232,12 +165,39 @@ export class EduPciLikeDriver {
     }
   }
 
-  #needScheme(): void {
-    this.#live();
+  // ------------------------------------------------------------ the base class's hooks
+
+  protected live(): void {
+    if (this.#closed) throw fail('ENODEV', 'edu: the driver is closed');
+  }
+
+  protected needInterrupts(): void {
+    this.live();
     if (this.#scheme === null) throw fail('EINVAL', 'edu: choose an interrupt scheme first (enableMsi() or enableIntx())');
   }
 
-  #live(): void {
-    if (this.#closed) throw fail('ENODEV', 'edu: the driver is closed');
+  protected async nextInterrupt(timeoutMs: number): Promise<void> {
+    this.lastInterrupt = await this.pci.waitInterrupt(0, timeoutMs);
+  }
+
+  /** The acknowledging BAR write ends an INTx; one that was not ours is ended anyway. */
+  protected interruptHandled(status: number): void {
+    if (status === 0 && this.pci.intxInService) this.pci.eoi();
+  }
+}
+
+/** Attaches the PCI-like view and sets the function up: an edu with MSI, memory decoding and bus mastering on, INTx off. */
+function probe(device: Device): { pci: PciLikeDevice; msiCap: number } {
+  const pci = PciLikeDevice.attach(device);
+  try {
+    checkEduIds(pci.config.read16(PCI_VENDOR_ID), pci.config.read16(PCI_DEVICE_ID));
+    const msiCap = pci.findCapability(PCI_CAP_ID_MSI);
+    if (msiCap === undefined) throw fail('ENODEV', 'edu without an MSI capability');
+    const cmd = pci.config.read16(PCI_COMMAND);
+    pci.config.write16(PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
+    return { pci, msiCap };
+  } catch (err) {
+    pci.close();
+    throw err;
   }
 }

@@ -1,3 +1,0 @@
-// Device models served by the vfio-user server (src/server).
-
-export * from './edu.js';

@@ -1,0 +1,19 @@
+// BAR0 as this model lays it out (the registers are in src/hw/nvme/regs.ts):
+//
+// BAR0 (64-bit memory, 16 KiB):
+//   0x0000-0x0fff  controller registers (trapped: REGION_READ/WRITE to the model)
+//   0x1000-0x1fff  doorbells, CAP.DSTRD = 0 (4-byte stride): SQy tail at
+//                  0x1000 + 8y, CQy head at 0x1000 + 8y + 4. Shared memory:
+//                  the client mmaps this page and the model polls it.
+//   0x2000-0x2fff  MSI-X table (up to 256 vectors; the framework's)
+//   0x3000-0x3fff  MSI-X PBA (the framework's)
+
+import { REG } from '../../hw/nvme/regs.js';
+
+export const BAR0_SIZE = 0x4000;
+export const DOORBELL_OFFSET = REG.DOORBELLS;
+export const DOORBELL_PAGE_SIZE = 0x1000;
+export const MSIX_TABLE_OFFSET = 0x2000;
+export const MSIX_PBA_OFFSET = 0x3000;
+/** The registers the model implements: 0x00-0x3f (CAP to ACQ; no CMB, no PMR). */
+export const REGISTERS_END = 0x40;
