@@ -11,6 +11,7 @@
 // specification (and in these codecs) count from the end of the header.
 
 import { fail } from '../errors.js';
+import { hex } from '../util/format.js';
 import { isKnownCommand, commandName } from './commands.js';
 import { checkU16, checkU32, readU16, readU32, writeU16, writeU32 } from './wire.js';
 
@@ -113,6 +114,12 @@ export function messageType(h: Header): number {
   return h.flags & FLAG_TYPE_MASK;
 }
 
+/** The flags word of a command: its type, and the no-reply bit if `flags` asks for it (EINVAL for any other bit). */
+export function commandFlags(flags: number): number {
+  if (flags & ~FLAG_NO_REPLY) throw fail('EINVAL', `a command may only carry the no-reply flag, got ${hex(flags)}`);
+  return MessageType.COMMAND | flags;
+}
+
 export function isCommand(h: Header): boolean {
   return messageType(h) === MessageType.COMMAND;
 }
@@ -157,8 +164,4 @@ export function validateHeader(h: Header): void {
     }
   }
   if (!isKnownCommand(h.command)) throw fail('ENOSYS', `unknown ${commandName(h.command)}`);
-}
-
-function hex(v: number): string {
-  return `0x${v.toString(16)}`;
 }
