@@ -62,17 +62,25 @@ export interface Header {
   errno: number;
 }
 
+// Each field read in place, allocating nothing: the synchronous client checks
+// replies where they lie in its receive buffer.
+export const headerMsgId = (b: Uint8Array, at = 0): number => readU16(b, at);
+export const headerCommand = (b: Uint8Array, at = 0): number => readU16(b, at + 2);
+export const headerSize = (b: Uint8Array, at = 0): number => readU32(b, at + 4);
+export const headerFlags = (b: Uint8Array, at = 0): number => readU32(b, at + 8);
+export const headerErrno = (b: Uint8Array, at = 0): number => readU32(b, at + 12);
+
 /** Reads the five header fields; `b` must hold at least 16 bytes from `offset`. */
 export function readHeader(b: Uint8Array, offset = 0): Header {
   if (b.length - offset < HEADER_SIZE) {
     throw fail('EINVAL', `message of ${b.length - offset} bytes is shorter than the ${HEADER_SIZE}-byte header`);
   }
   return {
-    msgId: readU16(b, offset),
-    command: readU16(b, offset + 2),
-    size: readU32(b, offset + 4),
-    flags: readU32(b, offset + 8),
-    errno: readU32(b, offset + 12),
+    msgId: headerMsgId(b, offset),
+    command: headerCommand(b, offset),
+    size: headerSize(b, offset),
+    flags: headerFlags(b, offset),
+    errno: headerErrno(b, offset),
   };
 }
 

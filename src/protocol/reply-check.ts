@@ -4,9 +4,21 @@
 
 import { fail } from '../errors.js';
 import { hex } from '../util/format.js';
-import { FLAG_ERROR, FLAG_NO_REPLY, FLAG_TYPE_MASK, FLAGS_RESERVED_MASK, HEADER_SIZE, MessageType } from './header.js';
+import {
+  FLAG_ERROR,
+  FLAG_NO_REPLY,
+  FLAG_TYPE_MASK,
+  FLAGS_RESERVED_MASK,
+  HEADER_SIZE,
+  MessageType,
+  headerCommand,
+  headerErrno,
+  headerFlags,
+  headerMsgId,
+  headerSize,
+} from './header.js';
 import { PeerError } from './reply.js';
-import { readU16, readU32, readU64, u64Equals, type U64 } from './wire.js';
+import { readU64, u64Equals, type U64 } from './wire.js';
 
 /**
  * The first `len` bytes of `m` are a successful reply to message `msgId` of
@@ -16,15 +28,15 @@ import { readU16, readU32, readU64, u64Equals, type U64 } from './wire.js';
 export function checkReplyHead(m: Uint8Array, len: number, command: number, msgId: number): void {
   if (len > m.length) throw fail('EINVAL', `reply length ${len} exceeds the ${m.length}-byte buffer`);
   if (len < HEADER_SIZE) throw fail('EINVAL', `reply of ${len} bytes is shorter than a header`);
-  const flags = readU32(m, 8);
-  if (readU16(m, 2) !== command) throw fail('EINVAL', `reply for command ${readU16(m, 2)}, expected ${command}`);
-  if (readU16(m, 0) !== msgId) throw fail('EINVAL', `reply to message ${readU16(m, 0)}, expected ${msgId}`);
+  const flags = headerFlags(m);
+  if (headerCommand(m) !== command) throw fail('EINVAL', `reply for command ${headerCommand(m)}, expected ${command}`);
+  if (headerMsgId(m) !== msgId) throw fail('EINVAL', `reply to message ${headerMsgId(m)}, expected ${msgId}`);
   if ((flags & FLAG_TYPE_MASK) !== MessageType.REPLY || flags & FLAGS_RESERVED_MASK || flags & FLAG_NO_REPLY) {
     throw fail('EINVAL', `bad reply flags ${hex(flags)}`);
   }
-  if (readU32(m, 4) !== len) throw fail('EINVAL', `header says ${readU32(m, 4)} bytes but the reply has ${len}`);
-  if (flags & FLAG_ERROR) throw new PeerError(command, readU32(m, 12));
-  if (readU32(m, 12) !== 0) throw fail('EINVAL', `errno ${readU32(m, 12)} in a reply without the error flag`);
+  if (headerSize(m) !== len) throw fail('EINVAL', `header says ${headerSize(m)} bytes but the reply has ${len}`);
+  if (flags & FLAG_ERROR) throw new PeerError(command, headerErrno(m));
+  if (headerErrno(m) !== 0) throw fail('EINVAL', `errno ${headerErrno(m)} in a reply without the error flag`);
 }
 
 /** The u64 at `at` of the reply echoes the request's `expected` (an offset or address). */
