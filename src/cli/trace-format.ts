@@ -6,6 +6,8 @@
 // by the client from config bytes): "COMMAND", "MSI.CONTROL", "PM.PMCSR",
 // "PCIe.DEVCTL", "AER.UNCOR_STATUS"...
 
+import { hex } from '../util/format.js';
+
 /** A capability as the trace stream describes it. */
 export interface TraceCapability {
   id: number;
@@ -155,7 +157,7 @@ const EXT_SHORT: Record<number, string> = {
 };
 
 export function capShortName(id: number, extended: boolean): string {
-  return (extended ? EXT_SHORT : STD_SHORT)[id] ?? `${extended ? 'ECAP' : 'CAP'}_0x${id.toString(16).padStart(2, '0')}`;
+  return (extended ? EXT_SHORT : STD_SHORT)[id] ?? `${extended ? 'ECAP' : 'CAP'}_${hex(id, 2)}`;
 }
 
 function msiTable(length: number): RegTable {
@@ -235,9 +237,9 @@ export function configRegisterName(offset: number, size: number, caps: readonly 
     return first.offset === offset ? base : `${first.name}+${offset - first.offset}`;
   }
   const cap = caps.find((c) => offset >= c.offset && offset < c.offset + Math.max(c.length, 1));
-  if (cap) return `${capShortName(cap.id, cap.extended)}+0x${(offset - cap.offset).toString(16).padStart(2, '0')}`;
+  if (cap) return `${capShortName(cap.id, cap.extended)}+${hex(offset - cap.offset, 2)}`;
   if (offset < 0x40) return 'reserved';
-  return `0x${offset.toString(16).padStart(3, '0')}`;
+  return hex(offset, 3);
 }
 
 // ------------------------------------------------------------ value decoding
@@ -288,10 +290,6 @@ export function describeRegisterValue(name: string, value: number): string {
 }
 
 // ------------------------------------------------------------ rendering
-
-function hex(n: number, width = 0): string {
-  return '0x' + n.toString(16).padStart(width, '0');
-}
 
 function time(t: number): string {
   const d = new Date(t);

@@ -13,11 +13,33 @@
 import { chmodSync, chownSync, statSync } from 'node:fs';
 import type { ClientEvent, VfioUserServer } from '../server/server.js';
 import type { MessageTrace } from '../server/session.js';
-import { Command, FLAG_ERROR, FLAG_NO_REPLY, FLAG_TYPE_MASK, MessageType, HEADER_SIZE } from '../protocol/index.js';
+import {
+  Command,
+  HEADER_SIZE,
+  PCI_CONFIG_REGION_INDEX,
+  decodeDmaMapRequestPayload,
+  decodeDmaReadRequestPayload,
+  decodeDmaUnmapRequestPayload,
+  decodeDmaWriteRequestPayload,
+  decodeIrqInfoRequestPayload,
+  decodeRegionInfoRequestPayload,
+  decodeRegionIoFdsRequestPayload,
+  decodeRegionReadReply,
+  decodeRegionReadRequestPayload,
+  decodeRegionWriteMultiRequestPayload,
+  decodeRegionWriteRequestPayload,
+  decodeSetIrqsRequestPayload,
+  isCommand,
+  isErrorReply,
+  wantsReply,
+} from '../protocol/index.js';
+import { hex } from '../util/format.js';
 import { errnoName } from '../errors.js';
 import { UnixServer, type UnixConnection } from '../sys/index.js';
 import { capabilityName } from '../pci/index.js';
 import { IRQ_NAMES, regionName, type TraceAccess, type TraceEvent, type TraceHello } from './trace-format.js';
+
+type Common = Pick<TraceAccess, 'time' | 'client' | 'msgId'>;
 
 const HIGH_WATER = 4 * 1024 * 1024;
 /** Bytes of data shown for accesses larger than 8 bytes. */
@@ -36,22 +58,11 @@ export function traceSocketPath(socket: string): string {
 
 // ------------------------------------------------------------ decoding
 
-function hex(n: number | bigint, width = 0): string {
-  return '0x' + n.toString(16).padStart(width, '0');
-}
-
-function view(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
-function need(p: Uint8Array, n: number): void {
-  if (p.length < n) throw new Error(`payload of ${p.length} bytes, expected ${n}`);
-}
-
+/** Little-endian bytes (1..8) as one hex number, zero-padded to their width ("0x0006"). */
 function leHex(d: Uint8Array): string {
-  let s = '';
-  for (let i = d.length - 1; i >= 0; i--) s += d[i]!.toString(16).padStart(2, '0');
-  return '0x' + s;
+  let v = 0n;
+  for (let i = d.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(d[i]!);
+  return hex(v, 2 * d.length);
 }
 
 function bytesHex(d: Uint8Array): string {
@@ -62,6 +73,23 @@ function withData(e: TraceAccess, data: Uint8Array): void {
   if (data.length === 0) return;
   if (data.length <= 8) e.value = leHex(data);
   else e.data = bytesHex(data);
+}
+
+/** A trace carries only how many descriptors came; the codecs check just that count. */
+function fdPlaceholders(n: number): number[] {
+  return new Array<number>(n).fill(-1);
+}
+
+function access(base: Common, op: 'read' | 'write', region: number, offset: bigint, size: number): TraceAccess {
+  return {
+    type: region === PCI_CONFIG_REGION_INDEX ? 'config' : 'region',
+    ...base,
+    op,
+    region,
+    regionName: regionName(region),
+    offset: Number(offset),
+    size,
+  };
 }
 
 type Pending = { event: TraceEvent; multi?: TraceAccess[] };
@@ -77,16 +105,15 @@ export class TraceDecoder {
   /** Events for one message (usually zero or one). */
   decode(t: MessageTrace, now = Date.now()): TraceEvent[] {
     const h = t.header;
-    const type = h.flags & FLAG_TYPE_MASK;
     const payload = t.message.subarray(HEADER_SIZE, Math.min(t.message.length, h.size));
-    if (type === MessageType.COMMAND) {
+    if (isCommand(h)) {
       let p: Pending;
       try {
         p = this.#command(t, payload, now);
       } catch (err) {
         p = { event: { type: 'command', time: now, client: t.client, msgId: h.msgId, name: t.name, detail: `(undecodable: ${(err as Error).message})` } };
       }
-      if (h.flags & FLAG_NO_REPLY) return this.#events(p);
+      if (!wantsReply(h)) return this.#events(p);
       this.#pending.set(`${t.client}:${t.direction}:${h.msgId}`, p);
       return [];
     }
@@ -95,16 +122,16 @@ export class TraceDecoder {
     if (!p) return [];
     this.#pending.delete(key);
     p.event.time = now;
-    if (h.flags & FLAG_ERROR) {
+    if (isErrorReply(h)) {
       const errno = h.errno ? errnoName(h.errno) : 'error (no errno)';
       for (const e of p.multi ?? [p.event]) (e as { errno?: string }).errno = errno;
     } else if (p.event.type === 'config' || p.event.type === 'region') {
       const e = p.event;
       if (e.op === 'read') {
         try {
-          withData(e, payload.subarray(16, 16 + e.size));
+          withData(e, decodeRegionReadReply(t.message).data);
         } catch {
-          // a short reply: the event stays without a value
+          // a malformed reply: the event stays without a value
         }
       }
     }
@@ -120,87 +147,67 @@ export class TraceDecoder {
     return p.multi ?? [p.event];
   }
 
+  /** Decodes a command with the protocol's codecs; a malformed one throws (and is shown undecodable). */
   #command(t: MessageTrace, p: Uint8Array, time: number): Pending {
-    const base = { time, client: t.client, msgId: t.header.msgId };
-    const v = view(p);
+    const base: Common = { time, client: t.client, msgId: t.header.msgId };
+    const fds = fdPlaceholders(t.fds);
     switch (t.header.command) {
-      case Command.REGION_READ:
+      case Command.REGION_READ: {
+        const a = decodeRegionReadRequestPayload(p, fds);
+        return { event: access(base, 'read', a.region, a.offset, a.count) };
+      }
       case Command.REGION_WRITE: {
-        need(p, 16);
-        const region = v.getUint32(8, true);
-        const e: TraceAccess = {
-          type: region === 7 ? 'config' : 'region',
-          ...base,
-          op: t.header.command === Command.REGION_READ ? 'read' : 'write',
-          region,
-          regionName: regionName(region),
-          offset: Number(v.getBigUint64(0, true)),
-          size: v.getUint32(12, true),
-        };
-        if (e.op === 'write') withData(e, p.subarray(16, 16 + e.size));
+        const a = decodeRegionWriteRequestPayload(p, fds);
+        const e = access(base, 'write', a.region, a.offset, a.count);
+        withData(e, a.data);
         return { event: e };
       }
       case Command.REGION_WRITE_MULTI: {
-        need(p, 8);
-        const n = Number(v.getBigUint64(0, true));
-        need(p, 8 + 24 * n);
-        const multi: TraceAccess[] = [];
-        for (let i = 0; i < n; i++) {
-          const o = 8 + 24 * i;
-          const region = v.getUint32(o + 8, true);
-          const size = Math.min(v.getUint32(o + 12, true), 8);
-          const e: TraceAccess = {
-            type: region === 7 ? 'config' : 'region', ...base, op: 'write', region, regionName: regionName(region),
-            offset: Number(v.getBigUint64(o, true)), size,
-          };
-          withData(e, p.subarray(o + 16, o + 16 + size));
-          multi.push(e);
-        }
+        const multi = decodeRegionWriteMultiRequestPayload(p, fds).map((w) => {
+          const e = access(base, 'write', w.region, w.offset, w.data.length);
+          withData(e, w.data);
+          return e;
+        });
         return { event: multi[0] ?? { type: 'command', ...base, name: t.name, detail: 'no writes' }, multi };
       }
       case Command.DMA_MAP: {
-        need(p, 32);
-        const flags = v.getUint32(4, true);
+        const m = decodeDmaMapRequestPayload(p, fds);
         return {
           event: {
-            type: 'dma_map', ...base, offset: hex(v.getBigUint64(8, true)), iova: hex(v.getBigUint64(16, true)), size: hex(v.getBigUint64(24, true)),
-            readable: (flags & 1) !== 0, writable: (flags & 2) !== 0, fd: t.fds > 0,
+            type: 'dma_map', ...base, offset: hex(m.offset), iova: hex(m.address), size: hex(m.size),
+            readable: m.readable, writable: m.writable, fd: m.fd !== undefined,
           },
         };
       }
       case Command.DMA_UNMAP: {
-        need(p, 24);
-        return { event: { type: 'dma_unmap', ...base, iova: hex(v.getBigUint64(8, true)), size: hex(v.getBigUint64(16, true)), all: (v.getUint32(4, true) & 2) !== 0 } };
+        const u = decodeDmaUnmapRequestPayload(p, fds);
+        return { event: { type: 'dma_unmap', ...base, iova: hex(u.address), size: hex(u.size), all: u.all } };
       }
       case Command.DEVICE_SET_IRQS: {
-        need(p, 20);
-        const flags = v.getUint32(4, true);
-        const index = v.getUint32(8, true);
-        const data = flags & 1 ? 'none' : flags & 2 ? 'bool' : flags & 4 ? 'eventfd' : `data 0x${(flags & 7).toString(16)}`;
-        const action = flags & 8 ? 'mask' : flags & 16 ? 'unmask' : flags & 32 ? 'trigger' : `action 0x${(flags & 0x38).toString(16)}`;
+        const r = decodeSetIrqsRequestPayload(p, fds);
         return {
           event: {
-            type: 'set_irqs', ...base, index, irq: IRQ_NAMES[index] ?? `index ${index}`, action, data,
-            start: v.getUint32(12, true), count: v.getUint32(16, true), eventfds: t.fds,
+            type: 'set_irqs', ...base, index: r.index, irq: IRQ_NAMES[r.index] ?? `index ${r.index}`, action: r.action, data: r.data,
+            start: r.start, count: r.count, eventfds: t.fds,
           },
         };
       }
-      case Command.DMA_READ:
+      case Command.DMA_READ: {
+        const a = decodeDmaReadRequestPayload(p, fds);
+        return { event: { type: 'dma_read', ...base, iova: hex(a.address), size: a.count } };
+      }
       case Command.DMA_WRITE: {
-        need(p, 16);
-        return {
-          event: { type: t.header.command === Command.DMA_READ ? 'dma_read' : 'dma_write', ...base, iova: hex(v.getBigUint64(0, true)), size: Number(v.getBigUint64(8, true)) },
-        };
+        const a = decodeDmaWriteRequestPayload(p, fds);
+        return { event: { type: 'dma_write', ...base, iova: hex(a.address), size: a.count } };
       }
       case Command.DEVICE_RESET:
         return { event: { type: 'reset', ...base } };
       case Command.DEVICE_GET_REGION_INFO:
+        return { event: { type: 'command', ...base, name: t.name, detail: regionName(decodeRegionInfoRequestPayload(p, fds).index) } };
       case Command.DEVICE_GET_REGION_IO_FDS:
-        need(p, 12);
-        return { event: { type: 'command', ...base, name: t.name, detail: regionName(v.getUint32(8, true)) } };
+        return { event: { type: 'command', ...base, name: t.name, detail: regionName(decodeRegionIoFdsRequestPayload(p, fds).index) } };
       case Command.DEVICE_GET_IRQ_INFO: {
-        need(p, 12);
-        const i = v.getUint32(8, true);
+        const i = decodeIrqInfoRequestPayload(p, fds).index;
         return { event: { type: 'command', ...base, name: t.name, detail: IRQ_NAMES[i] ?? `index ${i}` } };
       }
       default:

@@ -44,20 +44,22 @@ import {
   writeU64,
   type U64,
 } from './wire.js';
+import { deviceFeature, migState } from '../uapi/vfio.js';
 
 export const DEVICE_FEATURE_SIZE = 8;
-export const DEVICE_FEATURE_MASK = 0xffff;
-export const DEVICE_FEATURE_GET = 1 << 16;
-export const DEVICE_FEATURE_SET = 1 << 17;
-export const DEVICE_FEATURE_PROBE = 1 << 18;
+export const DEVICE_FEATURE_MASK = deviceFeature.MASK;
+export const DEVICE_FEATURE_GET = deviceFeature.GET;
+export const DEVICE_FEATURE_SET = deviceFeature.SET;
+export const DEVICE_FEATURE_PROBE = deviceFeature.PROBE;
 const KNOWN_FLAGS = DEVICE_FEATURE_MASK | DEVICE_FEATURE_GET | DEVICE_FEATURE_SET | DEVICE_FEATURE_PROBE;
 
+/** The features vfio-user carries (their numbers are the kernel's). */
 export const Feature = {
-  MIGRATION: 1,
-  MIG_DEVICE_STATE: 2,
-  DMA_LOGGING_START: 6,
-  DMA_LOGGING_STOP: 7,
-  DMA_LOGGING_REPORT: 8,
+  MIGRATION: deviceFeature.MIGRATION,
+  MIG_DEVICE_STATE: deviceFeature.MIG_DEVICE_STATE,
+  DMA_LOGGING_START: deviceFeature.DMA_LOGGING_START,
+  DMA_LOGGING_STOP: deviceFeature.DMA_LOGGING_STOP,
+  DMA_LOGGING_REPORT: deviceFeature.DMA_LOGGING_REPORT,
 } as const;
 
 export const MIGRATION_STOP_COPY = 1n << 0n;
@@ -65,17 +67,8 @@ export const MIGRATION_P2P = 1n << 1n;
 export const MIGRATION_PRE_COPY = 1n << 2n;
 const MIGRATION_FLAGS = MIGRATION_STOP_COPY | MIGRATION_P2P | MIGRATION_PRE_COPY;
 
-/** enum vfio_device_mig_state. */
-export const DeviceState = {
-  ERROR: 0,
-  STOP: 1,
-  RUNNING: 2,
-  STOP_COPY: 3,
-  RESUMING: 4,
-  RUNNING_P2P: 5,
-  PRE_COPY: 6,
-  PRE_COPY_P2P: 7,
-} as const;
+/** enum vfio_device_mig_state, as uapi defines it. */
+export const DeviceState = migState;
 
 export const MIG_STATE_DATA_SIZE = 8;
 export const DMA_LOGGING_CONTROL_SIZE = 16;

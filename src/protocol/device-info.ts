@@ -3,7 +3,7 @@
 // its capability chain).
 //
 // Request and reply payload (16 bytes):
-//   0 u32 argsz  4 u32 flags (bit 0 RESET, bit 1 PCI)  8 u32 num_regions  12 u32 num_irqs
+//   0 u32 argsz  4 u32 flags (deviceFlags of uapi: bit 0 RESET, bit 1 PCI)  8 u32 num_regions  12 u32 num_irqs
 // In the request argsz is the room the client has for the reply (at least 16,
 // like the kernel's minimum size: EINVAL below) and every other field is zero.
 // The reply's argsz is the size of the full reply (16 today); a reply never
@@ -13,20 +13,21 @@
 import { fail } from '../errors.js';
 import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
-import { newCommand, newReply, openCommand, openReply } from './message.js';
-import { checkU32, readU32, requireLength, requireNoFds, requireZero, writeU32 } from './wire.js';
+import { newReply, openCommand, openReply } from './message.js';
+import { decodeInfoQuery, encodeInfoQuery, type InfoQuery } from './info-query.js';
+import { struct } from './struct.js';
+import { checkU32, requireLength } from './wire.js';
 import { deviceFlags, pciIrq, pciRegion } from '../uapi/vfio.js';
 
-export const DEVICE_INFO_SIZE = 16;
-
-export const DEVICE_FLAGS_RESET = deviceFlags.RESET;
-export const DEVICE_FLAGS_PCI = deviceFlags.PCI;
-export const DEVICE_FLAGS_PLATFORM = deviceFlags.PLATFORM;
-export const DEVICE_FLAGS_AMBA = deviceFlags.AMBA;
-export const DEVICE_FLAGS_CCW = deviceFlags.CCW;
-export const DEVICE_FLAGS_AP = deviceFlags.AP;
-export const DEVICE_FLAGS_FSL_MC = deviceFlags.FSL_MC;
-export const DEVICE_FLAGS_CAPS = deviceFlags.CAPS;
+/** struct vfio_device_info without its capability chain: request and reply. */
+const DEVICE_INFO = struct('DEVICE_GET_INFO', [
+  ['argsz', 'u32'],
+  ['flags', 'u32'],
+  ['numRegions', 'u32'],
+  ['numIrqs', 'u32'],
+] as const);
+export const DEVICE_INFO_SIZE = DEVICE_INFO.size;
+const QUERY: InfoQuery = { command: Command.DEVICE_GET_INFO, name: 'DEVICE_GET_INFO', layout: DEVICE_INFO, minimum: 'reply' };
 
 /** Regions a PCI device has at least: BAR0-5, ROM, config space, VGA. */
 export const PCI_NUM_REGIONS = pciRegion.NUM_REGIONS;
@@ -46,25 +47,12 @@ export interface DeviceInfoReply extends DeviceInfo {
 }
 
 export function encodeDeviceGetInfoRequest(msgId: number, argsz = DEVICE_INFO_SIZE, flags = 0): Buffer {
-  checkU32(argsz, 'DEVICE_GET_INFO argsz');
-  if (argsz < DEVICE_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_INFO: argsz ${argsz} is below ${DEVICE_INFO_SIZE}`);
-  const b = newCommand(msgId, Command.DEVICE_GET_INFO, DEVICE_INFO_SIZE, flags);
-  writeU32(b, HEADER_SIZE, argsz);
-  return b;
+  return encodeInfoQuery(QUERY, msgId, 0, argsz, flags);
 }
 
 /** Decodes the request and returns its argsz (the room for the reply). */
 export function decodeDeviceGetInfoRequestPayload(p: Uint8Array, fds: readonly number[] = []): { argsz: number } {
-  requireNoFds(fds, 'DEVICE_GET_INFO');
-  requireLength(p, DEVICE_INFO_SIZE, 'DEVICE_GET_INFO');
-  const argsz = readU32(p, 0);
-  if (argsz < DEVICE_INFO_SIZE) {
-    throw fail('EINVAL', `DEVICE_GET_INFO: argsz ${argsz} is smaller than the ${DEVICE_INFO_SIZE}-byte reply`);
-  }
-  requireZero(readU32(p, 4), 'DEVICE_GET_INFO flags');
-  requireZero(readU32(p, 8), 'DEVICE_GET_INFO num_regions');
-  requireZero(readU32(p, 12), 'DEVICE_GET_INFO num_irqs');
-  return { argsz };
+  return { argsz: decodeInfoQuery(QUERY, p, fds, undefined).argsz };
 }
 
 export function decodeDeviceGetInfoRequest(message: Uint8Array, fds: readonly number[] = []): { argsz: number } {
@@ -75,7 +63,7 @@ function checkInfo(info: DeviceInfo): void {
   checkU32(info.flags, 'device flags');
   checkU32(info.numRegions, 'num_regions');
   checkU32(info.numIrqs, 'num_irqs');
-  if (info.flags & DEVICE_FLAGS_PCI && info.numRegions < PCI_NUM_REGIONS) {
+  if (info.flags & deviceFlags.PCI && info.numRegions < PCI_NUM_REGIONS) {
     throw fail('EINVAL', `DEVICE_GET_INFO: a PCI device has at least ${PCI_NUM_REGIONS} regions, not ${info.numRegions}`);
   }
 }
@@ -90,10 +78,7 @@ export function encodeDeviceGetInfoReply(msgId: number, requestArgsz: number, in
     throw fail('EINVAL', `DEVICE_GET_INFO: argsz ${requestArgsz} is smaller than the ${DEVICE_INFO_SIZE}-byte reply`);
   }
   const b = newReply(msgId, Command.DEVICE_GET_INFO, DEVICE_INFO_SIZE);
-  writeU32(b, HEADER_SIZE, DEVICE_INFO_SIZE);
-  writeU32(b, HEADER_SIZE + 4, info.flags);
-  writeU32(b, HEADER_SIZE + 8, info.numRegions);
-  writeU32(b, HEADER_SIZE + 12, info.numIrqs);
+  DEVICE_INFO.write(b, { argsz: DEVICE_INFO_SIZE, flags: info.flags, numRegions: info.numRegions, numIrqs: info.numIrqs }, HEADER_SIZE);
   return b;
 }
 
@@ -104,9 +89,8 @@ export function encodeDeviceGetInfoReply(msgId: number, requestArgsz: number, in
 export function decodeDeviceGetInfoReply(message: Uint8Array): DeviceInfoReply {
   const p = openReply(message, Command.DEVICE_GET_INFO).payload;
   requireLength(p, DEVICE_INFO_SIZE, 'DEVICE_GET_INFO reply');
-  const argsz = readU32(p, 0);
+  const { argsz, ...info } = DEVICE_INFO.read(p);
   if (argsz < DEVICE_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_INFO reply: argsz ${argsz} is below ${DEVICE_INFO_SIZE}`);
-  const info = { flags: readU32(p, 4), numRegions: readU32(p, 8), numIrqs: readU32(p, 12) };
   checkInfo(info);
   return { argsz, truncated: argsz > DEVICE_INFO_SIZE, ...info };
 }

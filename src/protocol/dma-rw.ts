@@ -16,15 +16,15 @@
 // caller's buffer, and check*Reply validates a reply in place.
 
 import { fail } from '../errors.js';
+import { hex } from '../util/format.js';
 import { Command } from './commands.js';
-import { FLAG_ERROR, FLAG_NO_REPLY, FLAGS_RESERVED_MASK, HEADER_SIZE, MessageType, writeHeaderFields } from './header.js';
+import { HEADER_SIZE, MessageType, commandFlags, writeHeaderFields } from './header.js';
 import { openCommand, openReply, requireRoom } from './message.js';
-import { PeerError } from './reply.js';
+import { checkEchoedU64, checkReplyHead } from './reply-check.js';
 import {
   U64_MAX,
   checkU16,
   checkU64,
-  readU16,
   readU32,
   readU64,
   readU64Number,
@@ -55,10 +55,6 @@ export interface DmaAccessLimits {
   maxDataXferSize?: number;
 }
 
-function commandFlags(flags: number): number {
-  if (flags & ~FLAG_NO_REPLY) throw fail('EINVAL', `a command may only carry the no-reply flag, got 0x${flags.toString(16)}`);
-  return MessageType.COMMAND | flags;
-}
 
 function writeAccess(b: Uint8Array, msgId: number, command: number, size: number, flags: number, address: U64, count: number): void {
   writeHeaderFields(b, msgId, command, size, flags, 0);
@@ -72,7 +68,7 @@ function readAccess(p: Uint8Array, what: string, limits: DmaAccessLimits): DmaAc
   if (limits.maxDataXferSize !== undefined && count > limits.maxDataXferSize) {
     throw fail('E2BIG', `${what}: count ${count} exceeds max_data_xfer_size ${limits.maxDataXferSize}`);
   }
-  if (address + BigInt(count) > U64_MAX + 1n) throw fail('EINVAL', `${what}: address 0x${address.toString(16)} + count ${count} wraps past 2^64`);
+  if (address + BigInt(count) > U64_MAX + 1n) throw fail('EINVAL', `${what}: address ${hex(address)} + count ${count} wraps past 2^64`);
   return { address, count };
 }
 
@@ -206,23 +202,9 @@ export function decodeDmaWriteReply(message: Uint8Array): { address: bigint | un
 
 // ------------------------------------------------- in-place reply checks
 
-function checkReplyHead(m: Uint8Array, len: number, command: number, msgId: number): void {
-  if (len > m.length) throw fail('EINVAL', `reply length ${len} exceeds the ${m.length}-byte buffer`);
-  if (len < HEADER_SIZE) throw fail('EINVAL', `reply of ${len} bytes is shorter than a header`);
-  const flags = readU32(m, 8);
-  if (readU16(m, 2) !== command) throw fail('EINVAL', `reply for command ${readU16(m, 2)}, expected ${command}`);
-  if (readU16(m, 0) !== msgId) throw fail('EINVAL', `reply to message ${readU16(m, 0)}, expected ${msgId}`);
-  if ((flags & 0x0f) !== MessageType.REPLY || flags & FLAGS_RESERVED_MASK || flags & FLAG_NO_REPLY) {
-    throw fail('EINVAL', `bad reply flags 0x${flags.toString(16)}`);
-  }
-  if (readU32(m, 4) !== len) throw fail('EINVAL', `header says ${readU32(m, 4)} bytes but the reply has ${len}`);
-  if (flags & FLAG_ERROR) throw new PeerError(command, readU32(m, 12));
-  if (readU32(m, 12) !== 0) throw fail('EINVAL', `errno ${readU32(m, 12)} in a reply without the error flag`);
-}
 
 function checkAddress(m: Uint8Array, address: U64): void {
-  const same = typeof address === 'number' ? u64Equals(m, HEADER_SIZE, address) : readU64(m, HEADER_SIZE) === address;
-  if (!same) throw fail('EINVAL', `reply address 0x${readU64(m, HEADER_SIZE).toString(16)}, expected 0x${address.toString(16)}`);
+  checkEchoedU64(m, HEADER_SIZE, address, 'address');
 }
 
 /**

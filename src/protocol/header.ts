@@ -11,6 +11,7 @@
 // specification (and in these codecs) count from the end of the header.
 
 import { fail } from '../errors.js';
+import { hex } from '../util/format.js';
 import { isKnownCommand, commandName } from './commands.js';
 import { checkU16, checkU32, readU16, readU32, writeU16, writeU32 } from './wire.js';
 
@@ -61,17 +62,25 @@ export interface Header {
   errno: number;
 }
 
+// Each field read in place, allocating nothing: the synchronous client checks
+// replies where they lie in its receive buffer.
+export const headerMsgId = (b: Uint8Array, at = 0): number => readU16(b, at);
+export const headerCommand = (b: Uint8Array, at = 0): number => readU16(b, at + 2);
+export const headerSize = (b: Uint8Array, at = 0): number => readU32(b, at + 4);
+export const headerFlags = (b: Uint8Array, at = 0): number => readU32(b, at + 8);
+export const headerErrno = (b: Uint8Array, at = 0): number => readU32(b, at + 12);
+
 /** Reads the five header fields; `b` must hold at least 16 bytes from `offset`. */
 export function readHeader(b: Uint8Array, offset = 0): Header {
   if (b.length - offset < HEADER_SIZE) {
     throw fail('EINVAL', `message of ${b.length - offset} bytes is shorter than the ${HEADER_SIZE}-byte header`);
   }
   return {
-    msgId: readU16(b, offset),
-    command: readU16(b, offset + 2),
-    size: readU32(b, offset + 4),
-    flags: readU32(b, offset + 8),
-    errno: readU32(b, offset + 12),
+    msgId: headerMsgId(b, offset),
+    command: headerCommand(b, offset),
+    size: headerSize(b, offset),
+    flags: headerFlags(b, offset),
+    errno: headerErrno(b, offset),
   };
 }
 
@@ -111,6 +120,12 @@ export function encodeHeader(h: Header): Buffer {
 
 export function messageType(h: Header): number {
   return h.flags & FLAG_TYPE_MASK;
+}
+
+/** The flags word of a command: its type, and the no-reply bit if `flags` asks for it (EINVAL for any other bit). */
+export function commandFlags(flags: number): number {
+  if (flags & ~FLAG_NO_REPLY) throw fail('EINVAL', `a command may only carry the no-reply flag, got ${hex(flags)}`);
+  return MessageType.COMMAND | flags;
 }
 
 export function isCommand(h: Header): boolean {
@@ -157,8 +172,4 @@ export function validateHeader(h: Header): void {
     }
   }
   if (!isKnownCommand(h.command)) throw fail('ENOSYS', `unknown ${commandName(h.command)}`);
-}
-
-function hex(v: number): string {
-  return `0x${v.toString(16)}`;
 }

@@ -9,13 +9,30 @@
 // count = vectors of that type.
 
 import { fail } from '../errors.js';
+import { hex } from '../util/format.js';
 import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
-import { newCommand, newReply, openCommand, openReply } from './message.js';
-import { checkU32, readU32, requireLength, requireNoFds, requireZero, writeU32 } from './wire.js';
+import { decodeInfoQuery, encodeInfoQuery, type InfoQuery } from './info-query.js';
+import { newReply, openCommand, openReply } from './message.js';
+import { struct } from './struct.js';
+import { checkU32, requireLength } from './wire.js';
 import { irqInfoFlags, pciIrq } from '../uapi/vfio.js';
 
-export const IRQ_INFO_SIZE = 16;
+/** struct vfio_irq_info: request and reply. */
+const IRQ_INFO = struct('DEVICE_GET_IRQ_INFO', [
+  ['argsz', 'u32'],
+  ['flags', 'u32'],
+  ['index', 'u32'],
+  ['count', 'u32'],
+] as const);
+export const IRQ_INFO_SIZE = IRQ_INFO.size;
+const QUERY: InfoQuery = {
+  command: Command.DEVICE_GET_IRQ_INFO,
+  name: 'DEVICE_GET_IRQ_INFO',
+  layout: IRQ_INFO,
+  minimum: 'reply',
+  index: { what: 'irq', unit: 'types' },
+};
 
 export const IRQ_INFO_EVENTFD = irqInfoFlags.EVENTFD;
 export const IRQ_INFO_MASKABLE = irqInfoFlags.MASKABLE;
@@ -45,13 +62,7 @@ export interface IrqInfoReply extends IrqInfo {
 }
 
 export function encodeIrqInfoRequest(msgId: number, index: number, argsz = IRQ_INFO_SIZE, flags = 0): Buffer {
-  checkU32(index, 'irq index');
-  checkU32(argsz, 'DEVICE_GET_IRQ_INFO argsz');
-  if (argsz < IRQ_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_IRQ_INFO: argsz ${argsz} is below ${IRQ_INFO_SIZE}`);
-  const b = newCommand(msgId, Command.DEVICE_GET_IRQ_INFO, IRQ_INFO_SIZE, flags);
-  writeU32(b, HEADER_SIZE, argsz);
-  writeU32(b, HEADER_SIZE + 8, index);
-  return b;
+  return encodeInfoQuery(QUERY, msgId, index, argsz, flags);
 }
 
 /** 16 bytes; argsz at least 16; flags and count zero; index below `numIrqs` when given. EINVAL otherwise. */
@@ -60,19 +71,7 @@ export function decodeIrqInfoRequestPayload(
   fds: readonly number[] = [],
   opts: { numIrqs?: number } = {},
 ): IrqInfoRequest {
-  requireNoFds(fds, 'DEVICE_GET_IRQ_INFO');
-  requireLength(p, IRQ_INFO_SIZE, 'DEVICE_GET_IRQ_INFO');
-  const argsz = readU32(p, 0);
-  if (argsz < IRQ_INFO_SIZE) {
-    throw fail('EINVAL', `DEVICE_GET_IRQ_INFO: argsz ${argsz} is smaller than the ${IRQ_INFO_SIZE}-byte reply`);
-  }
-  requireZero(readU32(p, 4), 'DEVICE_GET_IRQ_INFO flags');
-  const index = readU32(p, 8);
-  requireZero(readU32(p, 12), 'DEVICE_GET_IRQ_INFO count');
-  if (opts.numIrqs !== undefined && index >= opts.numIrqs) {
-    throw fail('EINVAL', `DEVICE_GET_IRQ_INFO: irq index ${index} out of range (${opts.numIrqs} types)`);
-  }
-  return { argsz, index };
+  return decodeInfoQuery(QUERY, p, fds, opts.numIrqs);
 }
 
 export function decodeIrqInfoRequest(
@@ -85,14 +84,11 @@ export function decodeIrqInfoRequest(
 
 export function encodeIrqInfoReply(msgId: number, info: IrqInfo): Buffer {
   checkU32(info.flags, 'irq flags');
-  if (info.flags & ~IRQ_INFO_FLAGS) throw fail('EINVAL', `unknown irq info flags 0x${info.flags.toString(16)}`);
+  if (info.flags & ~IRQ_INFO_FLAGS) throw fail('EINVAL', `unknown irq info flags ${hex(info.flags)}`);
   checkU32(info.index, 'irq index');
   checkU32(info.count, 'irq count');
   const b = newReply(msgId, Command.DEVICE_GET_IRQ_INFO, IRQ_INFO_SIZE);
-  writeU32(b, HEADER_SIZE, IRQ_INFO_SIZE);
-  writeU32(b, HEADER_SIZE + 4, info.flags);
-  writeU32(b, HEADER_SIZE + 8, info.index);
-  writeU32(b, HEADER_SIZE + 12, info.count);
+  IRQ_INFO.write(b, { argsz: IRQ_INFO_SIZE, flags: info.flags, index: info.index, count: info.count }, HEADER_SIZE);
   return b;
 }
 
@@ -100,13 +96,11 @@ export function encodeIrqInfoReply(msgId: number, info: IrqInfo): Buffer {
 export function decodeIrqInfoReply(message: Uint8Array, opts: { index?: number } = {}): IrqInfoReply {
   const p = openReply(message, Command.DEVICE_GET_IRQ_INFO).payload;
   requireLength(p, IRQ_INFO_SIZE, 'DEVICE_GET_IRQ_INFO reply');
-  const argsz = readU32(p, 0);
-  if (argsz < IRQ_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_IRQ_INFO reply: argsz ${argsz} is below ${IRQ_INFO_SIZE}`);
-  const flags = readU32(p, 4);
-  if (flags & ~IRQ_INFO_FLAGS) throw fail('EINVAL', `DEVICE_GET_IRQ_INFO reply: unknown flags 0x${flags.toString(16)}`);
-  const index = readU32(p, 8);
-  if (opts.index !== undefined && index !== opts.index) {
-    throw fail('EINVAL', `DEVICE_GET_IRQ_INFO reply for index ${index}, asked for ${opts.index}`);
+  const r = IRQ_INFO.read(p);
+  if (r.argsz < IRQ_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_IRQ_INFO reply: argsz ${r.argsz} is below ${IRQ_INFO_SIZE}`);
+  if (r.flags & ~IRQ_INFO_FLAGS) throw fail('EINVAL', `DEVICE_GET_IRQ_INFO reply: unknown flags ${hex(r.flags)}`);
+  if (opts.index !== undefined && r.index !== opts.index) {
+    throw fail('EINVAL', `DEVICE_GET_IRQ_INFO reply for index ${r.index}, asked for ${opts.index}`);
   }
-  return { argsz, flags, index, count: readU32(p, 12) };
+  return r;
 }

@@ -12,6 +12,9 @@ import {
   FLAG_ERROR,
   HEADER_SIZE,
   MessageType,
+  commandFlags,
+  isCommand,
+  isReply,
   readHeader,
   validateHeader,
   writeHeaderFields,
@@ -42,7 +45,7 @@ export function openMessage(message: Uint8Array): OpenedMessage {
 /** Opens a command message of the given command (EINVAL for anything else). */
 export function openCommand(message: Uint8Array, command: number): OpenedMessage {
   const m = openMessage(message);
-  if ((m.header.flags & 0x0f) !== MessageType.COMMAND) {
+  if (!isCommand(m.header)) {
     throw fail('EINVAL', `expected a ${commandName(command)} command, got a reply`);
   }
   if (m.header.command !== command) {
@@ -57,7 +60,7 @@ export function openCommand(message: Uint8Array, command: number): OpenedMessage
  */
 export function openReply(message: Uint8Array, command: number): OpenedMessage {
   const m = openMessage(message);
-  if ((m.header.flags & 0x0f) !== MessageType.REPLY) {
+  if (!isReply(m.header)) {
     throw fail('EINVAL', `expected a ${commandName(command)} reply, got a command`);
   }
   if (m.header.command !== command) {
@@ -70,11 +73,10 @@ export function openReply(message: Uint8Array, command: number): OpenedMessage {
 /** A zeroed command message with its header written; the payload starts at 16. */
 export function newCommand(msgId: number, command: number, payloadLength: number, flags = 0): Buffer {
   checkU16(msgId, 'message id');
-  checkU32(flags, 'flags');
-  if (flags & ~0x10) throw fail('EINVAL', `a command may only carry the no-reply flag, got 0x${flags.toString(16)}`);
+  const type = commandFlags(checkU32(flags, 'flags'));
   const size = checkU32(HEADER_SIZE + payloadLength, 'message size');
   const b = Buffer.alloc(size);
-  writeHeaderFields(b, msgId, command, size, MessageType.COMMAND | flags, 0);
+  writeHeaderFields(b, msgId, command, size, type, 0);
   return b;
 }
 

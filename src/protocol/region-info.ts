@@ -22,7 +22,9 @@
 import { fail } from '../errors.js';
 import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
-import { newCommand, newReply, openCommand, openReply } from './message.js';
+import { decodeInfoQuery, encodeInfoQuery, type InfoQuery } from './info-query.js';
+import { newReply, openCommand, openReply } from './message.js';
+import { struct } from './struct.js';
 import {
   checkU16,
   checkU32,
@@ -32,8 +34,6 @@ import {
   readU32,
   readU64,
   requireAtLeast,
-  requireLength,
-  requireNoFds,
   requireZero,
   toBigInt,
   writeU16,
@@ -43,7 +43,23 @@ import {
 } from './wire.js';
 import { pciRegion, regionCap, regionFlags } from '../uapi/vfio.js';
 
-export const REGION_INFO_SIZE = 32;
+/** struct vfio_region_info: request and reply. */
+const REGION_INFO = struct('DEVICE_GET_REGION_INFO', [
+  ['argsz', 'u32'],
+  ['flags', 'u32'],
+  ['index', 'u32'],
+  ['capOffset', 'u32'],
+  ['size', 'u64'],
+  ['offset', 'u64'],
+] as const);
+export const REGION_INFO_SIZE = REGION_INFO.size;
+const QUERY: InfoQuery = {
+  command: Command.DEVICE_GET_REGION_INFO,
+  name: 'DEVICE_GET_REGION_INFO',
+  layout: REGION_INFO,
+  minimum: 'structure',
+  index: { what: 'region', unit: 'regions' },
+};
 
 export const REGION_INFO_FLAG_READ = regionFlags.READ;
 export const REGION_INFO_FLAG_WRITE = regionFlags.WRITE;
@@ -105,13 +121,7 @@ export interface RegionInfoReply {
 // ----------------------------------------------------------------- request
 
 export function encodeRegionInfoRequest(msgId: number, index: number, argsz = REGION_INFO_SIZE, flags = 0): Buffer {
-  checkU32(index, 'region index');
-  checkU32(argsz, 'DEVICE_GET_REGION_INFO argsz');
-  if (argsz < REGION_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_REGION_INFO: argsz ${argsz} is below ${REGION_INFO_SIZE}`);
-  const b = newCommand(msgId, Command.DEVICE_GET_REGION_INFO, REGION_INFO_SIZE, flags);
-  writeU32(b, HEADER_SIZE, argsz);
-  writeU32(b, HEADER_SIZE + 8, index);
-  return b;
+  return encodeInfoQuery(QUERY, msgId, index, argsz, flags);
 }
 
 /**
@@ -124,21 +134,7 @@ export function decodeRegionInfoRequestPayload(
   fds: readonly number[] = [],
   opts: { numRegions?: number } = {},
 ): RegionInfoRequest {
-  requireNoFds(fds, 'DEVICE_GET_REGION_INFO');
-  requireLength(p, REGION_INFO_SIZE, 'DEVICE_GET_REGION_INFO');
-  const argsz = readU32(p, 0);
-  if (argsz < REGION_INFO_SIZE) {
-    throw fail('EINVAL', `DEVICE_GET_REGION_INFO: argsz ${argsz} is smaller than the ${REGION_INFO_SIZE}-byte structure`);
-  }
-  requireZero(readU32(p, 4), 'DEVICE_GET_REGION_INFO flags');
-  const index = readU32(p, 8);
-  requireZero(readU32(p, 12), 'DEVICE_GET_REGION_INFO cap_offset');
-  requireZero(readU64(p, 16), 'DEVICE_GET_REGION_INFO size');
-  requireZero(readU64(p, 24), 'DEVICE_GET_REGION_INFO offset');
-  if (opts.numRegions !== undefined && index >= opts.numRegions) {
-    throw fail('EINVAL', `DEVICE_GET_REGION_INFO: region index ${index} out of range (${opts.numRegions} regions)`);
-  }
-  return { argsz, index };
+  return decodeInfoQuery(QUERY, p, fds, opts.numRegions);
 }
 
 export function decodeRegionInfoRequest(
@@ -310,14 +306,13 @@ export function encodeRegionInfoReply(
   const whole = requestArgsz >= full;
   const payload = whole ? full : REGION_INFO_SIZE;
   const b = newReply(msgId, Command.DEVICE_GET_REGION_INFO, payload);
-  const base = HEADER_SIZE;
-  writeU32(b, base, full);
-  writeU32(b, base + 4, whole && caps.length > 0 ? flags | REGION_INFO_FLAG_CAPS : flags);
-  writeU32(b, base + 8, info.index);
-  writeU32(b, base + 12, whole && caps.length > 0 ? REGION_INFO_SIZE : 0);
-  writeU64(b, base + 16, size);
-  writeU64(b, base + 24, offset);
-  if (whole) writeCaps(b, base, caps);
+  const withCaps = whole && caps.length > 0;
+  REGION_INFO.write(
+    b,
+    { argsz: full, flags: withCaps ? flags | REGION_INFO_FLAG_CAPS : flags, index: info.index, capOffset: withCaps ? REGION_INFO_SIZE : 0, size, offset },
+    HEADER_SIZE,
+  );
+  if (whole) writeCaps(b, HEADER_SIZE, caps);
   return { message: b, sendFd: whole && (flags & REGION_INFO_FLAG_MMAP) !== 0, argsz: full };
 }
 
@@ -335,12 +330,7 @@ export function decodeRegionInfoReply(
 ): RegionInfoReply {
   const p = openReply(message, Command.DEVICE_GET_REGION_INFO).payload;
   requireAtLeast(p, REGION_INFO_SIZE, 'DEVICE_GET_REGION_INFO reply');
-  const argsz = readU32(p, 0);
-  const flags = readU32(p, 4);
-  const index = readU32(p, 8);
-  const capOffset = readU32(p, 12);
-  const size = readU64(p, 16);
-  const offset = readU64(p, 24);
+  const { argsz, flags, index, capOffset, size, offset } = REGION_INFO.read(p);
   if (argsz < REGION_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_REGION_INFO reply: argsz ${argsz} is below ${REGION_INFO_SIZE}`);
   if (p.length > argsz) throw fail('EINVAL', `DEVICE_GET_REGION_INFO reply: ${p.length} bytes, more than its argsz ${argsz}`);
   if (flags & ~REGION_INFO_FLAGS) throw fail('EINVAL', `DEVICE_GET_REGION_INFO reply: unknown flags 0x${(flags & ~REGION_INFO_FLAGS).toString(16)}`);

@@ -17,25 +17,47 @@
 import { fail } from '../errors.js';
 import { Command } from './commands.js';
 import { HEADER_SIZE } from './header.js';
-import { newCommand, newReply, openCommand, openReply } from './message.js';
+import { decodeInfoQuery, encodeInfoQuery, type InfoQuery } from './info-query.js';
+import { newReply, openCommand, openReply } from './message.js';
+import { struct } from './struct.js';
 import {
   checkU32,
   checkU64,
   overflowsU64,
-  readU32,
-  readU64,
   requireAtLeast,
   requireLength,
   requireNoFds,
   requireZero,
   toBigInt,
-  writeU32,
-  writeU64,
   type U64,
 } from './wire.js';
 
-export const REGION_IO_FDS_SIZE = 16;
-export const SUB_REGION_SIZE = 40;
+/** struct vfio_region_io_fds_request: the request, and the head of the reply. */
+const REGION_IO_FDS = struct('DEVICE_GET_REGION_IO_FDS', [
+  ['argsz', 'u32'],
+  ['flags', 'u32'],
+  ['index', 'u32'],
+  ['count', 'u32'],
+] as const);
+/** One entry of the reply's array; `data` is datamatch (ioeventfd) or user_data (ioregionfd). */
+const SUB_REGION = struct('sub-region', [
+  ['offset', 'u64'],
+  ['size', 'u64'],
+  ['fdIndex', 'u32'],
+  ['type', 'u32'],
+  ['flags', 'u32'],
+  ['padding', 'u32'],
+  ['data', 'u64'],
+] as const);
+export const REGION_IO_FDS_SIZE = REGION_IO_FDS.size;
+export const SUB_REGION_SIZE = SUB_REGION.size;
+const QUERY: InfoQuery = {
+  command: Command.DEVICE_GET_REGION_IO_FDS,
+  name: 'DEVICE_GET_REGION_IO_FDS',
+  layout: REGION_IO_FDS,
+  minimum: 'reply',
+  index: { what: 'region', unit: 'regions' },
+};
 
 export const IO_FD_TYPE_IOEVENTFD = 0;
 export const IO_FD_TYPE_IOREGIONFD = 1;
@@ -78,15 +100,7 @@ export interface RegionIoFdsReply {
 // ----------------------------------------------------------------- request
 
 export function encodeRegionIoFdsRequest(msgId: number, index: number, argsz = REGION_IO_FDS_SIZE, flags = 0): Buffer {
-  checkU32(index, 'region index');
-  checkU32(argsz, 'DEVICE_GET_REGION_IO_FDS argsz');
-  if (argsz < REGION_IO_FDS_SIZE) {
-    throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS: argsz ${argsz} is below ${REGION_IO_FDS_SIZE}`);
-  }
-  const b = newCommand(msgId, Command.DEVICE_GET_REGION_IO_FDS, REGION_IO_FDS_SIZE, flags);
-  writeU32(b, HEADER_SIZE, argsz);
-  writeU32(b, HEADER_SIZE + 8, index);
-  return b;
+  return encodeInfoQuery(QUERY, msgId, index, argsz, flags);
 }
 
 /** 16 bytes; argsz at least 16; flags and count zero; index below `numRegions` when given. EINVAL otherwise. */
@@ -95,19 +109,7 @@ export function decodeRegionIoFdsRequestPayload(
   fds: readonly number[] = [],
   opts: { numRegions?: number } = {},
 ): RegionIoFdsRequest {
-  requireNoFds(fds, 'DEVICE_GET_REGION_IO_FDS');
-  requireLength(p, REGION_IO_FDS_SIZE, 'DEVICE_GET_REGION_IO_FDS');
-  const argsz = readU32(p, 0);
-  if (argsz < REGION_IO_FDS_SIZE) {
-    throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS: argsz ${argsz} is smaller than the ${REGION_IO_FDS_SIZE}-byte reply`);
-  }
-  requireZero(readU32(p, 4), 'DEVICE_GET_REGION_IO_FDS flags');
-  const index = readU32(p, 8);
-  requireZero(readU32(p, 12), 'DEVICE_GET_REGION_IO_FDS count');
-  if (opts.numRegions !== undefined && index >= opts.numRegions) {
-    throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS: region index ${index} out of range (${opts.numRegions} regions)`);
-  }
-  return { argsz, index };
+  return decodeInfoQuery(QUERY, p, fds, opts.numRegions);
 }
 
 export function decodeRegionIoFdsRequest(
@@ -173,19 +175,22 @@ export function encodeRegionIoFdsReply(
   const full = checkU32(REGION_IO_FDS_SIZE + SUB_REGION_SIZE * subs.length, 'region io fds size');
   const whole = requestArgsz >= full;
   const b = newReply(msgId, Command.DEVICE_GET_REGION_IO_FDS, whole ? full : REGION_IO_FDS_SIZE);
-  const base = HEADER_SIZE;
-  writeU32(b, base, full);
-  writeU32(b, base + 8, index);
-  writeU32(b, base + 12, subs.length);
+  REGION_IO_FDS.write(b, { argsz: full, index, count: subs.length }, HEADER_SIZE);
   if (whole) {
     subs.forEach((s, i) => {
-      const at = base + REGION_IO_FDS_SIZE + SUB_REGION_SIZE * i;
-      writeU64(b, at, s.offset);
-      writeU64(b, at + 8, s.size);
-      writeU32(b, at + 16, s.fdIndex);
-      writeU32(b, at + 20, s.type === 'ioeventfd' ? IO_FD_TYPE_IOEVENTFD : IO_FD_TYPE_IOREGIONFD);
-      writeU32(b, at + 24, s.flags);
-      writeU64(b, at + 32, s.type === 'ioeventfd' ? s.datamatch : s.userData);
+      const ioeventfd = s.type === 'ioeventfd';
+      SUB_REGION.write(
+        b,
+        {
+          offset: s.offset,
+          size: s.size,
+          fdIndex: s.fdIndex,
+          type: ioeventfd ? IO_FD_TYPE_IOEVENTFD : IO_FD_TYPE_IOREGIONFD,
+          flags: s.flags,
+          data: ioeventfd ? s.datamatch : s.userData,
+        },
+        HEADER_SIZE + REGION_IO_FDS_SIZE + SUB_REGION_SIZE * i,
+      );
     });
   }
   return { message: b, sendFds: whole && subs.length > 0, argsz: full };
@@ -206,10 +211,8 @@ export function decodeRegionIoFdsReply(
 ): RegionIoFdsReply {
   const p = openReply(message, Command.DEVICE_GET_REGION_IO_FDS).payload;
   requireAtLeast(p, REGION_IO_FDS_SIZE, 'DEVICE_GET_REGION_IO_FDS reply');
-  const argsz = readU32(p, 0);
-  requireZero(readU32(p, 4), 'DEVICE_GET_REGION_IO_FDS reply flags');
-  const index = readU32(p, 8);
-  const count = readU32(p, 12);
+  const { argsz, flags, index, count } = REGION_IO_FDS.read(p);
+  requireZero(flags, 'DEVICE_GET_REGION_IO_FDS reply flags');
   if (opts.index !== undefined && index !== opts.index) {
     throw fail('EINVAL', `DEVICE_GET_REGION_IO_FDS reply for region ${index}, asked for ${opts.index}`);
   }
@@ -233,13 +236,11 @@ export function decodeRegionIoFdsReply(
   if (fds.length === 0) throw fail('EINVAL', 'DEVICE_GET_REGION_IO_FDS reply: sub-regions without descriptors');
   const subRegions: SubRegion[] = [];
   for (let i = 0; i < count; i++) {
-    const at = REGION_IO_FDS_SIZE + stride * i;
-    const type = readU32(p, at + 20);
-    requireZero(readU32(p, at + 28), `sub-region ${i} padding`);
-    const common = { offset: readU64(p, at), size: readU64(p, at + 8), fdIndex: readU32(p, at + 16), flags: readU32(p, at + 24) };
+    const { type, padding, data, ...common } = SUB_REGION.read(p, REGION_IO_FDS_SIZE + stride * i);
+    requireZero(padding, `sub-region ${i} padding`);
     let s: SubRegion;
-    if (type === IO_FD_TYPE_IOEVENTFD) s = { type: 'ioeventfd', ...common, datamatch: readU64(p, at + 32) };
-    else if (type === IO_FD_TYPE_IOREGIONFD) s = { type: 'ioregionfd', ...common, userData: readU64(p, at + 32) };
+    if (type === IO_FD_TYPE_IOEVENTFD) s = { type: 'ioeventfd', ...common, datamatch: data };
+    else if (type === IO_FD_TYPE_IOREGIONFD) s = { type: 'ioregionfd', ...common, userData: data };
     else throw fail('EINVAL', `sub-region ${i}: unknown type ${type}`);
     checkSubRegion(s, i, fds.length);
     subRegions.push(s);

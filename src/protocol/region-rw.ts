@@ -17,22 +17,21 @@
 // none of them allocates.
 
 import { fail } from '../errors.js';
+import { hex } from '../util/format.js';
 import { Command } from './commands.js';
-import { FLAG_ERROR, FLAG_NO_REPLY, FLAGS_RESERVED_MASK, HEADER_SIZE, MessageType, writeHeaderFields } from './header.js';
+import { HEADER_SIZE, MessageType, commandFlags, writeHeaderFields } from './header.js';
 import { openCommand, openReply, requireRoom } from './message.js';
-import { PeerError } from './reply.js';
+import { checkEchoedU64, checkReplyHead } from './reply-check.js';
 import {
   U64_MAX,
   checkU16,
   checkU32,
   checkU64,
-  readU16,
   readU32,
   readU64,
   requireLength,
   requireAtLeast,
   requireNoFds,
-  u64Equals,
   writeU32,
   writeU64,
   type U64,
@@ -75,10 +74,6 @@ function writeAccess(b: Uint8Array, msgId: number, command: number, size: number
   writeU32(b, HEADER_SIZE + 12, count);
 }
 
-function commandFlags(flags: number): number {
-  if (flags & ~FLAG_NO_REPLY) throw fail('EINVAL', `a command may only carry the no-reply flag, got 0x${flags.toString(16)}`);
-  return MessageType.COMMAND | flags;
-}
 
 function readAccess(p: Uint8Array, what: string, limits: RegionAccessLimits): RegionAccess {
   const offset = readU64(p, 0);
@@ -90,7 +85,7 @@ function readAccess(p: Uint8Array, what: string, limits: RegionAccessLimits): Re
   if (limits.numRegions !== undefined && region >= limits.numRegions) {
     throw fail('EINVAL', `${what}: region index ${region} out of range (${limits.numRegions} regions)`);
   }
-  if (offset + BigInt(count) > U64_MAX + 1n) throw fail('EINVAL', `${what}: offset 0x${offset.toString(16)} + count ${count} wraps past 2^64`);
+  if (offset + BigInt(count) > U64_MAX + 1n) throw fail('EINVAL', `${what}: offset ${hex(offset)} + count ${count} wraps past 2^64`);
   return { offset, region, count };
 }
 
@@ -246,25 +241,14 @@ export function decodeRegionWriteReply(message: Uint8Array): RegionAccess {
 
 // ------------------------------------------------- in-place reply checks
 
-function checkReplyHead(m: Uint8Array, len: number, command: number, msgId: number): void {
-  if (len > m.length) throw fail('EINVAL', `reply length ${len} exceeds the ${m.length}-byte buffer`);
-  if (len < HEADER_SIZE) throw fail('EINVAL', `reply of ${len} bytes is shorter than a header`);
-  const flags = readU32(m, 8);
-  if (readU16(m, 2) !== command) throw fail('EINVAL', `reply for command ${readU16(m, 2)}, expected ${command}`);
-  if (readU16(m, 0) !== msgId) throw fail('EINVAL', `reply to message ${readU16(m, 0)}, expected ${msgId}`);
-  if ((flags & 0x0f) !== MessageType.REPLY || flags & FLAGS_RESERVED_MASK || flags & FLAG_NO_REPLY) {
-    throw fail('EINVAL', `bad reply flags 0x${flags.toString(16)}`);
-  }
-  if (readU32(m, 4) !== len) throw fail('EINVAL', `header says ${readU32(m, 4)} bytes but the reply has ${len}`);
-  if (flags & FLAG_ERROR) throw new PeerError(command, readU32(m, 12));
-  if (readU32(m, 12) !== 0) throw fail('EINVAL', `errno ${readU32(m, 12)} in a reply without the error flag`);
+function checkRegionReplyHead(m: Uint8Array, len: number, command: number, msgId: number): void {
+  checkReplyHead(m, len, command, msgId);
   if (len < REGION_RW_DATA_OFFSET) throw fail('EINVAL', `reply of ${len} bytes is shorter than a region access reply`);
 }
 
 function checkReplyAccess(m: Uint8Array, region: number, offset: U64, requested: number): number {
   const off = HEADER_SIZE;
-  const same = typeof offset === 'number' ? u64Equals(m, off, offset) : readU64(m, off) === offset;
-  if (!same) throw fail('EINVAL', `reply offset 0x${readU64(m, off).toString(16)}, expected 0x${offset.toString(16)}`);
+  checkEchoedU64(m, off, offset, 'offset');
   if (readU32(m, off + 8) !== region) throw fail('EINVAL', `reply for region ${readU32(m, off + 8)}, expected ${region}`);
   const count = readU32(m, off + 12);
   if (count > requested) throw fail('E2BIG', `reply count ${count} exceeds the ${requested} bytes asked for`);
@@ -286,7 +270,7 @@ export function checkRegionReadReply(
   count: number,
   length = m.length,
 ): number {
-  checkReplyHead(m, length, Command.REGION_READ, msgId);
+  checkRegionReplyHead(m, length, Command.REGION_READ, msgId);
   const n = checkReplyAccess(m, region, offset, count);
   if (length !== REGION_RW_DATA_OFFSET + n) throw fail('EINVAL', `REGION_READ reply of ${length} bytes for count ${n}`);
   return n;
@@ -301,7 +285,7 @@ export function checkRegionWriteReply(
   count: number,
   length = m.length,
 ): number {
-  checkReplyHead(m, length, Command.REGION_WRITE, msgId);
+  checkRegionReplyHead(m, length, Command.REGION_WRITE, msgId);
   const n = checkReplyAccess(m, region, offset, count);
   if (length !== REGION_RW_DATA_OFFSET) throw fail('EINVAL', `REGION_WRITE reply of ${length} bytes carries data`);
   return n;

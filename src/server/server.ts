@@ -35,6 +35,7 @@ import { chmodSync, chownSync } from 'node:fs';
 import { fail } from '../errors.js';
 import { DEFAULT_MAX_DATA_XFER_SIZE } from '../protocol/index.js';
 import { PAGE_SIZE, UnixServer, type PeerCred, type UnixConnection } from '../sys/index.js';
+import { registerServedSocket } from '../sys/served-here.js';
 import { VirtualDevice } from './device.js';
 import type { ServerWarning } from './errors.js';
 import { isServedDevice, type ServedDevice } from './served-device.js';
@@ -151,6 +152,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
   readonly #ownsDevice: boolean;
   #listener: UnixServer | undefined;
   #path: string | undefined;
+  #unregister: (() => void) | undefined;
   #sessions = new Set<ClientSession>();
   #owner: ClientSession | undefined;
   #releasing: Promise<void> | undefined;
@@ -238,6 +240,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
     try {
       if (o.socketMode !== undefined) chmodSync(path, o.socketMode);
       if (o.socketUid !== undefined || o.socketGid !== undefined) chownSync(path, o.socketUid ?? -1, o.socketGid ?? -1);
+      this.#unregister = registerServedSocket(path); // a client on this thread is refused at once (sys/served-here.ts)
     } catch (err) {
       listener.close();
       throw err;
@@ -430,6 +433,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
       this.#listener?.close();
+      this.#unregister?.();
       const grace = options.graceMs ?? 0;
       if (this.#owner && grace > 0) {
         const gone = new Promise<void>((resolve) => this.#ownerGone.push(resolve));

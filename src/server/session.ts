@@ -25,8 +25,6 @@
 import { errnoOf, fail, VfioTsError } from '../errors.js';
 import {
   Command,
-  DEVICE_FLAGS_PCI,
-  DEVICE_FLAGS_RESET,
   FLAG_NO_REPLY,
   FLAG_TYPE_MASK,
   HEADER_SIZE,
@@ -81,6 +79,7 @@ import {
   type Header,
   type VersionSession,
 } from '../protocol/index.js';
+import { deviceFlags } from '../uapi/vfio.js';
 import { readU16, readU32 } from '../protocol/wire.js';
 import { closeFd, type PeerCred, type UnixConnection } from '../sys/index.js';
 import type { ServedDevice } from './served-device.js';
@@ -420,7 +419,7 @@ export class ClientSession implements DmaTransport {
         return this.#onDmaUnmap(h, p, fds);
       case Command.DEVICE_GET_INFO: {
         const { argsz } = decodeDeviceGetInfoRequestPayload(p, fds);
-        this.#reply(h, encodeDeviceGetInfoReply(h.msgId, argsz, { flags: DEVICE_FLAGS_PCI | (this.#host.device.canReset === false ? 0 : DEVICE_FLAGS_RESET), numRegions: PCI_NUM_REGIONS, numIrqs: PCI_NUM_IRQS }));
+        this.#reply(h, encodeDeviceGetInfoReply(h.msgId, argsz, { flags: deviceFlags.PCI | (this.#host.device.canReset === false ? 0 : deviceFlags.RESET), numRegions: PCI_NUM_REGIONS, numIrqs: PCI_NUM_IRQS }));
         return;
       }
       case Command.DEVICE_GET_REGION_INFO: {

@@ -10,7 +10,21 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startServerChild } from '../../src/cli/demo.js';
-import { TraceServer } from '../../src/cli/trace-server.js';
+import { TraceDecoder, TraceServer } from '../../src/cli/trace-server.js';
+import {
+  Command,
+  DMA_UNMAP_FLAG_ALL,
+  FLAG_NO_REPLY,
+  commandName,
+  encodeDmaUnmapRequest,
+  encodeErrorReply,
+  encodeRegionReadReply,
+  encodeRegionReadRequest,
+  encodeRegionWriteMultiRequest,
+  encodeRegionWriteRequest,
+  readHeader,
+} from '../../src/protocol/index.js';
+import type { MessageTrace } from '../../src/server/session.js';
 import { configRegisterName, formatTraceEvent, type TraceEvent } from '../../src/cli/trace-format.js';
 import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import { EduModel } from '../../src/devices/edu.js';
@@ -164,4 +178,32 @@ test('trace-format: config offsets named from the header and the capability list
     caps,
   );
   assert.match(line, /#1 config write 0xb2 MSI-X\.CONTROL = 0x8000 \(ENABLE, 1 vectors\)/);
+});
+
+test('trace decoder: commands decoded by the protocol codecs, replies joined, malformed commands shown as such', () => {
+  const decoder = new TraceDecoder();
+  const t = (direction: 'in' | 'out', message: Buffer, fds = 0): MessageTrace => {
+    const header = readHeader(message);
+    return { client: 1, direction, header, name: commandName(header.command), message, fds };
+  };
+  assert.deepEqual(decoder.decode(t('in', encodeRegionReadRequest(5, 7, 4, 2)), 1), [], 'a command waits for its reply');
+  const [read] = decoder.decode(t('out', encodeRegionReadReply(5, 7, 4, Uint8Array.of(0x06, 0x00))), 2);
+  assert.deepEqual(read, { type: 'config', time: 2, client: 1, msgId: 5, op: 'read', region: 7, regionName: 'config', offset: 4, size: 2, value: '0x0006' });
+
+  const multi = encodeRegionWriteMultiRequest(6, [{ region: 0, offset: 8, data: Uint8Array.of(1, 2, 3, 4) }, { region: 7, offset: 4, data: Uint8Array.of(6, 0) }], FLAG_NO_REPLY);
+  const writes = decoder.decode(t('in', multi), 3);
+  assert.deepEqual(writes.map((e) => [e.type, 'value' in e ? e.value : undefined]), [['region', '0x04030201'], ['config', '0x0006']]);
+
+  const unmap = encodeDmaUnmapRequest(7, { flags: DMA_UNMAP_FLAG_ALL, address: 0, size: 0 });
+  decoder.decode(t('in', unmap), 4);
+  const [u] = decoder.decode(t('out', encodeErrorReply({ msgId: 7, command: Command.DMA_UNMAP }, 'EINVAL')), 5);
+  assert.deepEqual(u, { type: 'dma_unmap', time: 5, client: 1, msgId: 7, iova: '0x0', size: '0x0', all: true, errno: 'EINVAL' });
+
+  // A REGION_WRITE whose count exceeds its data: the codec refuses it, the trace says so.
+  const bad = encodeRegionWriteRequest(8, 0, 0, Uint8Array.of(1, 2, 3, 4));
+  bad.writeUInt32LE(8, 16 + 12);
+  decoder.decode(t('in', bad), 6);
+  const [undecodable] = decoder.decode(t('out', encodeErrorReply({ msgId: 8, command: Command.REGION_WRITE }, 'EINVAL')), 7);
+  assert.equal(undecodable?.type, 'command');
+  assert.match(String((undecodable as { detail?: string }).detail), /^\(undecodable: REGION_WRITE with count 8/);
 });

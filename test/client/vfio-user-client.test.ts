@@ -4,13 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connectVfioUser, VfioUserBackend } from '../../src/client/vfio-user/backend.js';
 import type { Device } from '../../src/client/device.js';
-import { DEVICE_ID, DMA_DONE, DMA_IRQ, DMA_START, DMA_SYNC, DMA_WAIT, REG } from '../server/fixtures/test-device.js';
+import { DEVICE_ID, DMA_DONE, DMA_IRQ, DMA_START, DMA_SYNC, DMA_WAIT, REG, TestDevice } from '../server/fixtures/test-device.js';
+import { VfioUserServer } from '../../src/server/index.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 
 const FIXTURE = 'test/server/fixtures/test-device.js';
@@ -375,6 +376,44 @@ describe('ownership and failures', () => {
       assert.equal(fdCount(), before);
     } finally {
       await srv.stop();
+    }
+  });
+});
+
+describe('a server on the same thread (issue 15)', () => {
+  const refused = (e: Error & { code?: string }): boolean =>
+    e.code === 'EDEADLK' && /on this thread/.test(e.message) && /worker thread/.test(e.message) && /child process/.test(e.message);
+
+  test('connecting to it fails at once with EDEADLK, by its path, a relative path or a symlink', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-here-'));
+    const path = join(dir, 'here.sock');
+    const server = VfioUserServer.listen(path, new TestDevice());
+    try {
+      // Without the check each of these would block until ETIMEDOUT: the server needs the event loop the client blocks.
+      assert.throws(() => connectVfioUser(path), refused);
+      assert.throws(() => connectVfioUser(relative(process.cwd(), path)), refused);
+      symlinkSync(path, join(dir, 'link.sock'));
+      assert.throws(() => connectVfioUser(join(dir, 'link.sock')), refused);
+    } finally {
+      await server.close();
+    }
+    // Closed: the registration is gone with it, and the path is simply absent.
+    assert.throws(() => connectVfioUser(path), { code: 'ENOENT' });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a server in a child process is still reached while one of this thread listens elsewhere', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-here-'));
+    const local = VfioUserServer.listen(join(dir, 'local.sock'), new TestDevice());
+    const srv = await startChildServer(FIXTURE, 'TestDevice');
+    try {
+      const dev = connectVfioUser(srv.path);
+      assert.equal(dev.config.read16(0), 0x1de5);
+      dev.close();
+    } finally {
+      await srv.stop();
+      await local.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -3,13 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DEVICE_FLAGS_PCI,
-  DEVICE_FLAGS_RESET,
   decodeDeviceGetInfoReply,
   decodeDeviceGetInfoRequest,
   encodeDeviceGetInfoReply,
   encodeDeviceGetInfoRequest,
 } from '../../src/protocol/index.js';
+import { deviceFlags } from '../../src/uapi/vfio.js';
 import { assertErrno, bytes, hdr, msg, patch32, resize, u32 } from './helpers.js';
 
 test('request: argsz then zeros (16 + 16 bytes)', () => {
@@ -35,7 +34,7 @@ test('request errors are EINVAL: argsz too small, non-zero fields, wrong size, f
 });
 
 test('reply: argsz 16, flags, num_regions, num_irqs', () => {
-  const m = encodeDeviceGetInfoReply(4, 16, { flags: DEVICE_FLAGS_PCI | DEVICE_FLAGS_RESET, numRegions: 9, numIrqs: 5 });
+  const m = encodeDeviceGetInfoReply(4, 16, { flags: deviceFlags.PCI | deviceFlags.RESET, numRegions: 9, numIrqs: 5 });
   assert.deepEqual(m, bytes(hdr(4, 4, 32, 1), u32(16), u32(3), u32(9), u32(5)));
   assert.deepEqual(decodeDeviceGetInfoReply(m), { argsz: 16, truncated: false, flags: 3, numRegions: 9, numIrqs: 5 });
   // A request with more room still gets the 16 bytes there are.

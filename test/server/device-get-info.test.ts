@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import {
   Command,
-  DEVICE_FLAGS_PCI,
-  DEVICE_FLAGS_RESET,
   FLAG_NO_REPLY,
   decodeDeviceGetInfoReply,
   encodeDeviceGetInfoRequest,
 } from '../../src/protocol/index.js';
+import { deviceFlags } from '../../src/uapi/vfio.js';
 import { EventFd } from '../../src/sys/index.js';
 import { assertError, assertNoLeak, assertOk, resources, sleep, startServer, TestClient, type TestServer } from './helpers.js';
 
@@ -46,7 +45,7 @@ describe('DEVICE_GET_INFO', () => {
     const r = await c.request(encodeDeviceGetInfoRequest(c.id()));
     assertOk(r);
     const info = decodeDeviceGetInfoReply(r.message);
-    assert.deepEqual(info, { argsz: 16, truncated: false, flags: DEVICE_FLAGS_PCI | DEVICE_FLAGS_RESET, numRegions: 9, numIrqs: 5 });
+    assert.deepEqual(info, { argsz: 16, truncated: false, flags: deviceFlags.PCI | deviceFlags.RESET, numRegions: 9, numIrqs: 5 });
   });
 
   it('answers a larger argsz with the 16-byte structure', async () => {
