@@ -33,12 +33,13 @@
 import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync } from 'node:fs';
 import { fail } from '../errors.js';
+import { isPromise, type MaybePromise } from '../util/promise.js';
 import { DEFAULT_MAX_DATA_XFER_SIZE } from '../protocol/index.js';
 import { PAGE_SIZE, UnixServer, type PeerCred, type UnixConnection } from '../sys/index.js';
 import { VirtualDevice } from './device.js';
 import type { ServerWarning } from './errors.js';
 import { isServedDevice, type ServedDevice } from './served-device.js';
-import type { DeviceModel, MaybePromise } from './model.js';
+import type { DeviceModel } from './model.js';
 import { ClientSession, type MessageTrace, type SessionHost, type SessionLimits } from './session.js';
 
 /** How long a session waits for the client's next message after answering (VfioUserServerOptions.lingerUs). */
@@ -138,10 +139,6 @@ function timeout(ms: number): { promise: Promise<'timeout'>; cancel: () => void 
     timer.unref();
   });
   return { promise, cancel: () => clearTimeout(timer) };
-}
-
-function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | undefined)?.then === 'function';
 }
 
 export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends EventEmitter implements SessionHost {

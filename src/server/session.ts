@@ -86,7 +86,8 @@ import { closeFd, type PeerCred, type UnixConnection } from '../sys/index.js';
 import type { ServedDevice } from './served-device.js';
 import { settleAll } from './dma.js';
 import { DmaSpace, type DmaTransport } from './dma-space.js';
-import { DmaError, hex, type ServerWarning } from './errors.js';
+import { hex } from '../util/format.js';
+import { DmaError, type ServerWarning } from './errors.js';
 import type { MaybePromise } from './model.js';
 
 /** A message as the 'message' event shows it (for tracing). */
