@@ -9,6 +9,7 @@ export { isServedDevice, type RegionDescription, type ServedDevice } from './ser
 export { Interrupts, isEventFd, type IrqInfoResult, type IrqMode, type IrqResult } from './irqs.js';
 export { ClientSession, type MessageTrace, type SessionLimits, type SessionState } from './session.js';
 export {
+  SERVING_LINGER_US,
   VfioUserServer,
   type ClientEvent,
   type ClientEventType,
