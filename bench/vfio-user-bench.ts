@@ -52,7 +52,7 @@ async function start(script: string, args: string[]): Promise<ChildProcess> {
 
 const serveChild = fileURLToPath(new URL('../test/support/serve-child.js', import.meta.url));
 const model = pathToFileURL(fileURLToPath(new URL('./bench-device.js', import.meta.url))).href;
-/** The bench device served with the server's defaults (lingering on), and once more without lingering. */
+/** The bench device served lingering as `vfio-ts serve` does (1000 us), and once more without lingering (the library's default). */
 async function serve(name: string, server: Record<string, unknown>): Promise<{ child: ChildProcess; path: string }> {
   const path = join(dir, `${name}.sock`);
   const child = await start(serveChild, [model, 'BenchDevice', path, JSON.stringify({ server })]);

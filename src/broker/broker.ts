@@ -22,7 +22,7 @@ import { EventEmitter } from 'node:events';
 import type { DeviceBackend } from '../client/backend.js';
 import { fail } from '../errors.js';
 import type { HideQuery } from '../pci/index.js';
-import { VfioUserServer, type ClientEvent, type VfioUserServerOptions } from '../server/server.js';
+import { SERVING_LINGER_US, VfioUserServer, type ClientEvent, type VfioUserServerOptions } from '../server/server.js';
 import type { ServerWarning } from '../server/errors.js';
 import { normalizeBdf } from '../kernel/bdf.js';
 import { DeviceMonitor, type PciDeviceEvent } from '../kernel/monitor.js';
@@ -124,7 +124,7 @@ export class Broker extends EventEmitter {
       maxDmaBytes: options.maxDmaBytes ?? DEFAULT_BROKER_MAX_DMA_BYTES,
       ...(options.allowGids ? { allowGids: options.allowGids } : {}),
       ...(options.maxDataXferSize !== undefined ? { maxDataXferSize: options.maxDataXferSize } : {}),
-      ...(options.lingerUs !== undefined ? { lingerUs: options.lingerUs } : {}),
+      lingerUs: options.lingerUs ?? SERVING_LINGER_US,
     };
     let server: VfioUserServer<BrokeredDevice>;
     try {

@@ -35,7 +35,7 @@ import type { IrqData } from '../uapi/types.js';
 import { fail } from '../errors.js';
 import { ConfigSpace, regs, type BarDecl, type HideQuery, type RomDecl } from '../pci/index.js';
 import type { RegionCapability, SetIrqsRequest } from '../protocol/index.js';
-import type { RegionDescription } from '../server/device.js';
+import type { RegionDescription } from '../server/served-device.js';
 import type { DmaHooks, DmaRegion, DmaSpace, DmaTransport } from '../server/dma-space.js';
 import type { ServerWarning } from '../server/errors.js';
 import type { IrqInfoResult } from '../server/irqs.js';

@@ -4,7 +4,7 @@
 // socket file is removed. A trace socket `<socket>.trace` (same mode, owner
 // and allow-list) streams decoded traffic to `vfio-ts trace` (trace-server.ts).
 
-import { VfioUserServer, type VfioUserServerOptions } from '../server/index.js';
+import { SERVING_LINGER_US, VfioUserServer, type VfioUserServerOptions } from '../server/index.js';
 import type { DeviceModel } from '../server/model.js';
 import { EduModel } from '../devices/edu.js';
 import { NvmeModel } from '../devices/nvme/index.js';
@@ -39,7 +39,7 @@ export async function serve(modelName: string, socketPath: string, modelOptions:
   if (!entry) throw new Error(`unknown device model '${modelName}' (known: ${Object.keys(MODELS).join(', ')})`);
   const log = options.log ?? ((l: string) => console.error(l));
   const model = await entry.create(modelOptions);
-  const server = VfioUserServer.listen(socketPath, model, options);
+  const server = VfioUserServer.listen(socketPath, model, { ...options, lingerUs: options.lingerUs ?? SERVING_LINGER_US });
   server.on('client', (e: { type: string; id?: number; pid: number; uid: number; reason?: string }) => {
     log(`client${e.id !== undefined ? ` #${e.id}` : ''} pid ${e.pid} uid ${e.uid}: ${e.type}${e.reason ? ` (${e.reason})` : ''}`);
   });

@@ -16,6 +16,7 @@ export * from './region-io-fds.js';
 export * from './irq-info.js';
 export * from './set-irqs.js';
 export * from './region-rw.js';
+export * from './region-peek.js';
 export * from './region-write-multi.js';
 export * from './dma-rw.js';
 export * from './reset.js';

@@ -33,28 +33,17 @@ import {
   REGION_INFO_FLAG_MMAP,
   REGION_INFO_FLAG_READ,
   REGION_INFO_FLAG_WRITE,
-  type RegionCapability,
 } from '../protocol/index.js';
 import { MemFd, PAGE_SIZE, type Mapping } from '../sys/index.js';
 import { DeviceDma } from './dma.js';
 import type { DmaSpace, DmaTransport } from './dma-space.js';
-import { hex, type ServerWarning } from './errors.js';
+import { hex, hexDigits } from '../util/format.js';
+import { isPromise, type MaybePromise } from '../util/promise.js';
+import type { ServerWarning } from './errors.js';
 import { Interrupts, type IrqInfoResult } from './irqs.js';
-import type { ServedDevice } from './served-device.js';
+import type { RegionDescription, ServedDevice } from './served-device.js';
 import type { SetIrqsRequest } from '../protocol/index.js';
-import type { BarHandler, ClientIdentity, DeviceModel, MappableArea, MaybePromise } from './model.js';
-
-/** What GET_REGION_INFO reports for one region. */
-export interface RegionDescription {
-  index: number;
-  flags: number;
-  size: bigint;
-  /** mmap offset in `fd` (0: every mappable BAR has its own memfd). */
-  offset: bigint;
-  caps: RegionCapability[];
-  /** The memfd of a mappable BAR (owned by the device: send a copy, do not close). */
-  fd: number | undefined;
-}
+import type { BarHandler, ClientIdentity, DeviceModel, MappableArea, ModelDevice } from './model.js';
 
 type PieceKind = 'table' | 'pba' | 'mem';
 
@@ -86,14 +75,10 @@ export interface VirtualDevice {
   once(event: 'warning', listener: (w: ServerWarning) => void): this;
 }
 
-function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | undefined)?.then === 'function';
-}
-
 /** The absolute limit on shared BAR memory per BAR (the addon maps at most 2^32 bytes at once). */
 const MAX_MAPPED_BAR = 2 ** 32;
 
-export class VirtualDevice extends EventEmitter implements ServedDevice {
+export class VirtualDevice extends EventEmitter implements ServedDevice, ModelDevice {
   readonly model: DeviceModel;
   readonly name: string;
   /** The config-space engine: the model may read it and drive device-side bits (status, AER, MSI pending). */
@@ -131,7 +116,7 @@ export class VirtualDevice extends EventEmitter implements ServedDevice {
       },
       msixHooks: { onMaskChange: (vector, masked) => irq?.msixMaskChanged(vector, masked) },
     });
-    this.name = options.name ?? `${hex4(this.config.vendorId)}:${hex4(this.config.deviceId)}`;
+    this.name = options.name ?? `${hexDigits(this.config.vendorId, 4)}:${hexDigits(this.config.deviceId, 4)}`;
     irq = new Interrupts(this.config, (message, cause) => this.warn({ code: 'signal-failed', message, cause }));
     this.irq = irq;
     const needsMaster = model.dmaRequiresBusMaster ?? true;
@@ -501,9 +486,5 @@ export class VirtualDevice extends EventEmitter implements ServedDevice {
     this.irq.releaseAll();
     this.#closeMemory();
   }
-}
-
-function hex4(v: number): string {
-  return v.toString(16).padStart(4, '0');
 }
 

@@ -26,7 +26,8 @@
 
 import { fail } from '../errors.js';
 import { fstatSize, Mapping, PROT_READ, PROT_WRITE } from '../sys/index.js';
-import { DmaError, hex } from './errors.js';
+import { hex } from '../util/format.js';
+import { DmaError } from './errors.js';
 
 /** One DMA map. */
 export class DmaRegion {

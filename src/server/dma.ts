@@ -16,12 +16,14 @@
 // Views are valid while the map exists: after DMA_UNMAP, or when the client
 // leaves, they become empty (detached) rather than pointing anywhere else.
 
-import { DmaError, hex } from './errors.js';
+import { hex } from '../util/format.js';
+import { DmaError } from './errors.js';
 import type { DmaSpace, DmaTransport } from './dma-space.js';
 
 const U64_LIMIT = 1n << 64n;
 
-export type DmaAccess = 'read' | 'write' | 'rw';
+/** The directions a DMA call needs a map to permit: reading the client's memory, writing it, or both. */
+export type DmaDirection = 'read' | 'write' | 'rw';
 
 /** A DMA map as the model may inspect it. */
 export interface DmaMapInfo {
@@ -97,7 +99,7 @@ export class DeviceDma {
   }
 
   /** Whether [iova, iova + length) can be reached synchronously for `access` now. */
-  isDirect(iova: bigint | number, length: number, access: DmaAccess = 'read'): boolean {
+  isDirect(iova: bigint | number, length: number, access: DmaDirection = 'read'): boolean {
     try {
       const at = toIova(iova, length);
       const b = this.#check(at, length);
@@ -132,7 +134,7 @@ export class DeviceDma {
    * a descriptor granting `access` (default read and write). The view
    * empties when the map goes.
    */
-  view(iova: bigint | number, length: number, access: DmaAccess = 'rw'): Uint8Array {
+  view(iova: bigint | number, length: number, access: DmaDirection = 'rw'): Uint8Array {
     const at = toIova(iova, length);
     const space = this.#check(at, length).space;
     const read = access !== 'write' ? space.plan(at, length, false, true) : undefined;

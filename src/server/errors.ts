@@ -63,10 +63,6 @@ export class DmaError extends ErrnoError {
   }
 }
 
-export function hex(v: bigint | number): string {
-  return `0x${v.toString(16)}`;
-}
-
 /**
  * Something went wrong that is nobody's reply: a device model's exception on
  * an asynchronous path, a reply from the client that matches no request, an

@@ -48,7 +48,7 @@ import {
   PCI_REQ_IRQ_INDEX,
   type SetIrqsRequest,
 } from '../protocol/index.js';
-import { closeFd, EventFd } from '../sys/index.js';
+import { closeQuietly, EventFd } from '../sys/index.js';
 
 export type IrqMode = 'none' | 'intx' | 'msi' | 'msix';
 
@@ -68,14 +68,6 @@ export function isEventFd(fd: number): boolean {
     return readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1').includes('eventfd-count:');
   } catch {
     return false;
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch {
-    // already gone
   }
 }
 

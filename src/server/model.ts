@@ -18,10 +18,34 @@
 // The `src`/`dst` views a handler receives stay valid until it returns or its
 // promise settles, and no longer.
 
-import type { DeviceDecl, PowerState } from '../pci/index.js';
-import type { VirtualDevice } from './device.js';
+import type { ConfigSpace, DeviceDecl, PowerState } from '../pci/index.js';
+import type { MaybePromise } from '../util/promise.js';
+import type { DeviceDma } from './dma.js';
+import type { ServerWarning } from './errors.js';
+import type { Interrupts } from './irqs.js';
 
-export type MaybePromise<T> = T | Promise<T>;
+export type { MaybePromise } from '../util/promise.js';
+
+/**
+ * What a model may use of the framework object it is attached to (a
+ * VirtualDevice implements it; see docs/server.md, "The framework object").
+ */
+export interface ModelDevice {
+  /** Used in messages. */
+  readonly name: string;
+  /** The config-space engine: read registers, drive device-side bits (status, AER, MSI pending). */
+  readonly config: ConfigSpace;
+  /** Interrupts: INTx level, MSI, MSI-X, REQ, ERR. */
+  readonly irq: Interrupts;
+  /** DMA through the current client's maps. */
+  readonly dma: DeviceDma;
+  /** The client that owns the device now. */
+  readonly owner: ClientIdentity | undefined;
+  /** The shared memory of BAR `i` (undefined for a BAR without mappable areas; replaced by a 'release' reset). */
+  barMemory(i: number): Uint8Array | undefined;
+  /** Emits a 'warning'. */
+  warn(w: ServerWarning): void;
+}
 
 /** An area of a BAR backed by shared memory the client may mmap. */
 export interface MappableArea {
@@ -92,7 +116,7 @@ export interface DeviceModel {
    */
   readonly dmaRequiresBusMaster?: boolean;
   /** Called once, when the framework object exists. */
-  attach?(device: VirtualDevice): void;
+  attach?(device: ModelDevice): void;
   /** Reset the model's own state (registers, queues). The framework has already reset config space and interrupts. */
   reset?(reason: ResetReason): MaybePromise<void>;
   /** The client moved the function to another D-state (PMCSR). */

@@ -12,12 +12,24 @@
 // decoded but not range-checked against the device; errors are thrown as
 // errno-bearing errors and become the client's error reply.
 
-import type { SetIrqsRequest } from '../protocol/index.js';
+import type { RegionCapability, SetIrqsRequest } from '../protocol/index.js';
+import type { MaybePromise } from '../util/promise.js';
 import type { DmaHooks, DmaSpace, DmaTransport } from './dma-space.js';
-import type { RegionDescription } from './device.js';
 import type { ServerWarning } from './errors.js';
 import type { IrqInfoResult } from './irqs.js';
-import type { ClientIdentity, MaybePromise } from './model.js';
+import type { ClientIdentity } from './model.js';
+
+/** What GET_REGION_INFO reports for one region. */
+export interface RegionDescription {
+  index: number;
+  flags: number;
+  size: bigint;
+  /** mmap offset in `fd` (0: every mappable BAR has its own memfd). */
+  offset: bigint;
+  caps: RegionCapability[];
+  /** The memfd of a mappable BAR (owned by the device: send a copy, do not close). */
+  fd: number | undefined;
+}
 
 export interface ServedDevice {
   /** Used in messages. */

@@ -4,8 +4,9 @@
 // - Access: the socket file gets the mode and owner asked for (the umask is
 //   tightened while it is created, so it is never more open than asked), and
 //   an optional allow-list of peer uids/gids is checked with SO_PEERCRED at
-//   accept: a peer not on it is disconnected at once, before anything of it
-//   is read.
+//   accept: a peer not on it never reaches the device - its first message
+//   (its VERSION) is answered with an error reply EPERM and the connection
+//   closed, so its client can say why.
 // - Ownership: one client owns the device at a time, from its successful
 //   VERSION until it leaves. Another client's VERSION is answered with an
 //   error reply EBUSY and its connection closed; a connection that sends no
@@ -33,17 +34,22 @@
 import { EventEmitter } from 'node:events';
 import { chmodSync, chownSync } from 'node:fs';
 import { fail } from '../errors.js';
+import { isPromise, type MaybePromise } from '../util/promise.js';
 import { DEFAULT_MAX_DATA_XFER_SIZE } from '../protocol/index.js';
 import { PAGE_SIZE, UnixServer, type PeerCred, type UnixConnection } from '../sys/index.js';
 import { registerServedSocket } from '../sys/served-here.js';
 import { VirtualDevice } from './device.js';
 import type { ServerWarning } from './errors.js';
 import { isServedDevice, type ServedDevice } from './served-device.js';
-import type { DeviceModel, MaybePromise } from './model.js';
+import type { DeviceModel } from './model.js';
 import { ClientSession, type MessageTrace, type SessionHost, type SessionLimits } from './session.js';
 
-/** How long a session waits for the client's next message after answering (VfioUserServerOptions.lingerUs). */
-const DEFAULT_LINGER_US = 1000;
+/**
+ * The lingering `vfio-ts serve` and the broker use (VfioUserServerOptions.lingerUs):
+ * a process that serves one device. The library's default is 0 (an embedding
+ * application opts in).
+ */
+export const SERVING_LINGER_US = 1000;
 
 export interface VfioUserServerOptions {
   /** Mode of the socket file (chmod after listen), e.g. 0o600. */
@@ -78,7 +84,9 @@ export interface VfioUserServerOptions {
   /**
    * After answering a client, wait for its next message instead of going
    * back to the event loop, for at most this many microseconds per loop
-   * iteration (default 1000; 0: never). A driver's register accesses come
+   * iteration (default 0: never; `vfio-ts serve` and the broker use
+   * SERVING_LINGER_US, 1000). It blocks the process's event loop meanwhile,
+   * so an application that does other work opts in. A driver's register accesses come
    * back to back, and answering the next one from where the last one ended
    * saves the trip through the loop. It gives the loop back at once when
    * immediates or thread-pool work are due and never runs past a timer;
@@ -87,6 +95,12 @@ export interface VfioUserServerOptions {
    * docs/server.md.
    */
   lingerUs?: number;
+  /**
+   * Answer plain REGION_READ/WRITE on the allocation-free fast path (default
+   * true). Off, every access takes the general path; the replies are the
+   * same bytes (tests compare them).
+   */
+  fastPath?: boolean;
 }
 
 /** A connection as the server reports it. */
@@ -141,10 +155,6 @@ function timeout(ms: number): { promise: Promise<'timeout'>; cancel: () => void 
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
-function isPromise<T>(v: MaybePromise<T>): v is Promise<T> {
-  return typeof (v as { then?: unknown } | undefined)?.then === 'function';
-}
-
 export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends EventEmitter implements SessionHost {
   readonly device: D;
   readonly limits: SessionLimits;
@@ -176,7 +186,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
     if (!Number.isSafeInteger(maxDataXferSize) || maxDataXferSize < 8 || maxDataXferSize > 64 * 1024 * 1024) {
       throw new RangeError(`maxDataXferSize ${maxDataXferSize} is outside 8..64 MiB`);
     }
-    const lingerUs = options.lingerUs ?? DEFAULT_LINGER_US;
+    const lingerUs = options.lingerUs ?? 0;
     if (!Number.isSafeInteger(lingerUs) || lingerUs < 0 || lingerUs > 1_000_000) throw new RangeError(`lingerUs ${lingerUs} is outside 0..1000000`);
     const maxMsgFds = options.maxMsgFds ?? 16;
     if (!Number.isSafeInteger(maxMsgFds) || maxMsgFds < 1 || maxMsgFds > 253) throw new RangeError(`maxMsgFds ${maxMsgFds} is outside 1..253`);
@@ -192,6 +202,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
       maxQueuedMessages: options.maxQueuedMessages ?? 65536,
       sendHighWater: 16 * 1024 * 1024,
       lingerUs,
+      fastPath: options.fastPath ?? true,
     };
     this.device.on('warning', (w) => this.warn(w));
     this.on('newListener', (event) => {
@@ -268,7 +279,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
 
   /** Every open connection. */
   get clients(): ClientInfo[] {
-    return [...this.#sessions].map((s) => this.#info(s));
+    return [...this.#sessions].filter((s) => s.refusal === undefined).map((s) => this.#info(s));
   }
 
   #info(s: ClientSession): ClientInfo {
@@ -307,15 +318,13 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
       this.#clientEvent('refused', cred, undefined, 'the server is closing');
       return;
     }
-    if (!this.#allowed(cred)) {
-      conn.close();
-      this.#clientEvent('refused', cred, undefined, `peer uid ${cred.uid} gid ${cred.gid} is not on the allow-list`);
-      return;
-    }
+    const refusal = this.#allowed(cred) ? undefined : `peer uid ${cred.uid} gid ${cred.gid} is not on the allow-list`;
+    if (refusal !== undefined) this.#clientEvent('refused', cred, undefined, refusal);
     const id = this.#nextId++;
     let session: ClientSession;
     try {
-      session = new ClientSession(id, conn, cred, this);
+      // A refused peer gets a session that answers its first message with EPERM and closes.
+      session = new ClientSession(id, conn, cred, this, refusal);
     } catch (cause) {
       conn.close();
       this.warn({ code: 'internal', message: 'setting up a connection failed', cause });
@@ -323,7 +332,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
     }
     if (session.closed) return;
     this.#sessions.add(session);
-    this.#clientEvent('connect', cred, id);
+    if (refusal === undefined) this.#clientEvent('connect', cred, id);
   }
 
   // ------------------------------------------------------------ SessionHost
@@ -363,6 +372,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
 
   ended(session: ClientSession, reason: string): void {
     this.#sessions.delete(session);
+    if (session.refusal !== undefined) return;
     this.#clientEvent('disconnect', session.cred, session.id, reason);
     if (this.#owner !== session) return;
     this.#owner = undefined;

@@ -1,15 +1,15 @@
 // Access control: the socket file's mode and owner, the SO_PEERCRED
-// allow-list (refused peers are cut off before anything of theirs is read),
+// allow-list (a refused peer's first message gets EPERM, then it is cut off),
 // a live socket path (EADDRINUSE), a stale one (replaced), cleanup on close.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { encodeVersionRequest } from '../../src/protocol/index.js';
-import { VfioUserServer, type ClientEvent, type ClientInfo } from '../../src/server/server.js';
+import { encodeRegionReadRequest, encodeVersionRequest } from '../../src/protocol/index.js';
+import { SERVING_LINGER_US, VfioUserServer, type ClientEvent, type ClientInfo } from '../../src/server/server.js';
 import { TestDevice } from './fixtures/test-device.js';
-import { assertNoLeak, resources, sleep, startServer, TestClient } from './helpers.js';
+import { assertError, assertNoLeak, CONFIG, resources, sleep, startServer, TestClient } from './helpers.js';
 
 describe('access control', () => {
   it('sets the socket file mode', async () => {
@@ -33,22 +33,34 @@ describe('access control', () => {
     await t.stop();
   });
 
-  it('refuses a peer that is not on the allow-list, before reading anything', async () => {
+  it('refuses a peer that is not on the allow-list: its VERSION gets EPERM, then the connection closes', async () => {
     const before = resources();
     const t = startServer({ server: { allowUids: [process.getuid!() + 4242], allowGids: [process.getgid!() + 4242] } });
     const events: ClientEvent[] = [];
     t.server.on('client', (e) => events.push(e));
     const c = TestClient.connect(t.path);
-    const reply = c.request(encodeVersionRequest(c.id(), { major: 0, minor: 2 })).then(() => 'replied', () => 'no reply');
+    const reply = await c.request(encodeVersionRequest(c.id(), { major: 0, minor: 2 }));
+    assertError(reply, 'EPERM', 'VERSION of a refused peer');
     await c.ended;
-    assert.equal(await reply, 'no reply');
-    assert.equal(events.length, 1);
+    assert.equal(events.length, 1, `events: ${JSON.stringify(events)}`);
     assert.equal(events[0]!.type, 'refused');
     assert.equal(events[0]!.uid, process.getuid!());
     assert.match(events[0]!.reason!, /allow-list/);
     assert.equal(t.server.clients.length, 0);
+    assert.equal(t.server.owner, undefined);
     await t.stop();
     await assertNoLeak(before);
+  });
+
+  it('answers EPERM to whatever a refused peer sends first, and never lets it reach the device', async () => {
+    const t = startServer({ server: { allowUids: [process.getuid!() + 4242] } });
+    const c = TestClient.connect(t.path);
+    assert.equal(t.server.clients.length, 0, 'a refused peer is not listed as a client');
+    const r = await c.request(encodeRegionReadRequest(c.id(), CONFIG, 0, 4));
+    assertError(r, 'EPERM', 'REGION_READ of a refused peer');
+    await c.ended;
+    assert.deepEqual(t.model.owners, [], 'the device never had an owner');
+    await t.stop();
   });
 
   it('admits a peer on the allow-list by uid or by gid', async () => {
@@ -99,5 +111,26 @@ describe('access control', () => {
       assert.throws(() => new VfioUserServer(new TestDevice(), { lingerUs: bad }), RangeError, String(bad));
     }
     for (const good of [0, 1, 1_000_000]) await new VfioUserServer(new TestDevice(), { lingerUs: good }).close();
+  });
+
+  it('does not linger unless asked (the library default is 0; serve and the broker pass SERVING_LINGER_US)', async () => {
+    const s = new VfioUserServer(new TestDevice());
+    assert.equal(s.limits.lingerUs, 0);
+    await s.close();
+    assert.equal(SERVING_LINGER_US, 1000);
+    const t = startServer();
+    const child = spawn(process.execPath, ['-e', 'require("net").connect(process.argv[1]); setInterval(() => {}, 1000)', t.path], { stdio: 'ignore' });
+    try {
+      let info: ClientInfo | undefined;
+      for (let i = 0; i < 500 && !info; i++) {
+        info = t.server.clients.find((c) => c.pid === child.pid);
+        if (!info) await sleep(10);
+      }
+      assert.ok(info, 'the child connected');
+      assert.equal(info.lingerUs, 0, 'a client in another process gets no lingering by default');
+    } finally {
+      child.kill();
+      await t.stop();
+    }
   });
 });

@@ -132,14 +132,17 @@ describe('DMA_READ / DMA_WRITE', () => {
     await assert.rejects(t.device.dma.read(SRC, new Uint8Array(4)), (e) => e instanceof DmaError && e.reason === 'peer-error' && e.code === 'EFAULT');
   });
 
-  it('times out (ETIMEDOUT) when the client does not answer, and drops the late reply with a warning', async () => {
+  it('times out (ETIMEDOUT) when the client does not answer, and answers the late reply EINVAL with a warning', async () => {
     c.dmaDelayMs = 300;
     const before = t.warnings.length;
+    const strays = c.unsolicited.length;
     const started = Date.now();
     await assert.rejects(t.device.dma.read(SRC, new Uint8Array(4)), (e) => e instanceof DmaError && e.reason === 'timeout' && e.code === 'ETIMEDOUT');
     assert.ok(Date.now() - started >= 140);
     await sleep(250);
     assert.ok(t.warnings.slice(before).some((w) => w.code === 'unmatched-reply'));
+    const answers = c.unsolicited.slice(strays);
+    assert.ok(answers.some((r) => r.error && r.code === 'EINVAL' && r.header.command === Command.DMA_READ), 'the late reply got EINVAL');
     c.dmaDelayMs = 0;
     assert.equal(await c.read32(0, REG.ID), 0x7e571de5, 'the connection still works');
   });

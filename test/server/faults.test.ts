@@ -203,16 +203,38 @@ describe('faults', () => {
     await t.stop();
   });
 
-  it('keeps serving replies that arrive for a command it never sent (dropped with a warning)', async () => {
+  it('answers EINVAL (and warns) to a DMA_READ reply for a request it never sent, and keeps serving', async () => {
     const t = startServer();
     const c = await TestClient.open(t.path);
     const reply = encodeRegionReadRequest(c.id(), 0, 0, 4);
     reply.writeUInt32LE(1, 8); // a reply
     reply.writeUInt16LE(Command.DMA_READ, 2);
-    c.send(reply);
+    const r = await c.request(reply);
+    assertError(r, 'EINVAL', 'stray DMA_READ reply');
+    assert.equal(r.header.command, Command.DMA_READ);
     await c.write16(CONFIG, 4, 2);
     assert.equal(await c.read32(0, REG.ID), 0x7e571de5);
-    assert.ok(t.warnings.some((w) => w.code === 'unmatched-reply'));
+    assert.ok(t.warnings.some((w) => w.code === 'unmatched-reply' && /matches no request/.test(w.message)));
+    c.close();
+    await t.stop();
+  });
+
+  it('answers EINVAL (and warns) to a reply to anything but DMA_READ/DMA_WRITE, and keeps serving', async () => {
+    const t = startServer();
+    const c = await TestClient.open(t.path);
+    for (const command of [Command.REGION_READ, Command.DEVICE_RESET, Command.VERSION]) {
+      const reply = encodeRegionReadRequest(c.id(), 0, 0, 4);
+      reply.writeUInt32LE(1, 8); // a reply
+      reply.writeUInt16LE(command, 2);
+      const before = t.warnings.length;
+      const r = await c.request(reply);
+      assertError(r, 'EINVAL', `a ${command} reply`);
+      assert.equal(r.header.command, command);
+      assert.ok(t.warnings.slice(before).some((w) => w.code === 'unmatched-reply' && /only answers DMA_READ and DMA_WRITE/.test(w.message)));
+    }
+    await c.write16(CONFIG, 4, 2);
+    assert.equal(await c.read32(0, REG.ID), 0x7e571de5);
+    assert.ok(!c.isEnded);
     c.close();
     await t.stop();
   });
