@@ -55,8 +55,6 @@ async function stopChild(child: ChildProcess, ms = 5000): Promise<void> {
 export async function demo(options: DemoOptions = {}): Promise<number> {
   const out = options.out ?? ((l: string) => console.log(l));
   const started = performance.now();
-  const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-demo-'));
-  const socket = join(dir, 'nvme.sock');
   let child: ChildProcess | undefined;
   let dev: Device | undefined;
   // Everything the demo leaves is its child and the folder (the child's sockets are in it).
@@ -85,6 +83,9 @@ export async function demo(options: DemoOptions = {}): Promise<number> {
       process.exit(signalExitCode(signal));
     },
   );
+  // After the handlers (a signal before them would leave the folder), in the same synchronous run.
+  const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-demo-'));
+  const socket = join(dir, 'nvme.sock');
   const step = (s: string): void => out(`\n== ${s}`);
   try {
     step('serving the NVMe device model over vfio-user (a child process: vfio-ts serve nvme)');

@@ -66,26 +66,12 @@ export async function serve(modelName: string, socketPath: string, modelOptions:
   const entry = MODELS[modelName];
   if (!entry) throw new UsageError(`unknown device model '${modelName}' (known: ${Object.keys(MODELS).join(', ')})`);
   const log = options.log ?? ((l: string) => console.error(l));
-  const model = await entry.create(modelOptions, log);
-  const server = listen(socketPath, model, options);
-  server.on('client', (e: { type: string; id?: number; pid: number; uid: number; reason?: string }) => {
-    log(`client${e.id !== undefined ? ` #${e.id}` : ''} pid ${e.pid} uid ${e.uid}: ${e.type}${e.reason ? ` (${e.reason})` : ''}`);
-  });
+  // The handlers come first: a signal before them would kill the process with its sockets on disk.
+  let server: VfioUserServer | undefined;
   let tracer: TraceServer | undefined;
-  if (options.trace ?? true) {
-    try {
-      tracer = new TraceServer(server, socketPath, {
-        model: modelName,
-        ...(options.allowUids ? { allowUids: options.allowUids } : {}),
-        ...(options.allowGids ? { allowGids: options.allowGids } : {}),
-      });
-    } catch (err) {
-      log(`no trace socket: ${(err as Error).message}`);
-    }
-  }
-  log(`serving ${modelName} on ${socketPath}${tracer ? ` (trace: ${tracer.path})` : ''}`);
   onStopSignals(
     (signal) => {
+      if (!server) process.exit(signalExitCode(signal)); // nothing created yet
       log(`${signal}: asking the owner to release the device, then closing (another signal: at once)`);
       void server.close({ graceMs: options.graceMs ?? 2000 }).then(() => {
         tracer?.close();
@@ -99,5 +85,22 @@ export async function serve(modelName: string, socketPath: string, modelOptions:
       process.exit(signalExitCode(signal));
     },
   );
+  const model = await entry.create(modelOptions, log);
+  server = listen(socketPath, model, options);
+  server.on('client', (e: { type: string; id?: number; pid: number; uid: number; reason?: string }) => {
+    log(`client${e.id !== undefined ? ` #${e.id}` : ''} pid ${e.pid} uid ${e.uid}: ${e.type}${e.reason ? ` (${e.reason})` : ''}`);
+  });
+  if (options.trace ?? true) {
+    try {
+      tracer = new TraceServer(server, socketPath, {
+        model: modelName,
+        ...(options.allowUids ? { allowUids: options.allowUids } : {}),
+        ...(options.allowGids ? { allowGids: options.allowGids } : {}),
+      });
+    } catch (err) {
+      log(`no trace socket: ${(err as Error).message}`);
+    }
+  }
+  log(`serving ${modelName} on ${socketPath}${tracer ? ` (trace: ${tracer.path})` : ''}`);
   return server;
 }
