@@ -66,7 +66,7 @@ export function watch(bdf: string | undefined, options: WatchOptions = {}): Prom
   // Listening first, then the snapshot: an event in between is shown, never lost.
   const monitor = DeviceMonitor.open(bdf === undefined ? {} : { bdf });
   monitor.on('error', (e) => console.error(`vfio-ts watch: ${e.message} (some events were lost)`));
-  console.error(`vfio-ts watch: PCI devices${bdf === undefined ? '' : ` (${[...monitor.filter!][0]})`} now, then their events (Ctrl-C ends)`);
+  console.error(`vfio-ts watch: the devices there are now, then PCI device events${bdf === undefined ? '' : ` of ${[...monitor.filter!][0]}`} (Ctrl-C ends)`);
   for (const e of presentDevices(resolvePaths(options.paths), monitor.filter)) line(e);
   monitor.on('event', line);
   return new Promise((resolve) => {
