@@ -7,13 +7,16 @@
 // rounds with it (each round: the baseline, then the case), so the figures
 // are ratios, not absolute times, and both sides see the same machine.
 //
-// runBenchmarks() returns the rows (used by `vfio-ts bench`, which also draws
-// them with bench/chart.ts); run directly (`node out/bench/run.js [--quick]`)
-// it prints the markdown tables.
+// runBenchmarks() returns the rows, telling each case on stderr as it ends
+// (a full run takes minutes); run directly (`npm run bench [-- --quick]
+// [-- --out FILE.svg]`) it checks its arguments first, prints the markdown
+// tables, then draws them with bench/chart.ts.
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -71,16 +74,39 @@ export interface BenchOptions {
   quick?: boolean;
   /** CPU both peers of the socket cases run on (default $BENCH_CPU or 0). */
   cpu?: string;
+  /** A line of progress: each step and each case as it ends (default: stderr). */
+  progress?: (line: string) => void;
+}
+
+/** Runs `cmd` pinned to `cpu`, handing each JSON line of its stdout to `onRow` as it comes; resolves with them all. */
+function pinnedRows<T>(cpu: string, cmd: string[], onRow: (row: T) => void): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', cpu, ...cmd], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const rows: T[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (!line.trim()) return;
+      const row = JSON.parse(line) as T;
+      rows.push(row);
+      onRow(row);
+    });
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve(rows);
+      else reject(new Error(`${cmd.slice(1).join(' ')} failed (${signal ?? `exit ${code}`})`));
+    });
+  });
 }
 
 /** Runs every benchmark (needs gcc and taskset) and returns the figures. */
-export function runBenchmarks(options: BenchOptions = {}): BenchResults {
+export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchResults> {
   const quick = options.quick ?? false;
   const cpu = options.cpu ?? process.env['BENCH_CPU'] ?? '0';
-  const taskset = (cmd: string[]): string =>
-    execFileSync('taskset', ['-c', cpu, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const progress = options.progress ?? ((l: string) => console.error(l));
+  const started = performance.now();
+  const at = (): string => `${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s`;
 
   // The baseline, built here (gcc -O2).
+  progress(`${at()}  building the C ping-pong baseline (gcc -O2)`);
   const buildDir = join(root, 'build', 'bench');
   mkdirSync(buildDir, { recursive: true });
   const pingpong = join(buildDir, 'pingpong');
@@ -88,18 +114,18 @@ export function runBenchmarks(options: BenchOptions = {}): BenchResults {
   const cClient = join(buildDir, 'vfio-user-client');
   execFileSync('gcc', ['-O2', '-Wall', '-o', cClient, join(root, 'bench', 'vfio-user-client.c')]);
 
-  const ours = taskset([process.execPath, join(root, 'out', 'bench', 'vfio-user-bench.js'), pingpong, ...(quick ? ['--quick'] : []), cClient])
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, number> & { name: string });
+  progress(`${at()}  socket cases against the C ping-pong, on CPU ${cpu}${quick ? ' (quick)' : ''}`);
+  const ours = await pinnedRows<Record<string, number> & { name: string }>(cpu,
+    [process.execPath, join(root, 'out', 'bench', 'vfio-user-bench.js'), pingpong, ...(quick ? ['--quick'] : []), cClient],
+    (r) => progress(`${at()}  ${r.name}${r['ratio'] !== undefined ? `: ${r['ratio']}x` : ''}`));
   const socket: SocketRow[] = ours.filter((r) => r['base_median_ns'] !== undefined) as unknown as SocketRow[];
   const d = ours.find((r) => r.name === 'dma-read-1m');
   const dma = d ? { dma_GBps: d['dma_GBps'] ?? 0, memcpy_GBps: d['memcpy_GBps'] ?? 0, ratio: d['ratio'] ?? 0 } : undefined;
 
-  const nvme = taskset([process.execPath, join(root, 'out', 'bench', 'nvme-bench.js'), ...(quick ? ['--quick'] : [])])
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as NvmeRow);
+  progress(`${at()}  NVMe workloads`);
+  const nvme = await pinnedRows<NvmeRow>(cpu, [process.execPath, join(root, 'out', 'bench', 'nvme-bench.js'), ...(quick ? ['--quick'] : [])],
+    (r) => progress(`${at()}  ${r.name}: ${r.iops.toLocaleString('en-US')} IOPS`));
+  progress(`${at()}  done`);
   return { socket, ...(dma ? { dma } : {}), nvme };
 }
 
@@ -130,15 +156,44 @@ export function benchMarkdown(r: BenchResults): string {
   return lines.join('\n');
 }
 
+/**
+ * The command line of `npm run bench [-- --quick] [-- --out FILE.svg]`, checked
+ * before anything runs: exits 2 naming the problem, so a long run never ends
+ * in an output it cannot write.
+ */
+export function parseBenchArgs(argv: string[]): { quick: boolean; out?: string } | { error: string } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, out: { type: 'string' } }, strict: true, allowPositionals: false });
+  } catch (err) {
+    return { error: (err as Error).message.split('. ')[0]! };
+  }
+  const out = parsed.values.out;
+  if (out !== undefined) {
+    const dir = dirname(resolve(out));
+    if (out === '' || existsSync(out) && statSync(out).isDirectory()) return { error: `--out ${out}: a file name for the SVG chart, not a folder` };
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) return { error: `--out ${out}: the folder ${dir} does not exist` };
+    try {
+      accessSync(dir, fsConstants.W_OK);
+    } catch {
+      return { error: `--out ${out}: the folder ${dir} is not writable` };
+    }
+  }
+  return { quick: parsed.values.quick === true, ...(out !== undefined ? { out } : {}) };
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // npm run bench [-- --quick] [-- --out FILE.svg]: tables on stdout, and the chart where --out says.
+  // Tables on stdout (first: they survive whatever happens to the chart), the chart where --out says.
+  const args = parseBenchArgs(process.argv.slice(2));
+  if ('error' in args) {
+    console.error(`bench: ${args.error}\nusage: npm run bench [-- --quick] [-- --out FILE.svg]`);
+    process.exit(2);
+  }
   const { benchChartSvg } = await import('./chart.js');
-  const outAt = process.argv.indexOf('--out');
-  const out = outAt > 0 ? process.argv[outAt + 1] : undefined;
-  const results = runBenchmarks({ quick: process.argv.includes('--quick') });
+  const results = await runBenchmarks({ quick: args.quick });
   console.log(benchMarkdown(results));
-  if (out) {
-    writeFileSync(out, benchChartSvg(results));
-    console.log(`\nchart: ${out}`);
+  if (args.out) {
+    writeFileSync(args.out, benchChartSvg(results));
+    console.log(`\nchart: ${args.out}`);
   }
 }

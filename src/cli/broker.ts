@@ -9,7 +9,7 @@
 // 5000, "maxDmaMaps": 4096, "maxDmaBytes": 1073741824, "socketMode": "0666", "mmap": false}]}
 // (or "upstream" in place of "bdf"). Every device is opened before any socket
 // is offered; one that cannot be opened stops the broker with the reason.
-// Runs until SIGINT/SIGTERM: owners get a REQ and the grace period, then the
+// Runs until SIGINT/SIGTERM/SIGHUP: owners get a REQ and the grace period, then the
 // devices go back to the kernel. Events are printed one per line (JSON lines
 // with --json).
 
@@ -18,6 +18,7 @@ import { Broker, type BrokerEvent, type BrokerOptions } from '../broker/index.js
 import { VfioUserBackend } from '../client/vfio-user/backend.js';
 import { fail } from '../errors.js';
 import type { ServerWarning } from '../server/errors.js';
+import { onStopSignals, signalExitCode } from './signals.js';
 
 /** One device of a broker configuration. */
 export interface BrokerDeviceConfig {
@@ -167,15 +168,17 @@ export function runBroker(configs: BrokerDeviceConfig[], options: RunBrokerOptio
     emit('ready', { allowUids: c.allowUids ?? [], allowGids: c.allowGids ?? [] },
       `serving on ${c.socket} to ${who.length ? who.join(', ') : 'root only'} (grace ${b.graceMs} ms${c.mmap ? ', BARs mappable' : ''})`);
   }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    out(options.json ? JSON.stringify({ event: 'stopping', signal }) : `${signal}: asking owners to release their devices, then closing`);
-    void Promise.all(brokers.map((b) => b.close())).then(() => process.exit(0));
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  onStopSignals(
+    (signal) => {
+      out(options.json ? JSON.stringify({ event: 'stopping', signal }) : `${signal}: asking owners to release their devices, then closing (another signal: at once)`);
+      void Promise.all(brokers.map((b) => b.close())).then(() => process.exit(0));
+    },
+    (signal) => {
+      // The grace period cut short: the sockets went with the first signal; exiting closes the devices and the owners' connections.
+      out(options.json ? JSON.stringify({ event: 'stopping', signal, now: true }) : `${signal}: closing at once`);
+      process.exit(signalExitCode(signal));
+    },
+  );
   return brokers;
 }
 
@@ -198,7 +201,14 @@ export function brokerConfigFromArgs(a: {
     if (a.bdf !== undefined || a.upstream !== undefined || a.socket !== undefined) {
       throw fail('EINVAL', '--config names every device and socket itself: no BDF, --upstream or --socket with it');
     }
-    return parseBrokerConfig(readFileSync(a.config, 'utf8'));
+    let text: string;
+    try {
+      text = readFileSync(a.config, 'utf8');
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw fail('EINVAL', `--config ${a.config}: cannot read it (${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'a folder' : e.code ?? e.message})`);
+    }
+    return parseBrokerConfig(text);
   }
   if ((a.bdf === undefined) === (a.upstream === undefined)) throw fail('EINVAL', 'broker needs a PCI address or --upstream SOCKET (or --config FILE)');
   if (a.socket === undefined) throw fail('EINVAL', 'broker needs --socket PATH');

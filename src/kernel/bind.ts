@@ -20,6 +20,7 @@ import { VfioSetupError } from './errors.js';
 import {
   deviceExists,
   driverOf,
+  isVfioDriver,
   groupFile,
   iommuGroupOf,
   pciDeviceDir,
@@ -52,6 +53,8 @@ export interface BindResult {
 export interface UnbindOptions {
   /** Probe the device again after unbinding so its usual driver takes it (default true). */
   probe?: boolean;
+  /** Unbind from whatever driver has the device, not only from vfio-pci (default false). */
+  force?: boolean;
   paths?: Partial<VfioPaths>;
 }
 
@@ -116,13 +119,18 @@ export async function bind(bdf: string, options: BindOptions = {}): Promise<Bind
   return { bdf: name, previousDriver, group, groupFile: file };
 }
 
-/** Takes `bdf` from its driver and clears driver_override; probes it again unless `probe: false`. Root only. */
+/** Takes `bdf` from vfio-pci (any driver with `force`) and clears driver_override; probes it again unless `probe: false`. Root only. */
 export function unbind(bdf: string, options: UnbindOptions = {}): UnbindResult {
   const paths = resolvePaths(options.paths);
   const name = normalizeBdf(bdf);
   const dir = pciDeviceDir(paths, name);
   if (!deviceExists(paths, name)) throw fail('ENODEV', `no PCI device ${name} (${dir} does not exist)`);
   const previousDriver = driverOf(paths, name);
+  // Taking a device from its own driver (a disk controller, a NIC) is what bind is for;
+  // unbind only gives back what vfio-pci holds, unless told otherwise.
+  if (previousDriver !== null && !isVfioDriver(previousDriver) && !options.force) {
+    throw fail('EBUSY', `${name} is bound to ${previousDriver}, not to vfio-pci: refusing to unbind it (force to take it from ${previousDriver} anyway)`);
+  }
   // An empty line clears the override (an empty write would not reach the kernel).
   sysWrite(join(dir, 'driver_override'), '\n');
   if (previousDriver !== null) sysWrite(join(dir, 'driver', 'unbind'), name);
