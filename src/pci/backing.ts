@@ -14,8 +14,10 @@
 
 import { getLe, setLe, sizeMask } from './le.js';
 
+/** Width in bytes of one config-space register access. */
 export type AccessSize = 1 | 2 | 4;
 
+/** The device behind a config space: where the non-virtual bits are read and written. */
 export interface ConfigBacking {
   /** Read `size` bytes at `offset` (aligned, inside one dword). */
   read(offset: number, size: AccessSize): number;
@@ -30,6 +32,7 @@ export interface ConfigBacking {
   reset?(): void;
 }
 
+/** Hardware write rules of a {@link MemoryBacking}. */
 export interface MemoryBackingOptions {
   /** Hardware-writable bits, one mask byte per config byte. Default: none. */
   writable?: Uint8Array;
@@ -37,6 +40,7 @@ export interface MemoryBackingOptions {
   w1c?: Uint8Array;
 }
 
+/** In-memory config registers that follow hardware write rules: writable bits change, W1C bits clear on 1, the rest is read-only. */
 export class MemoryBacking implements ConfigBacking {
   /** Current register contents. */
   readonly bytes: Uint8Array;

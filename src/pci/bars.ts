@@ -27,6 +27,7 @@ import {
   PCI_STD_NUM_BARS,
 } from './regs.js';
 
+/** BAR type: 32-bit memory, 64-bit memory (two slots) or I/O space. */
 export type BarKind = 'mem32' | 'mem64' | 'io';
 
 /** A BAR as a device declares it. `index` defaults to the array position. */
@@ -47,20 +48,28 @@ export interface BarSpec {
   prefetchable: boolean;
 }
 
+/** An expansion ROM BAR as a device declares it. */
 export interface RomDecl {
   /** Bytes, a power of two, 2 KiB..16 MiB. */
   size: number;
 }
 
+/** Smallest memory BAR in bytes (bits 3:0 are flags). */
 export const MIN_MEM_BAR = 16;
+/** Smallest I/O BAR in bytes (bits 1:0 are flags). */
 export const MIN_IO_BAR = 4;
+/** Largest I/O BAR in bytes (PCI Local Bus 3.0 §6.2.5.1). */
 export const MAX_IO_BAR = 256;
+/** Largest 32-bit memory BAR in bytes (2 GiB: bit 31 must stay an address bit). */
 export const MAX_MEM32_BAR = 2 ** 31;
 /** Sizes are JS numbers: keep them exact. */
 export const MAX_MEM64_BAR = 2 ** 52;
+/** Smallest expansion ROM in bytes (bits 10:0 of the ROM BAR are not address bits). */
 export const MIN_ROM = 2048;
+/** Largest expansion ROM in bytes (16 MiB, the spec's limit). */
 export const MAX_ROM = 16 * 1024 * 1024;
 
+/** Whether `n` is a positive safe integer power of two. */
 export function isPowerOfTwo(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
@@ -110,6 +119,7 @@ export function validateBars(decls: readonly (BarDecl | undefined | null)[] = []
   return slots;
 }
 
+/** Validate a ROM declaration (power of two, 2 KiB..16 MiB); throws a LayoutError otherwise. */
 export function validateRom(rom: RomDecl | undefined): RomDecl | undefined {
   if (!rom) return undefined;
   if (!isPowerOfTwo(rom.size)) throw layoutError('not-power-of-two', `ROM size ${rom.size} is not a power of two`);
@@ -199,10 +209,13 @@ export function decodeRom(cfg: Uint8Array): { address: number; enabled: boolean 
 
 /** Anything config space can be read and written through (a ConfigSpace, a device). */
 export interface ConfigAccessor {
+  /** Read a 1, 2 or 4-byte little-endian config register at `offset`. */
   read(offset: number, size: 1 | 2 | 4): number;
+  /** Write a 1, 2 or 4-byte little-endian config register at `offset`. */
   write(offset: number, size: 1 | 2 | 4, value: number): void;
 }
 
+/** A BAR as sized by {@link probeBarSizes}. */
 export interface ProbedBar {
   index: number;
   kind: BarKind;

@@ -54,15 +54,19 @@ import {
   PCI_VENDOR_ID,
 } from './regs.js';
 
+/** A standard capability the builder can place (in 0x40..0xff). */
 export type CapabilityDecl = PmDecl | MsiDecl | MsixDecl | PcieDecl | AfDecl | VendorDecl;
+/** An extended capability the builder can place (in 0x100..0xfff). */
 export type ExtendedCapabilityDecl = AerDecl | DsnDecl;
 
+/** Class Code by parts: base class, sub-class and programming interface (default 0). */
 export interface ClassCode {
   base: number;
   sub: number;
   progIf?: number;
 }
 
+/** A device's config-space declaration: IDs, class, interrupt pin, BARs, ROM and capabilities; {@link buildLayout} lays it out. */
 export interface DeviceDecl {
   vendorId: number;
   deviceId: number;

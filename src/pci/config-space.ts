@@ -71,6 +71,7 @@ import {
 
 export type { ConfigSpaceHooks, PowerState, ResetKind, ResetSource } from './region.js';
 
+/** What a {@link ConfigSpace} runs over: its backing and owner hooks. */
 export interface ConfigSpaceOptions {
   /** The device behind the config space (default: an in-memory backing holding the layout's power-on values). */
   backing?: ConfigBacking;
@@ -88,6 +89,7 @@ export interface MsixStatus extends MsixInfo {
 
 const UNASSIGNED = -1;
 
+/** The config-space access engine (vfio-pci's model): splits user accesses by region, keeps virtual bits in a shadow, sends the rest to the backing, and applies the capabilities' side effects. */
 export class ConfigSpace implements Engine {
   readonly size: number;
   readonly shadow: Uint8Array;
@@ -251,12 +253,15 @@ export class ConfigSpace implements Engine {
 
   // ---- Identity
 
+  /** Vendor ID register. */
   get vendorId(): number {
     return this.read(PCI_VENDOR_ID, 2);
   }
+  /** Device ID register. */
   get deviceId(): number {
     return this.read(PCI_DEVICE_ID, 2);
   }
+  /** Revision ID register. */
   get revision(): number {
     return this.read(PCI_REVISION_ID, 1);
   }
@@ -264,9 +269,11 @@ export class ConfigSpace implements Engine {
   get classCode(): number {
     return getLe(this.readBytes(PCI_CLASS_PROG, 3), 0, 3);
   }
+  /** Subsystem Vendor ID register. */
   get subsystemVendorId(): number {
     return this.read(PCI_SUBSYSTEM_VENDOR_ID, 2);
   }
+  /** Subsystem ID register. */
   get subsystemId(): number {
     return this.read(PCI_SUBSYSTEM_ID, 2);
   }
@@ -295,18 +302,23 @@ export class ConfigSpace implements Engine {
 
   // ---- Command / status
 
+  /** Command register as the user reads it. */
   get command(): number {
     return this.header.command;
   }
+  /** COMMAND: Memory Space Enable is set. */
   get memoryEnabled(): boolean {
     return (this.command & PCI_COMMAND_MEMORY) !== 0;
   }
+  /** COMMAND: I/O Space Enable is set. */
   get ioEnabled(): boolean {
     return (this.command & PCI_COMMAND_IO) !== 0;
   }
+  /** COMMAND: Bus Master Enable is set (the function may do DMA and send MSI/MSI-X). */
   get busMaster(): boolean {
     return (this.command & PCI_COMMAND_MASTER) !== 0;
   }
+  /** COMMAND: Interrupt Disable is set (INTx must not be asserted). */
   get intxDisabled(): boolean {
     return (this.command & PCI_COMMAND_INTX_DISABLE) !== 0;
   }
@@ -318,12 +330,15 @@ export class ConfigSpace implements Engine {
   get ioAccessible(): boolean {
     return this.ioEnabled && this.powerState < 3;
   }
+  /** Status register as the user reads it. */
   get status(): number {
     return this.read(PCI_STATUS, 2);
   }
+  /** Interrupt Pin register: 0 for none, 1..4 for INTA#..INTD#. */
   get interruptPin(): number {
     return this.read(PCI_INTERRUPT_PIN, 1);
   }
+  /** Interrupt Line register as software programmed it. */
   get interruptLine(): number {
     return this.read(PCI_INTERRUPT_LINE, 1);
   }
@@ -347,9 +362,11 @@ export class ConfigSpace implements Engine {
   bar(i: number): BarSpec | undefined {
     return this.layout.bars[i];
   }
+  /** Geometry of the six BAR slots (undefined where unimplemented or an upper half). */
   get bars(): readonly (BarSpec | undefined)[] {
     return this.layout.bars;
   }
+  /** Expansion ROM size in bytes, or undefined without a ROM BAR. */
   get romSize(): number | undefined {
     return this.layout.romSize;
   }
@@ -365,9 +382,11 @@ export class ConfigSpace implements Engine {
     return this.read(barOffset(i), 4);
   }
 
+  /** Address programmed into the ROM BAR, or undefined without a ROM. */
   get romAddress(): number | undefined {
     return this.layout.romSize ? (this.read(PCI_ROM_ADDRESS, 4) & PCI_ROM_ADDRESS_MASK) >>> 0 : undefined;
   }
+  /** ROM BAR: Expansion ROM Enable is set. */
   get romEnabled(): boolean {
     return (this.read(PCI_ROM_ADDRESS, 4) & PCI_ROM_ADDRESS_ENABLE) !== 0;
   }
@@ -381,6 +400,7 @@ export class ConfigSpace implements Engine {
 
   // ---- MSI
 
+  /** Whether the function has a (visible) MSI capability. */
   get hasMsi(): boolean {
     return this.msiCap !== undefined;
   }
@@ -417,6 +437,7 @@ export class ConfigSpace implements Engine {
 
   // ---- MSI-X
 
+  /** Whether the function has a (visible) MSI-X capability. */
   get hasMsix(): boolean {
     return this.msixCap !== undefined;
   }

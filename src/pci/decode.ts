@@ -14,6 +14,7 @@ import { decodeMsix } from './caps/msix.js';
 import type { ConfigSpace } from './config-space.js';
 import * as R from './regs.js';
 
+/** What {@link decodeConfigSpace} prints beyond the bytes themselves. */
 export interface DecodeOptions {
   /** Slot printed first (default 00:00.0). */
   slot?: string;

@@ -1,5 +1,6 @@
 // The PCI config-space engine: facts, builder, access engine, capabilities,
 // decoding and lspci-format dumps.
+/** PCI configuration-space register offsets, bits and capability IDs, named as in Linux's pci_regs.h. */
 export * as regs from './regs.js';
 export * from './backing.js';
 export * from './bars.js';

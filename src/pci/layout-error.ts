@@ -8,6 +8,7 @@
 
 import { ErrnoError } from '../errors.js';
 
+/** The layout rule a {@link LayoutError} reports as broken. */
 export type LayoutErrorReason =
   | 'bad-value' // a field out of its range (IDs, pin, counts, ...)
   | 'not-power-of-two' // a size that must be a power of two is not
@@ -31,6 +32,7 @@ export class LayoutError extends ErrnoError {
   }
 }
 
+/** A LayoutError for `reason`, with errno ENOSPC for 'no-room' and EINVAL otherwise. */
 export function layoutError(reason: LayoutErrorReason, message: string): LayoutError {
   return new LayoutError(reason, message, reason === 'no-room' ? 'ENOSPC' : 'EINVAL');
 }

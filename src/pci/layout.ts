@@ -10,6 +10,7 @@
 import type { BarSpec } from './bars.js';
 import type { RegionSpec } from './region.js';
 
+/** Config space size: 256 bytes (conventional PCI) or 4096 (PCI Express). */
 export type ConfigSize = 256 | 4096;
 
 /**
@@ -19,6 +20,7 @@ export type ConfigSize = 256 | 4096;
  */
 export type UnassignedPolicy = 'zero' | 'raw';
 
+/** A config space ready for the engine: power-on bytes, shadow, write rules, regions and BAR geometry. */
 export interface Layout {
   size: ConfigSize;
   /** Power-on hardware bytes (the default backing's content). */

@@ -15,6 +15,7 @@ import { getLe } from './le.js';
 import { PCI_CLASS_PROG, PCI_DEVICE_ID, PCI_REVISION_ID, PCI_VENDOR_ID } from './regs.js';
 import { className } from './decode.js';
 
+/** A PCI address: domain (segment), bus, device and function numbers. */
 export interface PciSlot {
   domain?: number;
   bus: number;
@@ -22,6 +23,7 @@ export interface PciSlot {
   function: number;
 }
 
+/** How {@link formatLspciDump} labels and cuts a dump. */
 export interface LspciDumpOptions {
   /** "01:00.0", "0000:01:00.0" or parts (default 00:00.0). */
   slot?: string | PciSlot;
@@ -33,6 +35,7 @@ export interface LspciDumpOptions {
 
 const hex = (n: number, w: number): string => n.toString(16).padStart(w, '0');
 
+/** Format a slot as "BB:DD.F" or "DDDD:BB:DD.F" (00:00.0 when absent); throws EINVAL for a malformed string or numbers out of range. */
 export function formatSlot(slot: string | PciSlot | undefined): string {
   if (slot === undefined) return '00:00.0';
   if (typeof slot === 'string') {
@@ -76,6 +79,7 @@ export function formatLspciDump(cfg: Uint8Array, options: LspciDumpOptions = {})
   return lines.join('\n') + '\n\n';
 }
 
+/** One device parsed from `lspci -x` output. */
 export interface ParsedDump {
   slot: PciSlot;
   description: string;

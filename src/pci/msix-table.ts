@@ -17,11 +17,13 @@ import { ErrnoError } from '../errors.js';
 import { getLe, setLe } from './le.js';
 import { PCI_MSIX_ENTRY_CTRL_MASKBIT, PCI_MSIX_ENTRY_DATA, PCI_MSIX_ENTRY_LOWER_ADDR, PCI_MSIX_ENTRY_SIZE, PCI_MSIX_ENTRY_UPPER_ADDR, PCI_MSIX_ENTRY_VECTOR_CTRL } from './regs.js';
 
+/** Owner notifications of an {@link MsixTable}. */
 export interface MsixTableHooks {
   /** A vector's effective mask (entry bit OR function mask) changed. */
   onMaskChange?(vector: number, masked: boolean): void;
 }
 
+/** One decoded MSI-X table entry. */
 export interface MsixEntry {
   address: bigint;
   data: number;
@@ -29,6 +31,7 @@ export interface MsixEntry {
   masked: boolean;
 }
 
+/** The MSI-X table and Pending Bit Array that live in a BAR, with reset values, mask semantics and mask-change notifications. */
 export class MsixTable {
   readonly size: number;
   /** Raw table bytes, 16 per entry. */
@@ -48,9 +51,11 @@ export class MsixTable {
     this.reset();
   }
 
+  /** Table length in bytes (16 per entry). */
   get tableBytes(): number {
     return this.table.length;
   }
+  /** PBA length in bytes (one bit per vector, in whole qwords). */
   get pbaBytes(): number {
     return this.pba.length;
   }
@@ -68,6 +73,7 @@ export class MsixTable {
   get enabled(): boolean {
     return this.on;
   }
+  /** Mirror the capability's MSI-X Enable bit. */
   set enabled(v: boolean) {
     this.on = v;
   }
@@ -76,6 +82,7 @@ export class MsixTable {
   get functionMask(): boolean {
     return this.fmask;
   }
+  /** Mirror the capability's Function Mask bit. */
   set functionMask(v: boolean) {
     if (v === this.fmask) return;
     const before = this.snapshotMasks();
@@ -87,6 +94,7 @@ export class MsixTable {
     if (!Number.isInteger(i) || i < 0 || i >= this.size) throw new ErrnoError('EINVAL', `MSI-X vector ${i} is outside 0..${this.size - 1}`);
   }
 
+  /** Decode entry `i` (message address, data, own mask bit); throws EINVAL for a vector out of range. */
   entry(i: number): MsixEntry {
     this.check(i);
     const o = i * PCI_MSIX_ENTRY_SIZE;
@@ -110,14 +118,17 @@ export class MsixTable {
     return this.fmask || this.vectorMasked(i);
   }
 
+  /** Whether vector `i`'s PBA bit is set; throws EINVAL for a vector out of range. */
   pending(i: number): boolean {
     this.check(i);
     return ((this.pba[i >> 3]! >> (i & 7)) & 1) === 1;
   }
+  /** Device side: set vector `i`'s PBA bit (a message held back by a mask); throws EINVAL out of range. */
   setPending(i: number): void {
     this.check(i);
     this.pba[i >> 3] |= 1 << (i & 7);
   }
+  /** Device side: clear vector `i`'s PBA bit; throws EINVAL out of range. */
   clearPending(i: number): void {
     this.check(i);
     this.pba[i >> 3] &= ~(1 << (i & 7));
@@ -172,6 +183,7 @@ export class MsixTable {
     dst.set(this.pba.subarray(offset, offset + dst.length));
   }
 
+  /** Numeric PBA read of 1, 2 or 4 bytes (offset relative to the PBA); throws EINVAL outside the PBA. */
   readPba(offset: number, size: 1 | 2 | 4): number {
     this.range('PBA', this.pba.length, offset, size);
     return getLe(this.pba, offset, size);

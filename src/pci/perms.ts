@@ -12,11 +12,16 @@
 
 import { getLe, roundUp4, setLe } from './le.js';
 
+/** Permission mask: no bit is virtual (all come from the backing). */
 export const NO_VIRT = 0;
+/** Permission mask: every bit is virtual (lives in the shadow). */
 export const ALL_VIRT = 0xffffffff;
+/** Permission mask: no bit is user-writable. */
 export const NO_WRITE = 0;
+/** Permission mask: every bit is user-writable. */
 export const ALL_WRITE = 0xffffffff;
 
+/** The virtual and writable bit masks of one config region, one byte of mask per config byte. */
 export class PermBits {
   readonly virt: Uint8Array;
   readonly write: Uint8Array;
@@ -27,6 +32,7 @@ export class PermBits {
     this.write = new Uint8Array(n);
   }
 
+  /** Mask length in bytes (the region's length rounded up to a dword). */
   get length(): number {
     return this.virt.length;
   }

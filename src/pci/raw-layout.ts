@@ -35,12 +35,14 @@ import {
   PCI_STD_HEADER_SIZEOF,
 } from './regs.js';
 
+/** The capability a {@link RawLayoutOptions.hide} policy is asked about. */
 export interface HideQuery {
   id: number;
   extended: boolean;
   offset: number;
 }
 
+/** BAR geometry and hiding policy for {@link layoutFromRaw}. */
 export interface RawLayoutOptions {
   /** BAR geometry, known to the owner (e.g. from VFIO region info). Without it BARs read 0. */
   bars?: readonly (BarDecl | undefined | null)[];
@@ -51,6 +53,7 @@ export interface RawLayoutOptions {
   unassigned?: UnassignedPolicy;
 }
 
+/** Turn a raw type 0 config space into a layout that hides the capabilities the kernel would; throws EINVAL unless it is 256 or 4096 bytes with a type 0 header. */
 export function layoutFromRaw(raw: Uint8Array, options: RawLayoutOptions = {}): Layout {
   const size = raw.length;
   if (size !== PCI_CFG_SPACE_SIZE && size !== PCI_CFG_SPACE_EXP_SIZE) {

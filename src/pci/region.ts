@@ -13,6 +13,7 @@ import { getLe, setLe, sizeMask } from './le.js';
 import { ALL_VIRT, NO_WRITE, PermBits } from './perms.js';
 import { PCI_CAP_LIST_ID, PCI_CAP_LIST_NEXT } from './regs.js';
 
+/** What a region of config space is: the header, a standard or an extended capability. */
 export type RegionKind = 'header' | 'cap' | 'ecap';
 
 /** Where a region sits. `hidden` marks the placeholder kept for a hidden first extended cap. */

@@ -4,6 +4,7 @@
 // command. 14 was VFIO_USER_DIRTY_PAGES in earlier drafts and is gone from the
 // specification: it is treated like any unknown number (ENOSYS).
 
+/** The vfio-user command numbers, by the specification's names (VFIO_USER_ prefix dropped). */
 export const Command = {
   VERSION: 1,
   DMA_MAP: 2,
@@ -24,7 +25,9 @@ export const Command = {
   MIG_DATA_WRITE: 18,
 } as const;
 
+/** A command's name, such as "DMA_MAP". */
 export type CommandName = keyof typeof Command;
+/** A command number the specification defines. */
 export type CommandNumber = (typeof Command)[CommandName];
 
 /** Who sends the request: the client (the VMM / driver side) or the server (the device). */
@@ -34,6 +37,7 @@ const NAMES = new Map<number, CommandName>(
   (Object.entries(Command) as [CommandName, number][]).map(([name, n]) => [n, name]),
 );
 
+/** Whether the specification defines command number `n` (14, the withdrawn DIRTY_PAGES, is not). */
 export function isKnownCommand(n: number): n is CommandNumber {
   return NAMES.has(n);
 }

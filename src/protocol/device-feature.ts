@@ -46,10 +46,15 @@ import {
 } from './wire.js';
 import { deviceFeature, migState } from '../uapi/vfio.js';
 
+/** Size of the DEVICE_FEATURE head (u32 argsz, u32 flags) before the feature data. */
 export const DEVICE_FEATURE_SIZE = 8;
+/** DEVICE_FEATURE flags: the feature index (bits 15:0). */
 export const DEVICE_FEATURE_MASK = deviceFeature.MASK;
+/** DEVICE_FEATURE flag: read the feature's data. */
 export const DEVICE_FEATURE_GET = deviceFeature.GET;
+/** DEVICE_FEATURE flag: write the feature's data. */
 export const DEVICE_FEATURE_SET = deviceFeature.SET;
+/** DEVICE_FEATURE flag: only ask whether the feature (with GET and/or SET) is supported. */
 export const DEVICE_FEATURE_PROBE = deviceFeature.PROBE;
 const KNOWN_FLAGS = DEVICE_FEATURE_MASK | DEVICE_FEATURE_GET | DEVICE_FEATURE_SET | DEVICE_FEATURE_PROBE;
 
@@ -62,21 +67,30 @@ export const Feature = {
   DMA_LOGGING_REPORT: deviceFeature.DMA_LOGGING_REPORT,
 } as const;
 
+/** Migration flag: the device supports the STOP_COPY states (every migratable device does). */
 export const MIGRATION_STOP_COPY = 1n << 0n;
+/** Migration flag: the device supports RUNNING_P2P. */
 export const MIGRATION_P2P = 1n << 1n;
+/** Migration flag: the device supports PRE_COPY. */
 export const MIGRATION_PRE_COPY = 1n << 2n;
 const MIGRATION_FLAGS = MIGRATION_STOP_COPY | MIGRATION_P2P | MIGRATION_PRE_COPY;
 
 /** enum vfio_device_mig_state, as uapi defines it. */
 export const DeviceState = migState;
 
+/** Size of the MIG_DEVICE_STATE data (u32 device_state, u32 data_fd). */
 export const MIG_STATE_DATA_SIZE = 8;
+/** Size of the DMA_LOGGING_START data before its ranges (u64 page_size, u32 num_ranges, u32 reserved). */
 export const DMA_LOGGING_CONTROL_SIZE = 16;
+/** Size of one DMA_LOGGING_START range (u64 iova, u64 length). */
 export const DMA_LOGGING_RANGE_SIZE = 16;
+/** Size of the DMA_LOGGING_REPORT request data, and of its reply before the bitmap (u64 iova, length, page_size). */
 export const DMA_LOGGING_REPORT_SIZE = 24;
 
+/** A DEVICE_FEATURE operation. */
 export type FeatureOp = 'get' | 'set' | 'probe';
 
+/** A DEVICE_FEATURE request to encode. */
 export interface DeviceFeatureArgs {
   feature: number;
   get?: boolean;
@@ -87,6 +101,7 @@ export interface DeviceFeatureArgs {
   argsz?: number;
 }
 
+/** A decoded DEVICE_FEATURE payload: the head's fields and the feature data. */
 export interface DeviceFeatureMessage {
   argsz: number;
   flags: number;
@@ -98,6 +113,7 @@ export interface DeviceFeatureMessage {
   data: Uint8Array;
 }
 
+/** A decoded DEVICE_FEATURE reply. */
 export interface DeviceFeatureReply extends DeviceFeatureMessage {
   /** A GET reply cut to its head: ask again with `argsz`. */
   truncated: boolean;
@@ -131,6 +147,7 @@ function view(argsz: number, flags: number, data: Uint8Array): DeviceFeatureMess
 
 // ----------------------------------------------------------- request/reply
 
+/** Encodes DEVICE_FEATURE for `a.feature` with GET/SET/PROBE and its data; EINVAL for none of the three, GET with SET without PROBE, or argsz below 8. */
 export function encodeDeviceFeatureRequest(msgId: number, a: DeviceFeatureArgs, flags = 0): Buffer {
   const ff = featureFlags(a);
   checkFlags(ff);
@@ -165,6 +182,7 @@ export function decodeDeviceFeatureRequestPayload(p: Uint8Array, fds: readonly n
   return v;
 }
 
+/** Decodes a DEVICE_FEATURE command's head (checks as decodeDeviceFeatureRequestPayload); EINVAL when malformed. */
 export function decodeDeviceFeatureRequest(message: Uint8Array, fds: readonly number[] = []): DeviceFeatureMessage {
   return decodeDeviceFeatureRequestPayload(openCommand(message, Command.DEVICE_FEATURE).payload, fds);
 }
@@ -221,16 +239,19 @@ export function decodeDeviceFeatureReply(message: Uint8Array): DeviceFeatureRepl
 
 // ---------------------------------------------------------- feature data
 
+/** One IOVA range to track dirty pages in. */
 export interface DmaLoggingRange {
   iova: bigint;
   length: bigint;
 }
 
+/** DMA_LOGGING_START data: tracking page size and ranges (none means all memory). */
 export interface DmaLoggingControl {
   pageSize: bigint;
   ranges: DmaLoggingRange[];
 }
 
+/** The range and page size a DMA_LOGGING_REPORT asks about. */
 export interface DmaLoggingReportRange {
   iova: bigint;
   length: bigint;
@@ -251,6 +272,7 @@ function checkMigrationFlags(f: bigint): void {
   if (!(f & MIGRATION_STOP_COPY)) throw fail('EINVAL', 'migration flags lack STOP_COPY, which every migratable device has');
 }
 
+/** Decodes MIGRATION GET data, the u64 migration flags; EINVAL unless 8 bytes with only known bits and STOP_COPY set. */
 export function decodeMigrationFeatureData(data: Uint8Array): { flags: bigint } {
   requireLength(data, 8, 'VFIO_DEVICE_FEATURE_MIGRATION data');
   const flags = readU64(data, 0);
@@ -290,6 +312,7 @@ function checkRange(iova: bigint, length: bigint, what: string): void {
   if (overflowsU64(iova, length)) throw fail('EINVAL', `${what}: range 0x${iova.toString(16)}+0x${length.toString(16)} wraps past 2^64`);
 }
 
+/** Encodes DMA_LOGGING_START data; EINVAL for a page size that is not a power of two or a range that is empty, wraps or overlaps another. */
 export function encodeDmaLoggingControl(c: { pageSize: U64; ranges: readonly { iova: U64; length: U64 }[] }): Uint8Array {
   const pageSize = toBigInt(checkU64(c.pageSize, 'page_size'));
   const ranges = c.ranges.map((r) => ({ iova: toBigInt(checkU64(r.iova, 'iova')), length: toBigInt(checkU64(r.length, 'length')) }));
@@ -347,6 +370,7 @@ function checkReport(r: DmaLoggingReportRange): void {
   checkRange(r.iova, r.length, 'DMA_LOGGING_REPORT');
 }
 
+/** Encodes DMA_LOGGING_REPORT request data; EINVAL for a page size that is not a power of two or an empty or wrapping range. */
 export function encodeDmaLoggingReportRequest(r: { iova: U64; length: U64; pageSize: U64 }): Uint8Array {
   const rr = {
     iova: toBigInt(checkU64(r.iova, 'iova')),
@@ -382,6 +406,7 @@ export function encodeDmaLoggingReportReply(r: DmaLoggingReportRange, bitmap: Ui
   return b;
 }
 
+/** Decodes DMA_LOGGING_REPORT reply data: the range, then its dirty bitmap (one bit per page, whole u64 words); EINVAL for a bad range or a bitmap of the wrong size. */
 export function decodeDmaLoggingReportReply(data: Uint8Array): DmaLoggingReportRange & { bitmap: Uint8Array } {
   requireAtLeast(data, DMA_LOGGING_REPORT_SIZE, 'DMA_LOGGING_REPORT reply data');
   const r = { iova: readU64(data, 0), length: readU64(data, 8), pageSize: readU64(data, 16) };
@@ -395,6 +420,7 @@ export function decodeDmaLoggingReportReply(data: Uint8Array): DmaLoggingReportR
 
 // -------------------------------------------------------- interpretation
 
+/** What a DEVICE_FEATURE request asks for, as interpretDeviceFeatureRequest classifies it. */
 export type FeatureRequest =
   | { kind: 'probe'; feature: number; get: boolean; set: boolean }
   | { kind: 'migration-get' }

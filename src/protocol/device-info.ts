@@ -26,6 +26,7 @@ const DEVICE_INFO = struct('DEVICE_GET_INFO', [
   ['numRegions', 'u32'],
   ['numIrqs', 'u32'],
 ] as const);
+/** Size of the DEVICE_GET_INFO payload (struct vfio_device_info without capabilities, 16 bytes). */
 export const DEVICE_INFO_SIZE = DEVICE_INFO.size;
 const QUERY: InfoQuery = { command: Command.DEVICE_GET_INFO, name: 'DEVICE_GET_INFO', layout: DEVICE_INFO, minimum: 'reply' };
 
@@ -34,18 +35,21 @@ export const PCI_NUM_REGIONS = pciRegion.NUM_REGIONS;
 /** Interrupt types of a PCI device: INTx, MSI, MSI-X, ERR, REQ. */
 export const PCI_NUM_IRQS = pciIrq.NUM_IRQS;
 
+/** What a server reports about its device: flags (RESET, PCI) and the number of regions and interrupt types. */
 export interface DeviceInfo {
   flags: number;
   numRegions: number;
   numIrqs: number;
 }
 
+/** A decoded DEVICE_GET_INFO reply. */
 export interface DeviceInfoReply extends DeviceInfo {
   argsz: number;
   /** The server needs more room than the request gave (argsz above the payload). */
   truncated: boolean;
 }
 
+/** Encodes DEVICE_GET_INFO with `argsz` bytes of room for the reply; EINVAL for argsz below 16. */
 export function encodeDeviceGetInfoRequest(msgId: number, argsz = DEVICE_INFO_SIZE, flags = 0): Buffer {
   return encodeInfoQuery(QUERY, msgId, 0, argsz, flags);
 }
@@ -55,6 +59,7 @@ export function decodeDeviceGetInfoRequestPayload(p: Uint8Array, fds: readonly n
   return { argsz: decodeInfoQuery(QUERY, p, fds, undefined).argsz };
 }
 
+/** Decodes a DEVICE_GET_INFO command and returns its argsz; EINVAL when malformed (wrong size, argsz below 16, nonzero fields, descriptors). */
 export function decodeDeviceGetInfoRequest(message: Uint8Array, fds: readonly number[] = []): { argsz: number } {
   return decodeDeviceGetInfoRequestPayload(openCommand(message, Command.DEVICE_GET_INFO).payload, fds);
 }

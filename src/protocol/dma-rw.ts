@@ -36,20 +36,24 @@ import {
   type U64,
 } from './wire.js';
 
+/** Size of the DMA_READ/DMA_WRITE head (u64 address, u64 count). */
 export const DMA_ACCESS_SIZE = 16;
 /** Where the data starts in a whole DMA_READ reply / DMA_WRITE request. */
 export const DMA_RW_DATA_OFFSET = HEADER_SIZE + DMA_ACCESS_SIZE;
 
+/** A DMA_READ/DMA_WRITE head: client memory address and byte count. */
 export interface DmaAccess {
   address: bigint;
   count: number;
 }
 
+/** A DMA access with its data. */
 export interface DmaAccessWithData extends DmaAccess {
   /** A view into the message. */
   data: Uint8Array;
 }
 
+/** Receiver limits the DMA_READ/DMA_WRITE decoders check. */
 export interface DmaAccessLimits {
   /** Our max_data_xfer_size: larger counts fail with E2BIG. */
   maxDataXferSize?: number;
@@ -78,12 +82,14 @@ function checkCount(count: number): void {
 
 // --------------------------------------------------------------- DMA_READ
 
+/** Writes DMA_READ of `count` bytes at `address` into `b` and returns its length (32); EMSGSIZE when `b` is too small. */
 export function encodeDmaReadRequestInto(b: Uint8Array, msgId: number, address: U64, count: number, flags = 0): number {
   requireRoom(b, DMA_RW_DATA_OFFSET, 'DMA_READ request');
   writeAccess(b, msgId, Command.DMA_READ, DMA_RW_DATA_OFFSET, commandFlags(flags), address, count);
   return DMA_RW_DATA_OFFSET;
 }
 
+/** Encodes DMA_READ (server to client) of `count` bytes at `address`; EINVAL for an argument out of its range. */
 export function encodeDmaReadRequest(msgId: number, address: U64, count: number, flags = 0): Buffer {
   checkU16(msgId, 'message id');
   checkU64(address, 'DMA address');
@@ -100,6 +106,7 @@ export function decodeDmaReadRequestPayload(p: Uint8Array, fds: readonly number[
   return readAccess(p, 'DMA_READ', limits);
 }
 
+/** Decodes a DMA_READ command: EINVAL when malformed, carrying descriptors or wrapping past 2^64, E2BIG for a count above `maxDataXferSize`. */
 export function decodeDmaReadRequest(message: Uint8Array, fds: readonly number[] = [], limits: DmaAccessLimits = {}): DmaAccess {
   return decodeDmaReadRequestPayload(openCommand(message, Command.DMA_READ).payload, fds, limits);
 }
@@ -114,6 +121,7 @@ export function encodeDmaReadReplyInto(b: Uint8Array, msgId: number, address: U6
   return size;
 }
 
+/** Encodes the DMA_READ reply carrying `data`, read at `address`. */
 export function encodeDmaReadReply(msgId: number, address: U64, data: Uint8Array): Buffer {
   checkU16(msgId, 'message id');
   checkU64(address, 'DMA address');
@@ -150,6 +158,7 @@ export function encodeDmaWriteRequestInto(
   return size;
 }
 
+/** Encodes DMA_WRITE (server to client) of `data` at `address`; EINVAL for an address out of range. */
 export function encodeDmaWriteRequest(msgId: number, address: U64, data: Uint8Array, flags = 0): Buffer {
   checkU16(msgId, 'message id');
   checkU64(address, 'DMA address');
@@ -167,6 +176,7 @@ export function decodeDmaWriteRequestPayload(p: Uint8Array, fds: readonly number
   return { ...a, data: p.subarray(DMA_ACCESS_SIZE) };
 }
 
+/** Decodes a DMA_WRITE command: EINVAL when malformed or with a data length other than count, E2BIG for a count above `maxDataXferSize`. */
 export function decodeDmaWriteRequest(message: Uint8Array, fds: readonly number[] = [], limits: DmaAccessLimits = {}): DmaAccessWithData {
   return decodeDmaWriteRequestPayload(openCommand(message, Command.DMA_WRITE).payload, fds, limits);
 }
@@ -178,6 +188,7 @@ export function encodeDmaWriteReplyInto(b: Uint8Array, msgId: number, address: U
   return DMA_RW_DATA_OFFSET;
 }
 
+/** Encodes the DMA_WRITE reply: address and u64 count, the 16-byte form libvfio-user uses. */
 export function encodeDmaWriteReply(msgId: number, address: U64, count: number): Buffer {
   checkU16(msgId, 'message id');
   checkU64(address, 'DMA address');

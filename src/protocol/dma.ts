@@ -40,18 +40,26 @@ import {
 } from './wire.js';
 import { dmaMapFlags, dmaUnmapFlags } from '../uapi/vfio.js';
 
+/** DMA_MAP flag: the device may read the range. */
 export const DMA_MAP_FLAG_READ = dmaMapFlags.READ;
+/** DMA_MAP flag: the device may write the range. */
 export const DMA_MAP_FLAG_WRITE = dmaMapFlags.WRITE;
 const DMA_MAP_FLAGS = DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE;
+/** Size of the DMA_MAP request payload (struct vfio_user_dma_map, 32 bytes). */
 export const DMA_MAP_SIZE = 32;
 
+/** DMA_UNMAP flag (drafts before 0.9.2): return the range's dirty-page bitmap with the reply. */
 export const DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = dmaUnmapFlags.GET_DIRTY_BITMAP;
+/** DMA_UNMAP flag: unmap every mapping (address and size 0). */
 export const DMA_UNMAP_FLAG_ALL = dmaUnmapFlags.ALL;
+/** Size of the DMA_UNMAP request payload without a bitmap (struct vfio_user_dma_unmap, 24 bytes). */
 export const DMA_UNMAP_SIZE = 24;
+/** Size of the bitmap header (u64 pgsize, u64 size) that GET_DIRTY_BITMAP appends. */
 export const DMA_BITMAP_HEADER_SIZE = 16;
 
 // ------------------------------------------------------------------ DMA_MAP
 
+/** A DMA_MAP request to encode. */
 export interface DmaMapArgs {
   /** DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE; at least one. */
   flags: number;
@@ -63,6 +71,7 @@ export interface DmaMapArgs {
   argsz?: number;
 }
 
+/** A decoded DMA_MAP request. */
 export interface DmaMapRequest {
   argsz: number;
   flags: number;
@@ -82,6 +91,7 @@ function checkMapRange(flags: number, address: bigint, size: bigint): void {
   if (overflowsU64(address, size)) throw fail('EINVAL', `DMA_MAP: range 0x${address.toString(16)}+0x${size.toString(16)} wraps past 2^64`);
 }
 
+/** Encodes DMA_MAP: a range of client memory the device may reach (the fd, if any, goes to sendmsg); EINVAL for no or unknown access flags, an empty or wrapping range, or argsz below 32. */
 export function encodeDmaMapRequest(msgId: number, a: DmaMapArgs, flags = 0): Buffer {
   checkU32(a.flags, 'DMA_MAP flags');
   const address = toBigInt(checkU64(a.address, 'DMA_MAP address'));
@@ -128,10 +138,12 @@ export function decodeDmaMapRequestPayload(p: Uint8Array, fds: readonly number[]
   };
 }
 
+/** Decodes a DMA_MAP command and its descriptors (checks as decodeDmaMapRequestPayload); EINVAL when malformed. */
 export function decodeDmaMapRequest(message: Uint8Array, fds: readonly number[] = []): DmaMapRequest {
   return decodeDmaMapRequestPayload(openCommand(message, Command.DMA_MAP).payload, fds);
 }
 
+/** The DMA_MAP reply (no payload). */
 export function encodeDmaMapReply(msgId: number): Buffer {
   return newReply(msgId, Command.DMA_MAP, 0);
 }
@@ -143,6 +155,7 @@ export function decodeDmaMapReply(message: Uint8Array): void {
 
 // ---------------------------------------------------------------- DMA_UNMAP
 
+/** The dirty bitmap a DMA_UNMAP request asks for. */
 export interface DmaBitmapArgs {
   /** Bytes of memory one bit stands for; a power of two. */
   pgsize: U64;
@@ -150,6 +163,7 @@ export interface DmaBitmapArgs {
   size: number;
 }
 
+/** A DMA_UNMAP request to encode. */
 export interface DmaUnmapArgs {
   /** DMA_UNMAP_FLAG_ALL and/or DMA_UNMAP_FLAG_GET_DIRTY_BITMAP (the latter set automatically with `bitmap`). */
   flags?: number;
@@ -160,12 +174,14 @@ export interface DmaUnmapArgs {
   argsz?: number;
 }
 
+/** A dirty bitmap header: page size per bit and bitmap bytes. */
 export interface DmaBitmap {
   pgsize: bigint;
   /** Bytes of bitmap data. */
   size: number;
 }
 
+/** A decoded DMA_UNMAP request. */
 export interface DmaUnmapRequest {
   argsz: number;
   flags: number;
@@ -177,6 +193,7 @@ export interface DmaUnmapRequest {
   bitmap: DmaBitmap | undefined;
 }
 
+/** A decoded DMA_UNMAP reply, with the dirty bitmap when one was asked for. */
 export interface DmaUnmapReply {
   argsz: number;
   flags: number;
@@ -224,6 +241,7 @@ function checkUnmap(flags: number, address: bigint, size: bigint, bitmap: DmaBit
   if (argsz < min) throw fail('EINVAL', `DMA_UNMAP: argsz ${argsz} is below the ${min}-byte reply`);
 }
 
+/** Encodes DMA_UNMAP of a range (or ALL), optionally asking for its dirty bitmap; EINVAL for unknown or conflicting flags, a bad range, a bitmap too small or argsz without room for the reply. */
 export function encodeDmaUnmapRequest(msgId: number, a: DmaUnmapArgs, flags = 0): Buffer {
   let uflags = checkU32(a.flags ?? 0, 'DMA_UNMAP flags');
   if (a.bitmap) uflags |= DMA_UNMAP_FLAG_GET_DIRTY_BITMAP;
@@ -271,6 +289,7 @@ export function decodeDmaUnmapRequestPayload(p: Uint8Array, fds: readonly number
   return { argsz, flags, address, size, all: (flags & DMA_UNMAP_FLAG_ALL) !== 0, bitmap };
 }
 
+/** Decodes a DMA_UNMAP command (checks as decodeDmaUnmapRequestPayload); EINVAL when malformed. */
 export function decodeDmaUnmapRequest(message: Uint8Array, fds: readonly number[] = []): DmaUnmapRequest {
   return decodeDmaUnmapRequestPayload(openCommand(message, Command.DMA_UNMAP).payload, fds);
 }

@@ -32,6 +32,7 @@ import { ErrnoError } from '../errors.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE, readHeader, type Header } from './header.js';
 import { readU32 } from './wire.js';
 
+/** Why a stream broke: a size below the header, a message above the limit, too many descriptors, descriptors between messages, or input after a break. */
 export type StreamErrorReason = 'header-size' | 'too-large' | 'too-many-fds' | 'stray-fds' | 'broken';
 
 /** The stream cannot be resynchronised: disconnect, and close `fds`. */
@@ -50,10 +51,12 @@ export class StreamError extends ErrnoError {
   }
 }
 
+/** Whether `e` is a {@link StreamError} (the connection must be closed). */
 export function isStreamError(e: unknown): e is StreamError {
   return e instanceof StreamError;
 }
 
+/** One whole message the framer cut from the stream, with the descriptors that came with it. */
 export interface FramedMessage {
   header: Header;
   /** The whole message, header included. */
@@ -62,6 +65,7 @@ export interface FramedMessage {
   fds: number[];
 }
 
+/** Limits and copying policy of a {@link MessageFramer}. */
 export interface FramerOptions {
   /** Largest message accepted, header included (default DEFAULT_MAX_MESSAGE_SIZE). */
   maxMessageSize?: number;
@@ -75,6 +79,7 @@ export interface FramerOptions {
   copy?: boolean;
 }
 
+/** Cuts the bytes and SCM_RIGHTS descriptors read from a vfio-user stream socket into whole messages; no I/O of its own. */
 export class MessageFramer {
   readonly maxMessageSize: number;
   readonly maxFds: number;
@@ -97,6 +102,7 @@ export class MessageFramer {
     }
   }
 
+  /** The framer threw a StreamError and refuses further input. */
   get broken(): boolean {
     return this.isBroken;
   }

@@ -15,9 +15,12 @@ import { hex } from '../util/format.js';
 import { isKnownCommand, commandName } from './commands.js';
 import { checkU16, checkU32, readU16, readU32, writeU16, writeU32 } from './wire.js';
 
+/** Size of the header in front of every message (16 bytes). */
 export const HEADER_SIZE = 16;
 
+/** Message types of the header's flags bits 0-3: command 0, reply 1. */
 export const MessageType = { COMMAND: 0, REPLY: 1 } as const;
+/** A message type value (0 command, 1 reply). */
 export type MessageTypeValue = (typeof MessageType)[keyof typeof MessageType];
 
 /** Bits 0-3: the message type. */
@@ -51,8 +54,10 @@ export function maxMessageSizeFor(maxDataXferSize: number): number {
   return HEADER_SIZE + MESSAGE_SIZE_ALLOWANCE + maxDataXferSize;
 }
 
+/** Largest message a receiver accepts by default: the allowance plus the default max_data_xfer_size (1 MiB). */
 export const DEFAULT_MAX_MESSAGE_SIZE = maxMessageSizeFor(DEFAULT_MAX_DATA_XFER_SIZE);
 
+/** The five fields of a message header. */
 export interface Header {
   msgId: number;
   command: number;
@@ -64,10 +69,15 @@ export interface Header {
 
 // Each field read in place, allocating nothing: the synchronous client checks
 // replies where they lie in its receive buffer.
+/** The message ID field (u16 at 0) of the header at `at`, read in place. */
 export const headerMsgId = (b: Uint8Array, at = 0): number => readU16(b, at);
+/** The command field (u16 at 2) of the header at `at`, read in place. */
 export const headerCommand = (b: Uint8Array, at = 0): number => readU16(b, at + 2);
+/** The size field (u32 at 4: whole message, header included) of the header at `at`, read in place. */
 export const headerSize = (b: Uint8Array, at = 0): number => readU32(b, at + 4);
+/** The flags field (u32 at 8) of the header at `at`, read in place. */
 export const headerFlags = (b: Uint8Array, at = 0): number => readU32(b, at + 8);
+/** The errno field (u32 at 12) of the header at `at`, read in place. */
 export const headerErrno = (b: Uint8Array, at = 0): number => readU32(b, at + 12);
 
 /** Reads the five header fields; `b` must hold at least 16 bytes from `offset`. */
@@ -112,12 +122,14 @@ export function writeHeader(b: Uint8Array, h: Header, offset = 0): void {
   writeHeaderFields(b, h.msgId, h.command, h.size, h.flags, h.errno, offset);
 }
 
+/** A 16-byte buffer holding header `h`; throws EINVAL for a field wider than its u16/u32. */
 export function encodeHeader(h: Header): Buffer {
   const b = Buffer.alloc(HEADER_SIZE);
   writeHeader(b, h);
   return b;
 }
 
+/** The message type (flags bits 0-3). */
 export function messageType(h: Header): number {
   return h.flags & FLAG_TYPE_MASK;
 }
@@ -128,14 +140,17 @@ export function commandFlags(flags: number): number {
   return MessageType.COMMAND | flags;
 }
 
+/** Whether the header's type is command. */
 export function isCommand(h: Header): boolean {
   return messageType(h) === MessageType.COMMAND;
 }
 
+/** Whether the header's type is reply. */
 export function isReply(h: Header): boolean {
   return messageType(h) === MessageType.REPLY;
 }
 
+/** Whether the header is a reply with the error flag set (the command failed). */
 export function isErrorReply(h: Header): boolean {
   return isReply(h) && (h.flags & FLAG_ERROR) !== 0;
 }

@@ -25,6 +25,7 @@ const IRQ_INFO = struct('DEVICE_GET_IRQ_INFO', [
   ['index', 'u32'],
   ['count', 'u32'],
 ] as const);
+/** Size of the DEVICE_GET_IRQ_INFO payload (struct vfio_irq_info, 16 bytes). */
 export const IRQ_INFO_SIZE = IRQ_INFO.size;
 const QUERY: InfoQuery = {
   command: Command.DEVICE_GET_IRQ_INFO,
@@ -34,33 +35,46 @@ const QUERY: InfoQuery = {
   index: { what: 'irq', unit: 'types' },
 };
 
+/** IRQ info flag: the interrupts can signal eventfds. */
 export const IRQ_INFO_EVENTFD = irqInfoFlags.EVENTFD;
+/** IRQ info flag: the vectors can be masked and unmasked. */
 export const IRQ_INFO_MASKABLE = irqInfoFlags.MASKABLE;
+/** IRQ info flag: a vector masks itself when it fires and must be unmasked (level-triggered INTx). */
 export const IRQ_INFO_AUTOMASKED = irqInfoFlags.AUTOMASKED;
+/** IRQ info flag: the vector count cannot change while enabled; disable and set up again. */
 export const IRQ_INFO_NORESIZE = irqInfoFlags.NORESIZE;
 const IRQ_INFO_FLAGS = 0xf;
 
+/** vfio-pci interrupt index of INTx. */
 export const PCI_INTX_IRQ_INDEX = pciIrq.INTX;
+/** vfio-pci interrupt index of MSI. */
 export const PCI_MSI_IRQ_INDEX = pciIrq.MSI;
+/** vfio-pci interrupt index of MSI-X. */
 export const PCI_MSIX_IRQ_INDEX = pciIrq.MSIX;
+/** vfio-pci interrupt index of the error (AER) notification. */
 export const PCI_ERR_IRQ_INDEX = pciIrq.ERR;
+/** vfio-pci interrupt index of the device request (release the device) notification. */
 export const PCI_REQ_IRQ_INDEX = pciIrq.REQ;
 
+/** A decoded DEVICE_GET_IRQ_INFO request: room for the reply and the interrupt index. */
 export interface IrqInfoRequest {
   argsz: number;
   index: number;
 }
 
+/** What a server reports for one interrupt type: flags and vector count. */
 export interface IrqInfo {
   flags: number;
   index: number;
   count: number;
 }
 
+/** A decoded DEVICE_GET_IRQ_INFO reply. */
 export interface IrqInfoReply extends IrqInfo {
   argsz: number;
 }
 
+/** Encodes DEVICE_GET_IRQ_INFO for interrupt `index` with `argsz` bytes of room for the reply; EINVAL for argsz below 16. */
 export function encodeIrqInfoRequest(msgId: number, index: number, argsz = IRQ_INFO_SIZE, flags = 0): Buffer {
   return encodeInfoQuery(QUERY, msgId, index, argsz, flags);
 }
@@ -74,6 +88,7 @@ export function decodeIrqInfoRequestPayload(
   return decodeInfoQuery(QUERY, p, fds, opts.numIrqs);
 }
 
+/** Decodes a DEVICE_GET_IRQ_INFO command (checks as decodeIrqInfoRequestPayload); EINVAL when malformed. */
 export function decodeIrqInfoRequest(
   message: Uint8Array,
   fds: readonly number[] = [],
@@ -82,6 +97,7 @@ export function decodeIrqInfoRequest(
   return decodeIrqInfoRequestPayload(openCommand(message, Command.DEVICE_GET_IRQ_INFO).payload, fds, opts);
 }
 
+/** Encodes the DEVICE_GET_IRQ_INFO reply (argsz 16); EINVAL for unknown flags or a field that is not a u32. */
 export function encodeIrqInfoReply(msgId: number, info: IrqInfo): Buffer {
   checkU32(info.flags, 'irq flags');
   if (info.flags & ~IRQ_INFO_FLAGS) throw fail('EINVAL', `unknown irq info flags ${hex(info.flags)}`);

@@ -23,6 +23,7 @@ import {
 import { peerErrorOf } from './reply.js';
 import { checkU16, checkU32 } from './wire.js';
 
+/** A received message split into its validated header and its payload. */
 export interface OpenedMessage {
   header: Header;
   /** The bytes after the header (a view, not a copy). */

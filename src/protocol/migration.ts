@@ -15,8 +15,10 @@ import { HEADER_SIZE } from './header.js';
 import { newCommand, newReply, openCommand, openReply } from './message.js';
 import { checkU32, readU32, requireAtLeast, requireLength, requireNoFds, writeU32 } from './wire.js';
 
+/** Size of the MIG_DATA_READ/MIG_DATA_WRITE head (u32 argsz, u32 size). */
 export const MIG_DATA_SIZE = 8;
 
+/** Receiver limits the MIG_DATA decoders check. */
 export interface MigDataLimits {
   /** Largest size accepted in one message (E2BIG beyond). */
   maxDataXferSize?: number;
@@ -24,6 +26,7 @@ export interface MigDataLimits {
 
 // ---------------------------------------------------------- MIG_DATA_READ
 
+/** Encodes MIG_DATA_READ asking for up to `size` bytes of the migration stream; EINVAL when argsz has no room for them. */
 export function encodeMigDataReadRequest(msgId: number, size: number, argsz = MIG_DATA_SIZE + size, flags = 0): Buffer {
   checkU32(size, 'MIG_DATA_READ size');
   checkU32(argsz, 'MIG_DATA_READ argsz');
@@ -51,6 +54,7 @@ export function decodeMigDataReadRequestPayload(
   return { argsz, size };
 }
 
+/** Decodes a MIG_DATA_READ command: EINVAL when malformed or argsz has no room for size, E2BIG for a size above `maxDataXferSize`. */
 export function decodeMigDataReadRequest(
   message: Uint8Array,
   fds: readonly number[] = [],
@@ -87,6 +91,7 @@ export function decodeMigDataReadReply(message: Uint8Array, requestedSize?: numb
 
 // --------------------------------------------------------- MIG_DATA_WRITE
 
+/** Encodes MIG_DATA_WRITE carrying `data` of the migration stream; EINVAL for argsz below 8. */
 export function encodeMigDataWriteRequest(msgId: number, data: Uint8Array, argsz = MIG_DATA_SIZE + data.length, flags = 0): Buffer {
   checkU32(argsz, 'MIG_DATA_WRITE argsz');
   if (argsz < MIG_DATA_SIZE) throw fail('EINVAL', `MIG_DATA_WRITE: argsz ${argsz} is below ${MIG_DATA_SIZE}`);
@@ -115,6 +120,7 @@ export function decodeMigDataWriteRequestPayload(
   return { argsz, size, data: p.subarray(MIG_DATA_SIZE) };
 }
 
+/** Decodes a MIG_DATA_WRITE command: EINVAL when malformed, E2BIG for a size above `maxDataXferSize`. */
 export function decodeMigDataWriteRequest(
   message: Uint8Array,
   fds: readonly number[] = [],
@@ -123,10 +129,12 @@ export function decodeMigDataWriteRequest(
   return decodeMigDataWriteRequestPayload(openCommand(message, Command.MIG_DATA_WRITE).payload, fds, limits);
 }
 
+/** The MIG_DATA_WRITE reply (no payload). */
 export function encodeMigDataWriteReply(msgId: number): Buffer {
   return newReply(msgId, Command.MIG_DATA_WRITE, 0);
 }
 
+/** Checks a MIG_DATA_WRITE reply has no payload (EINVAL otherwise); an error reply throws PeerError. */
 export function decodeMigDataWriteReply(message: Uint8Array): void {
   requireLength(openReply(message, Command.MIG_DATA_WRITE).payload, 0, 'MIG_DATA_WRITE reply');
 }

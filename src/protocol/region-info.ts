@@ -52,6 +52,7 @@ const REGION_INFO = struct('DEVICE_GET_REGION_INFO', [
   ['size', 'u64'],
   ['offset', 'u64'],
 ] as const);
+/** Size of struct vfio_region_info, the DEVICE_GET_REGION_INFO payload before capabilities (32 bytes). */
 export const REGION_INFO_SIZE = REGION_INFO.size;
 const QUERY: InfoQuery = {
   command: Command.DEVICE_GET_REGION_INFO,
@@ -61,27 +62,39 @@ const QUERY: InfoQuery = {
   index: { what: 'region', unit: 'regions' },
 };
 
+/** Region info flag: the region supports reads. */
 export const REGION_INFO_FLAG_READ = regionFlags.READ;
+/** Region info flag: the region supports writes. */
 export const REGION_INFO_FLAG_WRITE = regionFlags.WRITE;
+/** Region info flag: the region may be mmapped through the descriptor sent with the reply. */
 export const REGION_INFO_FLAG_MMAP = regionFlags.MMAP;
+/** Region info flag: a capability chain starts at cap_offset. */
 export const REGION_INFO_FLAG_CAPS = regionFlags.CAPS;
 const REGION_INFO_FLAGS = 0xf;
 
+/** Region capability ID 1: only the listed areas may be mmapped. */
 export const REGION_INFO_CAP_SPARSE_MMAP = regionCap.SPARSE_MMAP;
+/** Region capability ID 2: the region's type and subtype. */
 export const REGION_INFO_CAP_TYPE = regionCap.TYPE;
+/** Region capability ID 3: the MSI-X table's part of the BAR may be mmapped too. */
 export const REGION_INFO_CAP_MSIX_MAPPABLE = regionCap.MSIX_MAPPABLE;
+/** Size of a region capability header (struct vfio_info_cap_header: u16 id, u16 version, u32 next). */
 export const CAP_HEADER_SIZE = 8;
 
 /** PCI region indexes (vfio-pci): BAR0-5 are 0-5. */
 export const PCI_ROM_REGION_INDEX = pciRegion.ROM;
+/** vfio-pci region index of config space. */
 export const PCI_CONFIG_REGION_INDEX = pciRegion.CONFIG;
+/** vfio-pci region index of the legacy VGA ranges. */
 export const PCI_VGA_REGION_INDEX = pciRegion.VGA;
 
+/** One mmappable area of a region, relative to the region's start. */
 export interface SparseMmapArea {
   offset: bigint;
   size: bigint;
 }
 
+/** A region capability from the chain, decoded. */
 export type RegionCapability =
   | { kind: 'sparse-mmap'; areas: SparseMmapArea[] }
   | { kind: 'type'; type: number; subtype: number }
@@ -89,6 +102,7 @@ export type RegionCapability =
   /** A capability this codec does not interpret: its bytes after the 8-byte header. */
   | { kind: 'unknown'; id: number; version: number; data: Uint8Array };
 
+/** A decoded DEVICE_GET_REGION_INFO request: room for the reply and the region index. */
 export interface RegionInfoRequest {
   argsz: number;
   index: number;
@@ -104,6 +118,7 @@ export interface RegionInfo {
   caps?: RegionCapability[];
 }
 
+/** A decoded DEVICE_GET_REGION_INFO reply. */
 export interface RegionInfoReply {
   argsz: number;
   flags: number;
@@ -120,6 +135,7 @@ export interface RegionInfoReply {
 
 // ----------------------------------------------------------------- request
 
+/** Encodes DEVICE_GET_REGION_INFO for region `index` with `argsz` bytes of room for the reply; EINVAL for argsz below 32. */
 export function encodeRegionInfoRequest(msgId: number, index: number, argsz = REGION_INFO_SIZE, flags = 0): Buffer {
   return encodeInfoQuery(QUERY, msgId, index, argsz, flags);
 }
@@ -137,6 +153,7 @@ export function decodeRegionInfoRequestPayload(
   return decodeInfoQuery(QUERY, p, fds, opts.numRegions);
 }
 
+/** Decodes a DEVICE_GET_REGION_INFO command (checks as decodeRegionInfoRequestPayload); EINVAL when malformed. */
 export function decodeRegionInfoRequest(
   message: Uint8Array,
   fds: readonly number[] = [],

@@ -49,7 +49,9 @@ const SUB_REGION = struct('sub-region', [
   ['padding', 'u32'],
   ['data', 'u64'],
 ] as const);
+/** Size of the DEVICE_GET_REGION_IO_FDS request, and of the reply before its array (16 bytes). */
 export const REGION_IO_FDS_SIZE = REGION_IO_FDS.size;
+/** Size of one sub-region entry of the DEVICE_GET_REGION_IO_FDS reply (40 bytes). */
 export const SUB_REGION_SIZE = SUB_REGION.size;
 const QUERY: InfoQuery = {
   command: Command.DEVICE_GET_REGION_IO_FDS,
@@ -59,33 +61,42 @@ const QUERY: InfoQuery = {
   index: { what: 'region', unit: 'regions' },
 };
 
+/** Sub-region type 0: an ioeventfd, signalled on writes (optionally matching datamatch). */
 export const IO_FD_TYPE_IOEVENTFD = 0;
+/** Sub-region type 1: an ioregionfd, which carries the reads and writes themselves. */
 export const IO_FD_TYPE_IOREGIONFD = 1;
 
 /** KVM_IOEVENTFD flags allowed for an ioeventfd sub-region. */
 export const KVM_IOEVENTFD_FLAG_DATAMATCH = 1 << 0;
+/** ioeventfd flag: the sub-region is port I/O rather than MMIO. */
 export const KVM_IOEVENTFD_FLAG_PIO = 1 << 1;
+/** ioeventfd flag: a virtio-ccw notification (s390). */
 export const KVM_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY = 1 << 3;
 const IOEVENTFD_FLAGS = KVM_IOEVENTFD_FLAG_DATAMATCH | KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY;
 
 /** ioregionfd flags (from the KVM ioregionfd proposal the specification cites). */
 export const KVM_IOREGION_PIO = 1 << 0;
+/** ioregionfd flag: writes are posted (no response is awaited). */
 export const KVM_IOREGION_POSTED_WRITES = 1 << 1;
 const IOREGION_FLAGS = KVM_IOREGION_PIO | KVM_IOREGION_POSTED_WRITES;
 
+/** A decoded sub-region entry. */
 export type SubRegion =
   | { type: 'ioeventfd'; offset: bigint; size: bigint; fdIndex: number; flags: number; datamatch: bigint }
   | { type: 'ioregionfd'; offset: bigint; size: bigint; fdIndex: number; flags: number; userData: bigint };
 
+/** A sub-region as a server describes it for the reply. */
 export type SubRegionArgs =
   | { type: 'ioeventfd'; offset: U64; size: U64; fdIndex: number; flags: number; datamatch?: U64 }
   | { type: 'ioregionfd'; offset: U64; size: U64; fdIndex: number; flags: number; userData?: U64 };
 
+/** A decoded DEVICE_GET_REGION_IO_FDS request: room for the reply and the region index. */
 export interface RegionIoFdsRequest {
   argsz: number;
   index: number;
 }
 
+/** A decoded DEVICE_GET_REGION_IO_FDS reply, with the descriptors that came with it. */
 export interface RegionIoFdsReply {
   argsz: number;
   index: number;
@@ -99,6 +110,7 @@ export interface RegionIoFdsReply {
 
 // ----------------------------------------------------------------- request
 
+/** Encodes DEVICE_GET_REGION_IO_FDS for region `index` with `argsz` bytes of room for the reply; EINVAL for argsz below 16. */
 export function encodeRegionIoFdsRequest(msgId: number, index: number, argsz = REGION_IO_FDS_SIZE, flags = 0): Buffer {
   return encodeInfoQuery(QUERY, msgId, index, argsz, flags);
 }
@@ -112,6 +124,7 @@ export function decodeRegionIoFdsRequestPayload(
   return decodeInfoQuery(QUERY, p, fds, opts.numRegions);
 }
 
+/** Decodes a DEVICE_GET_REGION_IO_FDS command (checks as decodeRegionIoFdsRequestPayload); EINVAL when malformed. */
 export function decodeRegionIoFdsRequest(
   message: Uint8Array,
   fds: readonly number[] = [],

@@ -37,21 +37,25 @@ import {
   type U64,
 } from './wire.js';
 
+/** Size of the REGION_READ/REGION_WRITE head (u64 offset, u32 region, u32 count). */
 export const REGION_ACCESS_SIZE = 16;
 /** Where the data starts in a whole REGION_READ reply / REGION_WRITE request. */
 export const REGION_RW_DATA_OFFSET = HEADER_SIZE + REGION_ACCESS_SIZE;
 
+/** A REGION_READ/REGION_WRITE head: region index, offset in it and byte count. */
 export interface RegionAccess {
   offset: bigint;
   region: number;
   count: number;
 }
 
+/** A region access with its data. */
 export interface RegionAccessWithData extends RegionAccess {
   /** A view into the message. */
   data: Uint8Array;
 }
 
+/** Receiver limits the REGION_READ/REGION_WRITE decoders check. */
 export interface RegionAccessLimits {
   /** Our max_data_xfer_size: larger counts fail with E2BIG. */
   maxDataXferSize?: number;
@@ -106,6 +110,7 @@ export function encodeRegionReadRequestInto(
   return size;
 }
 
+/** Encodes REGION_READ of `count` bytes at `offset` of `region`; EINVAL for an argument out of its range. */
 export function encodeRegionReadRequest(msgId: number, region: number, offset: U64, count: number, flags = 0): Buffer {
   checkU16(msgId, 'message id');
   checkArgs(region, offset, count);
@@ -121,6 +126,7 @@ export function decodeRegionReadRequestPayload(p: Uint8Array, fds: readonly numb
   return readAccess(p, 'REGION_READ', limits);
 }
 
+/** Decodes a REGION_READ command: EINVAL when malformed, carrying descriptors or wrapping past 2^64, E2BIG for a count above `maxDataXferSize`. */
 export function decodeRegionReadRequest(message: Uint8Array, fds: readonly number[] = [], limits: RegionAccessLimits = {}): RegionAccess {
   return decodeRegionReadRequestPayload(openCommand(message, Command.REGION_READ).payload, fds, limits);
 }
@@ -146,6 +152,7 @@ export function encodeRegionReadReplyInto(
   return size;
 }
 
+/** Encodes the REGION_READ reply carrying `data`, read at `offset` of `region`. */
 export function encodeRegionReadReply(msgId: number, region: number, offset: U64, data: Uint8Array): Buffer {
   checkU16(msgId, 'message id');
   checkArgs(region, offset, data.length);
@@ -187,6 +194,7 @@ export function encodeRegionWriteRequestInto(
   return size;
 }
 
+/** Encodes REGION_WRITE of `data` at `offset` of `region`; EINVAL for an argument out of its range. */
 export function encodeRegionWriteRequest(msgId: number, region: number, offset: U64, data: Uint8Array, flags = 0): Buffer {
   checkU16(msgId, 'message id');
   checkArgs(region, offset, data.length);
@@ -208,6 +216,7 @@ export function decodeRegionWriteRequestPayload(
   return { ...a, data: p.subarray(REGION_ACCESS_SIZE) };
 }
 
+/** Decodes a REGION_WRITE command: EINVAL when malformed or with a data length other than count, E2BIG for a count above `maxDataXferSize`. */
 export function decodeRegionWriteRequest(
   message: Uint8Array,
   fds: readonly number[] = [],
@@ -224,6 +233,7 @@ export function encodeRegionWriteReplyInto(b: Uint8Array, msgId: number, region:
   return size;
 }
 
+/** Encodes the REGION_WRITE reply: the request's offset and region, and the count written. */
 export function encodeRegionWriteReply(msgId: number, region: number, offset: U64, count: number): Buffer {
   checkU16(msgId, 'message id');
   checkArgs(region, offset, count);

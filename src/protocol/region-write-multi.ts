@@ -26,10 +26,12 @@ import {
   type U64,
 } from './wire.js';
 
+/** Size of one REGION_WRITE_MULTI entry (u64 offset, u32 region, u32 count, 8 data bytes). */
 export const WRITE_MULTI_ENTRY_SIZE = 24;
 /** Data bytes one entry can carry. */
 export const WRITE_MULTI_MAX_DATA = 8;
 
+/** One decoded write of a REGION_WRITE_MULTI. */
 export interface MultiWrite {
   offset: bigint;
   region: number;
@@ -37,16 +39,19 @@ export interface MultiWrite {
   data: Uint8Array;
 }
 
+/** One write for a REGION_WRITE_MULTI (1 to 8 bytes). */
 export interface MultiWriteArgs {
   offset: U64;
   region: number;
   data: Uint8Array;
 }
 
+/** Receiver limits the REGION_WRITE_MULTI decoder checks. */
 export interface WriteMultiLimits {
   numRegions?: number;
 }
 
+/** Encodes REGION_WRITE_MULTI of `writes`; EINVAL for none, one outside 1 to 8 bytes or a range wrapping past 2^64. */
 export function encodeRegionWriteMultiRequest(msgId: number, writes: readonly MultiWriteArgs[], flags = 0): Buffer {
   if (writes.length === 0) throw fail('EINVAL', 'REGION_WRITE_MULTI: no writes');
   const b = newCommand(msgId, Command.REGION_WRITE_MULTI, 8 + WRITE_MULTI_ENTRY_SIZE * writes.length, flags);
@@ -103,6 +108,7 @@ export function decodeRegionWriteMultiRequestPayload(
   return writes;
 }
 
+/** Decodes a REGION_WRITE_MULTI command (checks as decodeRegionWriteMultiRequestPayload); EINVAL when malformed. */
 export function decodeRegionWriteMultiRequest(
   message: Uint8Array,
   fds: readonly number[] = [],
@@ -111,6 +117,7 @@ export function decodeRegionWriteMultiRequest(
   return decodeRegionWriteMultiRequestPayload(openCommand(message, Command.REGION_WRITE_MULTI).payload, fds, limits);
 }
 
+/** Encodes the REGION_WRITE_MULTI reply: the number of writes completed. */
 export function encodeRegionWriteMultiReply(msgId: number, completed: number): Buffer {
   const b = newReply(msgId, Command.REGION_WRITE_MULTI, 8);
   writeU64(b, HEADER_SIZE, checkU64(completed, 'wr_cnt'));

@@ -79,6 +79,7 @@ export function errorReplyHeader(request: Pick<Header, 'msgId' | 'command'>, err
   };
 }
 
+/** The error reply to `request`: the header alone with flags reply|error and `errno` (a number, or a name like "EINVAL"); throws EINVAL for a number that is not a u32, TypeError for an unknown name. */
 export function encodeErrorReply(request: Pick<Header, 'msgId' | 'command'>, errno: number | string): Buffer {
   const b = Buffer.alloc(HEADER_SIZE);
   encodeErrorReplyInto(b, request.msgId, request.command, errnoNumber(errno));

@@ -19,20 +19,32 @@ import { newCommand, newReply, openCommand, openReply } from './message.js';
 import { checkU32, readU32, requireAtLeast, requireLength, writeU32 } from './wire.js';
 import { irqSetFlags } from '../uapi/vfio.js';
 
+/** SET_IRQS data type: none; the action applies to every vector of the range. */
 export const IRQ_SET_DATA_NONE = irqSetFlags.DATA_NONE;
+/** SET_IRQS data type: one byte per vector choosing whether the action applies to it. */
 export const IRQ_SET_DATA_BOOL = irqSetFlags.DATA_BOOL;
+/** SET_IRQS data type: eventfds, one per vector, passed as SCM_RIGHTS (none unbinds). */
 export const IRQ_SET_DATA_EVENTFD = irqSetFlags.DATA_EVENTFD;
+/** SET_IRQS action: mask the vectors. */
 export const IRQ_SET_ACTION_MASK = irqSetFlags.ACTION_MASK;
+/** SET_IRQS action: unmask the vectors. */
 export const IRQ_SET_ACTION_UNMASK = irqSetFlags.ACTION_UNMASK;
+/** SET_IRQS action: trigger the vectors, or with DATA_EVENTFD bind the eventfds they signal. */
 export const IRQ_SET_ACTION_TRIGGER = irqSetFlags.ACTION_TRIGGER;
+/** The data-type bits of the SET_IRQS flags. */
 export const IRQ_SET_DATA_TYPE_MASK = IRQ_SET_DATA_NONE | IRQ_SET_DATA_BOOL | IRQ_SET_DATA_EVENTFD;
+/** The action bits of the SET_IRQS flags. */
 export const IRQ_SET_ACTION_TYPE_MASK = IRQ_SET_ACTION_MASK | IRQ_SET_ACTION_UNMASK | IRQ_SET_ACTION_TRIGGER;
 
+/** Size of struct vfio_irq_set before its data (20 bytes). */
 export const IRQ_SET_SIZE = 20;
 
+/** The data type of a SET_IRQS request. */
 export type IrqDataType = 'none' | 'bool' | 'eventfd';
+/** The action of a SET_IRQS request. */
 export type IrqAction = 'mask' | 'unmask' | 'trigger';
 
+/** A DEVICE_SET_IRQS request to encode. */
 export interface SetIrqsArgs {
   data: IrqDataType;
   action: IrqAction;
@@ -43,6 +55,7 @@ export interface SetIrqsArgs {
   bools?: Uint8Array;
 }
 
+/** A decoded DEVICE_SET_IRQS request, with its booleans or eventfds. */
 export interface SetIrqsRequest {
   argsz: number;
   flags: number;
@@ -198,14 +211,17 @@ export function decodeSetIrqsRequestPayload(p: Uint8Array, fds: readonly number[
   };
 }
 
+/** Decodes a DEVICE_SET_IRQS command and its descriptors (checks as decodeSetIrqsRequestPayload); EINVAL when malformed. */
 export function decodeSetIrqsRequest(message: Uint8Array, fds: readonly number[] = [], limits: RangeLimits = {}): SetIrqsRequest {
   return decodeSetIrqsRequestPayload(openCommand(message, Command.DEVICE_SET_IRQS).payload, fds, limits);
 }
 
+/** The DEVICE_SET_IRQS reply (no payload). */
 export function encodeSetIrqsReply(msgId: number): Buffer {
   return newReply(msgId, Command.DEVICE_SET_IRQS, 0);
 }
 
+/** Checks a DEVICE_SET_IRQS reply has no payload (EINVAL otherwise); an error reply throws PeerError. */
 export function decodeSetIrqsReply(message: Uint8Array): void {
   requireLength(openReply(message, Command.DEVICE_SET_IRQS).payload, 0, 'DEVICE_SET_IRQS reply');
 }

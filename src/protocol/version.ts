@@ -27,8 +27,10 @@ import { checkU16, readU16, requireAtLeast, requireNoFds, writeU16 } from './wir
 
 /** The protocol version vfio-ts speaks. */
 export const PROTOCOL_MAJOR = 0;
+/** The protocol minor version vfio-ts speaks. */
 export const PROTOCOL_MINOR = 2;
 
+/** The `migration` capability of drafts before 0.9.2: dirty bitmap page size and size limit. */
 export interface MigrationCapability {
   /** Page size of dirty bitmaps. */
   pgsize?: number;
@@ -36,6 +38,7 @@ export interface MigrationCapability {
   maxBitmapSize?: number;
 }
 
+/** The `twin_socket` capability: a second socket carrying the server's commands (DMA_READ/DMA_WRITE). */
 export interface TwinSocketCapability {
   supported?: boolean;
   /** Reply only: index, in the reply's descriptors, of the server-to-client socket. */
@@ -53,6 +56,7 @@ export interface Capabilities {
   writeMultiple?: boolean;
 }
 
+/** A VERSION payload: major and minor version and the sender's capabilities. */
 export interface VersionPayload {
   major: number;
   minor: number;
@@ -114,6 +118,7 @@ export function encodeVersionPayload(v: VersionPayload): Buffer {
   return b;
 }
 
+/** Encodes the client's VERSION command proposing `v`; throws EINVAL for a version that is not a u16 or a capability of the wrong type. */
 export function encodeVersionRequest(msgId: number, v: VersionPayload, flags = 0): Buffer {
   const p = encodeVersionPayload(v);
   const b = newCommand(msgId, Command.VERSION, p.length, flags);
@@ -121,6 +126,7 @@ export function encodeVersionRequest(msgId: number, v: VersionPayload, flags = 0
   return b;
 }
 
+/** Encodes the server's VERSION reply carrying `v`; throws EINVAL for a version that is not a u16 or a capability of the wrong type. */
 export function encodeVersionReply(msgId: number, v: VersionPayload): Buffer {
   const p = encodeVersionPayload(v);
   const b = newReply(msgId, Command.VERSION, p.length);
@@ -249,6 +255,7 @@ export function decodeVersionReply(message: Uint8Array): VersionPayload {
 
 // ------------------------------------------------------------- negotiation
 
+/** A side's capabilities with the specification's defaults filled in. */
 export interface ResolvedCapabilities {
   maxMsgFds: number;
   maxDataXferSize: number;

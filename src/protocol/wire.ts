@@ -10,7 +10,9 @@
 
 import { fail } from '../errors.js';
 
+/** Largest u32 (2^32 - 1). */
 export const U32_MAX = 0xffff_ffff;
+/** Largest u64 (2^64 - 1), as a bigint. */
 export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 const TWO_32 = 0x1_0000_0000;
 

@@ -8,6 +8,7 @@ import { layoutError } from '../layout-error.js';
 import { PCI_EXT_CAP_DSN_SIZEOF, PCI_EXT_CAP_ID_DSN } from '../regs.js';
 import { ImageWriter, type CapImage } from './image.js';
 
+/** Declares a Device Serial Number extended capability (a 64-bit serial). */
 export interface DsnDecl {
   id: 'dsn';
   offset?: number;

@@ -39,6 +39,7 @@ import {
 } from '../regs.js';
 import { ImageWriter, type CapImage } from './image.js';
 
+/** Declares an MSI capability. */
 export interface MsiDecl {
   id: 'msi';
   offset?: number;

@@ -28,6 +28,7 @@ import {
 } from '../regs.js';
 import { ImageWriter, type CapImage } from './image.js';
 
+/** Where an MSI-X structure (table or PBA) lives: BAR indicator and offset. */
 export interface MsixLocation {
   /** BAR index (BIR). */
   bar: number;
@@ -35,6 +36,7 @@ export interface MsixLocation {
   offset: number;
 }
 
+/** Declares an MSI-X capability, its table and its Pending Bit Array. */
 export interface MsixDecl {
   id: 'msix';
   offset?: number;
@@ -57,10 +59,12 @@ export interface MsixInfo {
   pbaBytes: number;
 }
 
+/** MSI-X table length in bytes for `entries` vectors (16 per entry). */
 export function msixTableBytes(entries: number): number {
   return entries * PCI_MSIX_ENTRY_SIZE;
 }
 
+/** Pending Bit Array length in bytes for `entries` vectors (one bit each, in whole qwords). */
 export function msixPbaBytes(entries: number): number {
   return Math.ceil(entries / 64) * 8;
 }

@@ -58,8 +58,10 @@ import {
 } from '../regs.js';
 import { ImageWriter, type CapImage } from './image.js';
 
+/** Device/Port Type an endpoint may declare: Endpoint, Legacy Endpoint or Root Complex Integrated Endpoint. */
 export type PcieEndpointType = 'endpoint' | 'legacy-endpoint' | 'rc-endpoint';
 
+/** Declares a version 2 PCI Express capability of an endpoint (a root-complex integrated one has no link registers). */
 export interface PcieDecl {
   id: 'pcie';
   offset?: number;

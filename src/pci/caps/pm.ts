@@ -32,6 +32,7 @@ import {
 import { layoutError } from '../layout-error.js';
 import { ImageWriter, type CapImage } from './image.js';
 
+/** Declares a PCI Power Management capability. */
 export interface PmDecl {
   id: 'pm';
   offset?: number;

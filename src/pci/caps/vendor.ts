@@ -13,6 +13,7 @@ import { capPerms, Region, type Engine, type RegionSpec } from '../region.js';
 import { PCI_CAP_FLAGS, PCI_CAP_ID_VNDR } from '../regs.js';
 import { ImageWriter, type CapImage } from './image.js';
 
+/** Declares a vendor-specific capability with its data bytes and their writable bits. */
 export interface VendorDecl {
   id: 'vendor';
   offset?: number;
