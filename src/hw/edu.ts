@@ -16,8 +16,11 @@
 //   0x98    RW   DMA command: 0x1 start (reads 1 while running), 0x2 edu -> RAM
 //                (clear: RAM -> edu), 0x4 interrupt 0x100 when done
 
+/** PCI vendor ID of QEMU's edu (1234h, QEMU's own). */
 export const EDU_VENDOR_ID = 0x1234;
+/** PCI device ID of QEMU's edu. */
 export const EDU_DEVICE_ID = 0x11e8;
+/** PCI revision ID of QEMU's edu. */
 export const EDU_REVISION = 0x10;
 /** Class 00ffh ("other"), programming interface 0. */
 export const EDU_CLASS = 0x00ff00;
@@ -44,21 +47,26 @@ export const EDU_ID_VALUE = 0x010000ed;
 /** Its low 16 bits on every edu. */
 export const EDU_ID_SIGNATURE = 0x00ed;
 
-/** Status register bits. */
+/** Status register bit 0x01: a factorial is being computed (read-only). */
 export const EDU_STATUS_COMPUTING = 0x01;
+/** Status register bit 0x80: raise interrupt 0x001 when the factorial is done. */
 export const EDU_STATUS_IRQFACT = 0x80;
 
-/** Interrupt status bits raised by the device. */
+/** Interrupt status bit the device raises when a factorial is done. */
 export const EDU_IRQ_FACTORIAL = 0x001;
+/** Interrupt status bit the device raises when a DMA transfer is done. */
 export const EDU_IRQ_DMA = 0x100;
 
-/** DMA command bits. */
+/** DMA command bit 0x1: start the transfer (reads 1 while it runs). */
 export const EDU_DMA_RUN = 0x1;
+/** DMA command bit 0x2: direction edu -> RAM (clear: RAM -> edu). */
 export const EDU_DMA_TO_RAM = 0x2;
+/** DMA command bit 0x4: raise interrupt 0x100 when the transfer is done. */
 export const EDU_DMA_WITH_IRQ = 0x4;
 
-/** edu's DMA buffer: its address in edu's own address space, and its size. */
+/** Address of edu's DMA buffer in edu's own address space (the DMA source or destination on edu's side). */
 export const EDU_BUFFER_ADDR = 0x40000;
+/** Size of edu's DMA buffer, bytes: the largest DMA count. */
 export const EDU_BUFFER_SIZE = 4096;
 
 /** Highest RAM address + 1 edu reaches (QEMU's default dma_mask is 28 bits): pass it as allocDma's `limit`. */
