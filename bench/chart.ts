@@ -66,7 +66,9 @@ function panel(p: Panel): string[] {
   p.bars.forEach((b, i) => {
     const x = LEFT + slot * i + (slot - bw) / 2;
     const top = y(b.value);
-    out.push(`<rect class="bar${b.over ? ' over' : ''}" x="${num(x)}" y="${num(top)}" width="${num(bw)}" height="${num(TOP + PLOT_H - top)}"><title>${esc(`${b.label}: ${b.text}`)}</title></rect>`);
+    out.push(
+      `<rect class="bar${b.over ? ' over' : ''}" x="${num(x)}" y="${num(top)}" width="${num(bw)}" height="${num(TOP + PLOT_H - top)}"><title>${esc(`${b.label}: ${b.text}`)}</title></rect>`,
+    );
     out.push(`<text x="${num(x + bw / 2)}" y="${num(top - 4)}" text-anchor="middle" class="v">${esc(b.text)}</text>`);
     const lx = x + bw / 2;
     const ly = TOP + PLOT_H + 12;

@@ -24,7 +24,9 @@ const path = join(dir, 'nvme.sock');
 const entry = fileURLToPath(new URL('../test/support/serve-child.js', import.meta.url));
 const model = pathToFileURL(fileURLToPath(new URL('../src/devices/nvme/index.js', import.meta.url))).href;
 const opts = JSON.stringify({ model: { namespaces: [{ size: NS_BYTES }] } });
-const child = spawn('taskset', ['-c', modelCpu, process.execPath, entry, model, 'NvmeModel', path, opts], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const child = spawn('taskset', ['-c', modelCpu, process.execPath, entry, model, 'NvmeModel', path, opts], {
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
 for (let i = 0; !existsSync(path); i++) {
   if (i > 500) throw new Error('the NVMe model server did not start');
   await new Promise((r) => setTimeout(r, 20));
@@ -39,7 +41,8 @@ const blocksTotal = ns.blocks;
 // Fill the namespace region we read from, so reads move real data.
 {
   const chunk = new Uint8Array(128 * 1024).fill(0xa5);
-  for (let lba = 0; lba < Math.min(blocksTotal, (64 * 1024 * 1024) / ns.blockSize); lba += chunk.length / ns.blockSize) await ns.write(lba, chunk);
+  for (let lba = 0; lba < Math.min(blocksTotal, (64 * 1024 * 1024) / ns.blockSize); lba += chunk.length / ns.blockSize)
+    await ns.write(lba, chunk);
 }
 
 let seed = 0x2545f491;

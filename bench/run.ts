@@ -115,16 +115,21 @@ export async function runBenchmarks(options: BenchOptions = {}): Promise<BenchRe
   execFileSync('gcc', ['-O2', '-Wall', '-o', cClient, join(root, 'bench', 'vfio-user-client.c')]);
 
   progress(`${at()}  socket cases against the C ping-pong, on CPU ${cpu}${quick ? ' (quick)' : ''}`);
-  const ours = await pinnedRows<Record<string, number> & { name: string }>(cpu,
+  const ours = await pinnedRows<Record<string, number> & { name: string }>(
+    cpu,
     [process.execPath, join(root, 'out', 'bench', 'vfio-user-bench.js'), pingpong, ...(quick ? ['--quick'] : []), cClient],
-    (r) => progress(`${at()}  ${r.name}${r['ratio'] !== undefined ? `: ${r['ratio']}x` : ''}`));
+    (r) => progress(`${at()}  ${r.name}${r['ratio'] !== undefined ? `: ${r['ratio']}x` : ''}`),
+  );
   const socket: SocketRow[] = ours.filter((r) => r['base_median_ns'] !== undefined) as unknown as SocketRow[];
   const d = ours.find((r) => r.name === 'dma-read-1m');
   const dma = d ? { dma_GBps: d['dma_GBps'] ?? 0, memcpy_GBps: d['memcpy_GBps'] ?? 0, ratio: d['ratio'] ?? 0 } : undefined;
 
   progress(`${at()}  NVMe workloads`);
-  const nvme = await pinnedRows<NvmeRow>(cpu, [process.execPath, join(root, 'out', 'bench', 'nvme-bench.js'), ...(quick ? ['--quick'] : [])],
-    (r) => progress(`${at()}  ${r.name}: ${r.iops.toLocaleString('en-US')} IOPS`));
+  const nvme = await pinnedRows<NvmeRow>(
+    cpu,
+    [process.execPath, join(root, 'out', 'bench', 'nvme-bench.js'), ...(quick ? ['--quick'] : [])],
+    (r) => progress(`${at()}  ${r.name}: ${r.iops.toLocaleString('en-US')} IOPS`),
+  );
   progress(`${at()}  done`);
   return { socket, ...(dma ? { dma } : {}), nvme };
 }
@@ -134,24 +139,33 @@ export function benchMarkdown(r: BenchResults): string {
   const lines: string[] = [];
   const us = (ns: number): string => (ns / 1000).toFixed(1) + ' us';
   const cpu = (ns: number | undefined): string => (ns === undefined ? '-' : (ns / 1000).toFixed(1) + ' us');
-  lines.push('| case | vfio-ts median | vfio-ts p99 | C ping-pong median | C p99 | ratio (median of rounds) | range | CPU per round trip (client + server) | C CPU | CPU ratio |');
+  lines.push(
+    '| case | vfio-ts median | vfio-ts p99 | C ping-pong median | C p99 | ratio (median of rounds) | range | CPU per round trip (client + server) | C CPU | CPU ratio |',
+  );
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const s of r.socket) {
     const range = s.ratio_min !== undefined && s.ratio_max !== undefined ? `${s.ratio_min.toFixed(2)}-${s.ratio_max.toFixed(2)}` : '-';
-    const split = s.client_cpu_ns !== undefined && s.server_cpu_ns !== undefined ? ` (${cpu(s.client_cpu_ns)} + ${cpu(s.server_cpu_ns)})` : '';
+    const split =
+      s.client_cpu_ns !== undefined && s.server_cpu_ns !== undefined ? ` (${cpu(s.client_cpu_ns)} + ${cpu(s.server_cpu_ns)})` : '';
     const cpuRatio = s.cpu_ns !== undefined && s.base_cpu_ns ? `${(s.cpu_ns / s.base_cpu_ns).toFixed(2)}x` : '-';
-    lines.push(`| ${s.name} | ${us(s.median_ns)} | ${us(s.p99_ns)} | ${us(s.base_median_ns)} | ${us(s.base_p99_ns)} | ${s.ratio.toFixed(2)}x | ${range} | ${cpu(s.cpu_ns)}${split} | ${cpu(s.base_cpu_ns)} | ${cpuRatio} |`);
+    lines.push(
+      `| ${s.name} | ${us(s.median_ns)} | ${us(s.p99_ns)} | ${us(s.base_median_ns)} | ${us(s.base_p99_ns)} | ${s.ratio.toFixed(2)}x | ${range} | ${cpu(s.cpu_ns)}${split} | ${cpu(s.base_cpu_ns)} | ${cpuRatio} |`,
+    );
   }
   if (r.dma) {
     lines.push('');
-    lines.push(`DMA through a mapped region (device model reads 1 MiB per transfer from the client's buffer): ` +
-      `${r.dma.dma_GBps} GB/s, memcpy in the same process ${r.dma.memcpy_GBps} GB/s: ${(100 * r.dma.ratio).toFixed(0)}% of memcpy.`);
+    lines.push(
+      `DMA through a mapped region (device model reads 1 MiB per transfer from the client's buffer): ` +
+        `${r.dma.dma_GBps} GB/s, memcpy in the same process ${r.dma.memcpy_GBps} GB/s: ${(100 * r.dma.ratio).toFixed(0)}% of memcpy.`,
+    );
   }
   lines.push('');
   lines.push('| NVMe workload | IOPS | MB/s | p50 | p99 | p99.9 | GCs in the driver (time) |');
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const n of r.nvme) {
-    lines.push(`| ${n.name} | ${n.iops.toLocaleString('en-US')} | ${n.MBps} | ${n.p50_us} us | ${n.p99_us} us | ${n.p999_us} us | ${n.gcs} (${n.gc_ms} ms) |`);
+    lines.push(
+      `| ${n.name} | ${n.iops.toLocaleString('en-US')} | ${n.MBps} | ${n.p50_us} us | ${n.p99_us} us | ${n.p999_us} us | ${n.gcs} (${n.gc_ms} ms) |`,
+    );
   }
   return lines.join('\n');
 }
@@ -164,14 +178,20 @@ export function benchMarkdown(r: BenchResults): string {
 export function parseBenchArgs(argv: string[]): { quick: boolean; out?: string } | { error: string } {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, out: { type: 'string' } }, strict: true, allowPositionals: false });
+    parsed = parseArgs({
+      args: argv,
+      options: { quick: { type: 'boolean' }, out: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (err) {
     return { error: (err as Error).message.split('. ')[0]! };
   }
   const out = parsed.values.out;
   if (out !== undefined) {
     const dir = dirname(resolve(out));
-    if (out === '' || existsSync(out) && statSync(out).isDirectory()) return { error: `--out ${out}: a file name for the SVG chart, not a folder` };
+    if (out === '' || (existsSync(out) && statSync(out).isDirectory()))
+      return { error: `--out ${out}: a file name for the SVG chart, not a folder` };
     if (!existsSync(dir) || !statSync(dir).isDirectory()) return { error: `--out ${out}: the folder ${dir} does not exist` };
     try {
       accessSync(dir, fsConstants.W_OK);

@@ -101,13 +101,21 @@ const cases: Case[] = [
   { name: 'read-1m', iterations: 40, req: RW, rep: RW + (1 << 20), server: main.child, op: () => bar2.read(0, m1) },
   { name: 'write-1m', iterations: 40, req: RW + (1 << 20), rep: RW, server: main.child, op: () => bar2.write(0, m1) },
   {
-    name: 'config-read32-nolinger', iterations: 3000, req: RW, rep: RW + 4, server: noLinger.child,
+    name: 'config-read32-nolinger',
+    iterations: 3000,
+    req: RW,
+    rep: RW + 4,
+    server: noLinger.child,
     op: () => void devNoLinger.config.read32(0),
   },
   {
     // The floor under any server on Node's event loop: bench/echo-server.ts
     // answers each 32-byte request with 36 bytes and does nothing else.
-    name: 'node-echo', iterations: 3000, req: 32, rep: 36, server: echo,
+    name: 'node-echo',
+    iterations: 3000,
+    req: 32,
+    rep: 36,
+    server: echo,
     op: () => {
       let got = echoConn.transact(echoReq, 32, null, echoRep, null, 5000);
       while (got < 36) got += echoConn.receiveSync(echoRep, got, 64 - got, null, 5000);
@@ -117,8 +125,24 @@ const cases: Case[] = [
 if (cClient && forC) {
   // Region 7 is config space, region 0 BAR0 (the client turns memory decode on).
   cases.push(
-    { name: 'c-client-config-read32', iterations: 3000, req: RW, rep: RW + 4, server: forC.child, op: none, external: (n) => [cClient, forC.path, '7', '0', '4', String(n)] },
-    { name: 'c-client-bar-read32', iterations: 3000, req: RW, rep: RW + 4, server: forC.child, op: none, external: (n) => [cClient, forC.path, '0', '4', '4', String(n)] },
+    {
+      name: 'c-client-config-read32',
+      iterations: 3000,
+      req: RW,
+      rep: RW + 4,
+      server: forC.child,
+      op: none,
+      external: (n) => [cClient, forC.path, '7', '0', '4', String(n)],
+    },
+    {
+      name: 'c-client-bar-read32',
+      iterations: 3000,
+      req: RW,
+      rep: RW + 4,
+      server: forC.child,
+      op: none,
+      external: (n) => [cClient, forC.path, '0', '4', '4', String(n)],
+    },
   );
 }
 
@@ -138,8 +162,12 @@ interface Round {
 }
 
 function measureRound(c: Case, iterations: number): Round {
-  const base = JSON.parse(execFileSync(pingpong, [join(dir, 'pp.sock'), String(c.req), String(c.rep), String(iterations)], { encoding: 'utf8' })) as {
-    median_ns: number; p99_ns: number; cpu_ns: number;
+  const base = JSON.parse(
+    execFileSync(pingpong, [join(dir, 'pp.sock'), String(c.req), String(c.rep), String(iterations)], { encoding: 'utf8' }),
+  ) as {
+    median_ns: number;
+    p99_ns: number;
+    cpu_ns: number;
   };
   if (c.external) {
     const [program, ...args] = c.external(iterations);
@@ -191,7 +219,8 @@ const median = (xs: number[]): number => {
 const results = new Map<string, Round[]>(cases.map((c) => [c.name, []]));
 const only = process.env.CASES?.split(',');
 for (let r = 0; r < rounds; r++) {
-  for (const c of cases.filter((c) => !only || only.includes(c.name))) results.get(c.name)!.push(measureRound(c, Math.max(20, Math.round(c.iterations * scale))));
+  for (const c of cases.filter((c) => !only || only.includes(c.name)))
+    results.get(c.name)!.push(measureRound(c, Math.max(20, Math.round(c.iterations * scale))));
 }
 for (const c of cases) {
   const rs = results.get(c.name)!;
@@ -199,24 +228,26 @@ for (const c of cases) {
   const ratios = rs.map((x) => x.median / x.baseMedian);
   const cpu = median(rs.map((x) => x.clientCpu + x.serverCpu));
   const baseCpu = median(rs.map((x) => x.baseCpu));
-  console.log(JSON.stringify({
-    name: c.name,
-    iterations: Math.max(20, Math.round(c.iterations * scale)),
-    rounds,
-    median_ns: Math.round(median(rs.map((x) => x.median))),
-    p99_ns: Math.round(median(rs.map((x) => x.p99))),
-    base_median_ns: Math.round(median(rs.map((x) => x.baseMedian))),
-    base_p99_ns: Math.round(median(rs.map((x) => x.baseP99))),
-    ratio: +median(ratios).toFixed(3),
-    ratio_min: +Math.min(...ratios).toFixed(3),
-    ratio_max: +Math.max(...ratios).toFixed(3),
-    round_ratios: ratios.map((x) => +x.toFixed(2)),
-    round_medians_ns: rs.map((x) => Math.round(x.median)),
-    client_cpu_ns: Math.round(median(rs.map((x) => x.clientCpu))),
-    server_cpu_ns: Math.round(median(rs.map((x) => x.serverCpu))),
-    cpu_ns: Math.round(cpu),
-    base_cpu_ns: Math.round(baseCpu),
-  }));
+  console.log(
+    JSON.stringify({
+      name: c.name,
+      iterations: Math.max(20, Math.round(c.iterations * scale)),
+      rounds,
+      median_ns: Math.round(median(rs.map((x) => x.median))),
+      p99_ns: Math.round(median(rs.map((x) => x.p99))),
+      base_median_ns: Math.round(median(rs.map((x) => x.baseMedian))),
+      base_p99_ns: Math.round(median(rs.map((x) => x.baseP99))),
+      ratio: +median(ratios).toFixed(3),
+      ratio_min: +Math.min(...ratios).toFixed(3),
+      ratio_max: +Math.max(...ratios).toFixed(3),
+      round_ratios: ratios.map((x) => +x.toFixed(2)),
+      round_medians_ns: rs.map((x) => Math.round(x.median)),
+      client_cpu_ns: Math.round(median(rs.map((x) => x.clientCpu))),
+      server_cpu_ns: Math.round(median(rs.map((x) => x.serverCpu))),
+      cpu_ns: Math.round(cpu),
+      base_cpu_ns: Math.round(baseCpu),
+    }),
+  );
 }
 
 // DMA through a mapped region: the device model copies from our buffer.
@@ -230,7 +261,15 @@ bar0.write32(0x20, 1);
 const dmaNs = Number(bar0.read64(0x28));
 const memcpyNs = Number(bar0.read64(0x30));
 const gbps = (ns: number): number => (buf.size * dmaIterations) / ns;
-console.log(JSON.stringify({ name: 'dma-read-1m', iterations: dmaIterations, dma_GBps: +gbps(dmaNs).toFixed(2), memcpy_GBps: +gbps(memcpyNs).toFixed(2), ratio: +(memcpyNs / dmaNs).toFixed(2) }));
+console.log(
+  JSON.stringify({
+    name: 'dma-read-1m',
+    iterations: dmaIterations,
+    dma_GBps: +gbps(dmaNs).toFixed(2),
+    memcpy_GBps: +gbps(memcpyNs).toFixed(2),
+    ratio: +(memcpyNs / dmaNs).toFixed(2),
+  }),
+);
 
 echoConn.close();
 dev.close();

@@ -122,7 +122,9 @@ async function main(): Promise<void> {
       onConsole: verbose && process.env.VFIO_TS_VM_VERBOSE !== '1' ? (b) => process.stderr.write(b) : undefined,
     });
     if (!o.quiet) {
-      process.stderr.write(`vfio-ts-vm: exit ${r.exitCode}; guest booted in ${r.bootMs} ms, whole run ${r.totalMs} ms${r.jobDir ? `; job directory ${r.jobDir}` : ''}\n`);
+      process.stderr.write(
+        `vfio-ts-vm: exit ${r.exitCode}; guest booted in ${r.bootMs} ms, whole run ${r.totalMs} ms${r.jobDir ? `; job directory ${r.jobDir}` : ''}\n`,
+      );
     }
     process.exitCode = r.exitCode;
   } catch (err) {

@@ -17,7 +17,22 @@
 // whole on timeout and when this process exits.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, closeSync, constants as fsc, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants as fsc,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
@@ -91,7 +106,11 @@ export class GuestError extends Error {
   readonly stderr: string;
   /** The QEMU process (and group) id, when one was started; it is dead by the time the error is thrown. */
   readonly qemuPid: number | undefined;
-  constructor(code: GuestErrorCode, message: string, detail: { console?: string; stdout?: string; stderr?: string; qemuPid?: number } = {}) {
+  constructor(
+    code: GuestErrorCode,
+    message: string,
+    detail: { console?: string; stdout?: string; stderr?: string; qemuPid?: number } = {},
+  ) {
     super(message);
     this.name = 'GuestError';
     this.code = code;
@@ -243,7 +262,12 @@ function qopt(s: string): string {
  * supplementary groups). A command that cannot be found or run exits 127 (126),
  * as in a shell.
  */
-export function jobScript(argv: readonly string[], cwd: string, env: Record<string, string>, user: { uid: number; gid: number } | undefined): string {
+export function jobScript(
+  argv: readonly string[],
+  cwd: string,
+  env: Record<string, string>,
+  user: { uid: number; gid: number } | undefined,
+): string {
   const lines = ['# written by vfio-ts vm/harness.ts for one guest run'];
   for (const [k, v] of Object.entries(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new TypeError(`bad environment variable name ${JSON.stringify(k)}`);
@@ -254,7 +278,8 @@ export function jobScript(argv: readonly string[], cwd: string, env: Record<stri
   if (user === undefined) {
     lines.push(`exec ${cmd}`);
   } else {
-    if (!Number.isInteger(user.uid) || !Number.isInteger(user.gid) || user.uid < 0 || user.gid < 0) throw new TypeError(`bad uid/gid ${user.uid}:${user.gid}`);
+    if (!Number.isInteger(user.uid) || !Number.isInteger(user.gid) || user.uid < 0 || user.gid < 0)
+      throw new TypeError(`bad uid/gid ${user.uid}:${user.gid}`);
     lines.push(`exec /usr/bin/setpriv --reuid=${user.uid} --regid=${user.gid} --clear-groups -- ${cmd}`);
   }
   return lines.join('\n') + '\n';
@@ -481,10 +506,20 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
   }
   if (exit.error !== undefined) throw new GuestError('EGUESTBOOT', `cannot start ${g.tools.qemu}: ${exit.error.message}`, detail);
   if (status === undefined || !/^\d+$/.test(status)) {
-    const why = guestError !== undefined ? `guest /init failed: ${guestError}` : `QEMU exited (${exit.signal ?? exit.code}) before the guest reported an exit status`;
+    const why =
+      guestError !== undefined
+        ? `guest /init failed: ${guestError}`
+        : `QEMU exited (${exit.signal ?? exit.code}) before the guest reported an exit status`;
     throw new GuestError('EGUESTBOOT', `${why}${where}${consoleTail}`, detail);
   }
-  const result: RunResult = { exitCode: Number(status), stdout: out.text(), stderr: err.text(), console: consoleText, bootMs: Math.round(bootMs), totalMs: Math.round(totalMs) };
+  const result: RunResult = {
+    exitCode: Number(status),
+    stdout: out.text(),
+    stderr: err.text(),
+    console: consoleText,
+    bootMs: Math.round(bootMs),
+    totalMs: Math.round(totalMs),
+  };
   if (keep || diskPath !== undefined) result.jobDir = jobDir;
   if (diskPath !== undefined) result.diskPath = diskPath;
   return result;

@@ -70,7 +70,9 @@ function readModule(path: string): Buffer {
   try {
     return execFileSync(tool, ['-dc', path], { maxBuffer: 256 << 20 });
   } catch (err) {
-    throw new Error(`cannot decompress ${path} with ${tool} (apt-get install ${tool === 'xz' ? 'xz-utils' : 'zstd'}): ${(err as Error).message}`);
+    throw new Error(
+      `cannot decompress ${path} with ${tool} (apt-get install ${tool === 'xz' ? 'xz-utils' : 'zstd'}): ${(err as Error).message}`,
+    );
   }
 }
 

@@ -57,13 +57,15 @@ export function findKernel(env: NodeJS.ProcessEnv = process.env, bootDir = '/boo
     .filter((v) => existsSync(join(bootDir, `vmlinuz-${v}`)) && existsSync(join(modulesRoot, v, 'modules.dep')))
     .sort(compareVersions);
   if (wanted !== undefined && wanted !== '') {
-    if (!usable.includes(wanted)) throw new Error(`VFIO_TS_VM_KERNEL_VERSION=${wanted}: no ${bootDir}/vmlinuz-${wanted} with ${modulesRoot}/${wanted}/modules.dep`);
+    if (!usable.includes(wanted))
+      throw new Error(`VFIO_TS_VM_KERNEL_VERSION=${wanted}: no ${bootDir}/vmlinuz-${wanted} with ${modulesRoot}/${wanted}/modules.dep`);
     versions = [wanted];
   } else {
     versions = usable;
   }
   const version = versions[versions.length - 1];
-  if (version === undefined) throw new Error(`no kernel with both ${bootDir}/vmlinuz-<v> and ${modulesRoot}/<v>/modules.dep (install linux-image-amd64)`);
+  if (version === undefined)
+    throw new Error(`no kernel with both ${bootDir}/vmlinuz-<v> and ${modulesRoot}/<v>/modules.dep (install linux-image-amd64)`);
   return { version, image: join(bootDir, `vmlinuz-${version}`), modulesDir: join(modulesRoot, version) };
 }
 
@@ -134,7 +136,8 @@ export function resolveModules(index: ModuleIndex, wanted: readonly string[]): {
       return;
     }
     const file = index.files.get(name);
-    if (file === undefined) throw new Error(`kernel module ${raw}${from ? ` (needed by ${from})` : ''} is neither in modules.dep nor built in`);
+    if (file === undefined)
+      throw new Error(`kernel module ${raw}${from ? ` (needed by ${from})` : ''} is neither in modules.dep nor built in`);
     if (visiting.has(name)) throw new Error(`module dependency cycle at ${name}`);
     visiting.add(name);
     for (const dep of index.deps.get(name) ?? []) visit(dep, name);
@@ -181,8 +184,15 @@ export function hasPvhEntry(buf: Buffer): boolean {
  */
 export function extractVmlinux(bzImage: Buffer): Buffer | undefined {
   const formats: { magic: Buffer; decompress: (b: Buffer) => Buffer }[] = [
-    { magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), decompress: (b) => execFileSync('xz', ['-dc', '--single-stream'], { input: b, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'ignore'] }) },
-    { magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), decompress: (b) => execFileSync('zstd', ['-dcq'], { input: b, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'ignore'] }) },
+    {
+      magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]),
+      decompress: (b) =>
+        execFileSync('xz', ['-dc', '--single-stream'], { input: b, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'ignore'] }),
+    },
+    {
+      magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
+      decompress: (b) => execFileSync('zstd', ['-dcq'], { input: b, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'ignore'] }),
+    },
     { magic: Buffer.from([0x1f, 0x8b, 0x08]), decompress: (b) => gunzipSync(b) },
   ];
   for (const f of formats) {

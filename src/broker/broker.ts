@@ -102,12 +102,13 @@ export class Broker extends EventEmitter {
 
   /** Opens the device and listens on the socket. Throws what opening or listening threw. */
   static start(options: BrokerOptions): Broker {
-    if ((options.bdf === undefined) === (options.open === undefined)) throw fail('EINVAL', 'a broker needs exactly one of `bdf` and `open`');
+    if ((options.bdf === undefined) === (options.open === undefined))
+      throw fail('EINVAL', 'a broker needs exactly one of `bdf` and `open`');
     const bdf = options.bdf !== undefined ? normalizeBdf(options.bdf) : undefined;
     const open = options.open ?? (() => openKernelBackend(bdf!));
     const graceMs = options.graceMs ?? DEFAULT_BROKER_GRACE_MS;
     if (!Number.isFinite(graceMs) || graceMs < 0) throw fail('EINVAL', `grace period ${graceMs} ms is not a non-negative number`);
-    if (options.mmap && !bdf) throw fail('EINVAL', 'direct BAR mapping (mmap) needs a PCI address: it maps the BARs\' sysfs resource files');
+    if (options.mmap && !bdf) throw fail('EINVAL', "direct BAR mapping (mmap) needs a PCI address: it maps the BARs' sysfs resource files");
     const device = new BrokeredDevice({
       open,
       ...(bdf ? { name: bdf } : {}),
@@ -159,7 +160,8 @@ export class Broker extends EventEmitter {
       return;
     }
     monitor.unref();
-    const gone = (e: PciDeviceEvent): void => this.#withdraw(e.kind === 'removed' ? 'the device was removed' : 'the device was unbound from vfio-pci');
+    const gone = (e: PciDeviceEvent): void =>
+      this.#withdraw(e.kind === 'removed' ? 'the device was removed' : 'the device was unbound from vfio-pci');
     monitor.on('removed', gone);
     monitor.on('unbound', gone);
     monitor.on('bound', (e: PciDeviceEvent) => {

@@ -253,7 +253,11 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
         if (!area) throw new Error('the kernel offers no mmap area of the BAR');
         backend.regionMap(d.index, area.offset, Math.min(PAGE_SIZE, area.size), false).unmap();
       } catch (cause) {
-        this.warn({ code: 'device-error', message: `${this.name}: revoking direct mappings of BAR${d.index} failed; a former client may keep access until the device is unbound`, cause });
+        this.warn({
+          code: 'device-error',
+          message: `${this.name}: revoking direct mappings of BAR${d.index} failed; a former client may keep access until the device is unbound`,
+          cause,
+        });
       }
     }
   }
@@ -271,7 +275,11 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
       backend.setIrqs(pciIrq.REQ, 'trigger', 0, { kind: 'eventfd', fds: [fd.fd] });
     } catch (cause) {
       fd.close();
-      this.warn({ code: 'device-error', message: `${backend.name}: binding the device's REQ failed; unplug requests will not be relayed`, cause });
+      this.warn({
+        code: 'device-error',
+        message: `${backend.name}: binding the device's REQ failed; unplug requests will not be relayed`,
+        cause,
+      });
       return;
     }
     fd.watch(() => this.emit('release-request')).unref();
@@ -322,7 +330,10 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
   #live(): { backend: DeviceBackend; config: ConfigSpace } {
     if (this.#state === 'closed') throw fail('ENODEV', `${this.name}: the broker closed the device`);
     if (!this.#backend || !this.#config) {
-      const why = this.#state === 'withdrawn' ? 'it is being unplugged or unbound' : `it could not be opened${this.#openError ? ` (${this.#openError.message})` : ''}`;
+      const why =
+        this.#state === 'withdrawn'
+          ? 'it is being unplugged or unbound'
+          : `it could not be opened${this.#openError ? ` (${this.#openError.message})` : ''}`;
       throw fail('ENODEV', `${this.name}: the device is not available: ${why}`);
     }
     return { backend: this.#backend, config: this.#config };
@@ -376,7 +387,8 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
     const { backend, config } = this.#live();
     const direct = index < 6 ? this.#direct[index] : undefined;
     if (index === pciRegion.CONFIG) config.readInto(off, dst);
-    else if (direct) this.#decoding(config, index).read(off, dst); // never through the device fd: that would revoke the client's mapping
+    else if (direct)
+      this.#decoding(config, index).read(off, dst); // never through the device fd: that would revoke the client's mapping
     else backend.regionRead(index, off, dst);
   }
 
@@ -417,9 +429,11 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
         return;
       }
       const data: IrqData =
-        req.data === 'eventfd' ? { kind: 'eventfd', fds: [...fds] }
-        : req.data === 'bool' ? { kind: 'bool', values: Array.from(req.bools ?? [], (b) => b !== 0) }
-        : { kind: 'none', count: req.count };
+        req.data === 'eventfd'
+          ? { kind: 'eventfd', fds: [...fds] }
+          : req.data === 'bool'
+            ? { kind: 'bool', values: Array.from(req.bools ?? [], (b) => b !== 0) }
+            : { kind: 'none', count: req.count };
       // The device takes its own references to the eventfds; ours are closed below.
       backend.setIrqs(req.index, req.action, req.start, data);
       if (req.action === 'trigger') this.#mirrorEnable(config, req, fds);
@@ -491,7 +505,10 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
   #dmaMapped(region: DmaRegion, source: { fd: number; offset: bigint } | undefined): void {
     const { backend } = this.#live();
     if (!region.mapping || !source) {
-      throw fail('EINVAL', 'DMA_MAP: the broker maps client memory into the device\'s IOMMU and needs a file descriptor (e.g. a memfd) with every map');
+      throw fail(
+        'EINVAL',
+        "DMA_MAP: the broker maps client memory into the device's IOMMU and needs a file descriptor (e.g. a memfd) with every map",
+      );
     }
     backend.dmaMap(
       { fd: source.fd, fdOffset: Number(source.offset), address: region.mapping.address, size: Number(region.size) },
@@ -506,7 +523,11 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
     try {
       backend.dmaUnmap(region.iova, Number(region.size));
     } catch (cause) {
-      this.warn({ code: 'device-error', message: `${this.name}: undoing the IOMMU map at 0x${region.iova.toString(16)} failed: ${(cause as Error).message}`, cause });
+      this.warn({
+        code: 'device-error',
+        message: `${this.name}: undoing the IOMMU map at 0x${region.iova.toString(16)} failed: ${(cause as Error).message}`,
+        cause,
+      });
     }
   }
 
@@ -556,4 +577,3 @@ export class BrokeredDevice extends EventEmitter implements ServedDevice {
     this.#closeDevice();
   }
 }
-

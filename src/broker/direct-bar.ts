@@ -75,7 +75,7 @@ export class MmioWindow {
         this.#u64[at >>> 3] = v;
       } else {
         let v = 0;
-        for (let k = n - 1; k >= 0; k--) v = (v * 256) + src[i + k]!;
+        for (let k = n - 1; k >= 0; k--) v = v * 256 + src[i + k]!;
         if (n === 4) this.#u32[at >>> 2] = v;
         else if (n === 2) this.#u16[at >>> 1] = v;
         else this.#u8[at] = v;

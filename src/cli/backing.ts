@@ -32,7 +32,8 @@ export interface BackingPlan {
 }
 
 function checkBlocks(size: number): void {
-  if (size < BLOCK_SIZE || size % BLOCK_SIZE !== 0) throw new UsageError(`--size: ${size} bytes is not a whole number of ${BLOCK_SIZE}-byte blocks`);
+  if (size < BLOCK_SIZE || size % BLOCK_SIZE !== 0)
+    throw new UsageError(`--size: ${size} bytes is not a whole number of ${BLOCK_SIZE}-byte blocks`);
 }
 
 function freeBytes(dir: string): number {
@@ -47,7 +48,8 @@ export function planBacking(r: BackingRequest): BackingPlan {
     const size = r.size ?? DEFAULT_NAMESPACE_SIZE;
     checkBlocks(size);
     const most = Math.min(bufferConstants.MAX_LENGTH, totalmem());
-    if (size > most) throw new UsageError(`--size: ${size} bytes do not fit in memory (at most ${most} here); use --backing FILE for a larger namespace`);
+    if (size > most)
+      throw new UsageError(`--size: ${size} bytes do not fit in memory (at most ${most} here); use --backing FILE for a larger namespace`);
     return { size, report: `namespace in memory, ${size} bytes`, apply() {} };
   }
   const file = r.backing;
@@ -73,13 +75,18 @@ export function planBacking(r: BackingRequest): BackingPlan {
   const have = st.size;
   const size = r.size ?? have;
   if (size !== have && !r.resize) {
-    throw new UsageError(`--size: ${file} has ${have} bytes; to ${size > have ? 'grow' : 'shrink'} it to ${size}, add --resize (or leave --size out to use it as it is)`);
+    throw new UsageError(
+      `--size: ${file} has ${have} bytes; to ${size > have ? 'grow' : 'shrink'} it to ${size}, add --resize (or leave --size out to use it as it is)`,
+    );
   }
   if (r.size === undefined && (have < BLOCK_SIZE || have % BLOCK_SIZE !== 0)) {
-    throw new UsageError(`--backing: ${file} has ${have} bytes, not a whole number of ${BLOCK_SIZE}-byte blocks; give --size N --resize to resize it`);
+    throw new UsageError(
+      `--backing: ${file} has ${have} bytes, not a whole number of ${BLOCK_SIZE}-byte blocks; give --size N --resize to resize it`,
+    );
   }
   checkBlocks(size);
-  if (size > have && size - have > freeBytes(dirname(file))) throw new UsageError(`--size: growing ${file} to ${size} bytes needs more than the space free there`);
+  if (size > have && size - have > freeBytes(dirname(file)))
+    throw new UsageError(`--size: growing ${file} to ${size} bytes needs more than the space free there`);
   return {
     size,
     file,

@@ -35,11 +35,24 @@ export interface BrokerDeviceConfig {
   lingerUs?: number;
 }
 
-const KEYS = new Set(['bdf', 'upstream', 'socket', 'allowUids', 'allowGids', 'socketMode', 'graceMs', 'maxDmaMaps', 'maxDmaBytes', 'mmap', 'lingerUs']);
+const KEYS = new Set([
+  'bdf',
+  'upstream',
+  'socket',
+  'allowUids',
+  'allowGids',
+  'socketMode',
+  'graceMs',
+  'maxDmaMaps',
+  'maxDmaBytes',
+  'mmap',
+  'lingerUs',
+]);
 
 /** The server's lingering time, 0..1000000 us. */
 export function lingerUs(v: unknown, where: string): number {
-  if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > 1_000_000) throw fail('EINVAL', `${where}: microseconds in 0..1000000`);
+  if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > 1_000_000)
+    throw fail('EINVAL', `${where}: microseconds in 0..1000000`);
   return v as number;
 }
 
@@ -83,7 +96,8 @@ export function parseBrokerConfig(text: string): BrokerDeviceConfig[] {
     if (o.allowUids !== undefined) c.allowUids = idList(o.allowUids, `${where}.allowUids`);
     if (o.allowGids !== undefined) c.allowGids = idList(o.allowGids, `${where}.allowGids`);
     if (o.socketMode !== undefined) {
-      if (typeof o.socketMode !== 'string' || !/^0?[0-7]{3}$/.test(o.socketMode)) throw fail('EINVAL', `${where}.socketMode: an octal string like "0660"`);
+      if (typeof o.socketMode !== 'string' || !/^0?[0-7]{3}$/.test(o.socketMode))
+        throw fail('EINVAL', `${where}.socketMode: an octal string like "0660"`);
       c.socketMode = parseInt(o.socketMode, 8);
     }
     if (o.graceMs !== undefined) c.graceMs = count(o.graceMs, `${where}.graceMs`);
@@ -161,16 +175,20 @@ export function runBroker(configs: BrokerDeviceConfig[], options: RunBrokerOptio
       emit(type, rest as Record<string, unknown>, describe(e));
     });
     b.on('warning', (w: ServerWarning) => emit('warning', { code: w.code, message: w.message }, `warning: ${w.message}`));
-    const who = [
-      ...(c.allowUids ?? []).map((u) => `uid ${u}`),
-      ...(c.allowGids ?? []).map((g) => `gid ${g}`),
-    ];
-    emit('ready', { allowUids: c.allowUids ?? [], allowGids: c.allowGids ?? [] },
-      `serving on ${c.socket} to ${who.length ? who.join(', ') : 'root only'} (grace ${b.graceMs} ms${c.mmap ? ', BARs mappable' : ''})`);
+    const who = [...(c.allowUids ?? []).map((u) => `uid ${u}`), ...(c.allowGids ?? []).map((g) => `gid ${g}`)];
+    emit(
+      'ready',
+      { allowUids: c.allowUids ?? [], allowGids: c.allowGids ?? [] },
+      `serving on ${c.socket} to ${who.length ? who.join(', ') : 'root only'} (grace ${b.graceMs} ms${c.mmap ? ', BARs mappable' : ''})`,
+    );
   }
   onStopSignals(
     (signal) => {
-      out(options.json ? JSON.stringify({ event: 'stopping', signal }) : `${signal}: asking owners to release their devices, then closing (another signal: at once)`);
+      out(
+        options.json
+          ? JSON.stringify({ event: 'stopping', signal })
+          : `${signal}: asking owners to release their devices, then closing (another signal: at once)`,
+      );
       void Promise.all(brokers.map((b) => b.close())).then(() => process.exit(0));
     },
     (signal) => {
@@ -206,11 +224,15 @@ export function brokerConfigFromArgs(a: {
       text = readFileSync(a.config, 'utf8');
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw fail('EINVAL', `--config ${a.config}: cannot read it (${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'a folder' : e.code ?? e.message})`);
+      throw fail(
+        'EINVAL',
+        `--config ${a.config}: cannot read it (${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'a folder' : (e.code ?? e.message)})`,
+      );
     }
     return parseBrokerConfig(text);
   }
-  if ((a.bdf === undefined) === (a.upstream === undefined)) throw fail('EINVAL', 'broker needs a PCI address or --upstream SOCKET (or --config FILE)');
+  if ((a.bdf === undefined) === (a.upstream === undefined))
+    throw fail('EINVAL', 'broker needs a PCI address or --upstream SOCKET (or --config FILE)');
   if (a.socket === undefined) throw fail('EINVAL', 'broker needs --socket PATH');
   const c: BrokerDeviceConfig = { socket: a.socket };
   if (a.bdf !== undefined) c.bdf = a.bdf;
@@ -223,7 +245,7 @@ export function brokerConfigFromArgs(a: {
   if (a.maxDmaBytes !== undefined) c.maxDmaBytes = a.maxDmaBytes;
   if (a.lingerUs !== undefined) c.lingerUs = lingerUs(a.lingerUs, '--linger-us');
   if (a.mmap) {
-    if (a.bdf === undefined) throw fail('EINVAL', '--mmap needs a PCI address (it maps the BARs\' sysfs resource files)');
+    if (a.bdf === undefined) throw fail('EINVAL', "--mmap needs a PCI address (it maps the BARs' sysfs resource files)");
     c.mmap = true;
   }
   return [c];

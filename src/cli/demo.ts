@@ -28,7 +28,12 @@ function hex(n: number | bigint, width = 0): string {
  * Starts `vfio-ts serve <model>` in a child and waits for its socket;
  * `onSpawn` gets the child at once (so that a signal meanwhile can stop it).
  */
-export async function startServerChild(model: string, socket: string, extra: string[] = [], onSpawn?: (child: ChildProcess) => void): Promise<ChildProcess> {
+export async function startServerChild(
+  model: string,
+  socket: string,
+  extra: string[] = [],
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [MAIN, 'serve', model, '--socket', socket, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   onSpawn?.(child);
   let stderr = '';
@@ -95,7 +100,9 @@ export async function demo(options: DemoOptions = {}): Promise<number> {
     step('connecting: VERSION negotiation, device info');
     dev = connectVfioUser(socket);
     const s = (dev.backend as VfioUserBackend).session;
-    out(`   protocol ${s.major}.${s.minor}; max data transfer ${s.maxSendDataXfer} bytes, ${s.maxSendFds} fds per message, DMA page sizes ${hex(s.pgsizes)}`);
+    out(
+      `   protocol ${s.major}.${s.minor}; max data transfer ${s.maxSendDataXfer} bytes, ${s.maxSendFds} fds per message, DMA page sizes ${hex(s.pgsizes)}`,
+    );
     out(`   ${dev.info.numRegions} regions, ${dev.info.numIrqs} IRQ indexes${dev.info.reset ? ', function reset' : ''}`);
 
     step("config space, through the server's copy of the kernel's permission model");
@@ -106,8 +113,12 @@ export async function demo(options: DemoOptions = {}): Promise<number> {
     dev.config.write32(0x10, bar0);
     out(`   BAR0 sizing: wrote all ones, read ${hex(sized >>> 0, 8)}: a ${(~(sized & ~0xf) >>> 0) + 1}-byte 64-bit BAR`);
     const r0 = dev.regionInfo(0);
-    out(`   BAR0 region: ${r0.size} bytes, mappable areas ${r0.mmapAreas.map((a) => `[${hex(a.offset)}+${hex(a.size)}]`).join(' ')} (the doorbells: rung without a message)`);
-    out(`   MSI-X: ${dev.irqInfo(2).count} vectors; status register is read-only: wrote 0xffff, reads ${hex((dev.config.write16(6, 0xffff), dev.config.read16(6)), 4)}`);
+    out(
+      `   BAR0 region: ${r0.size} bytes, mappable areas ${r0.mmapAreas.map((a) => `[${hex(a.offset)}+${hex(a.size)}]`).join(' ')} (the doorbells: rung without a message)`,
+    );
+    out(
+      `   MSI-X: ${dev.irqInfo(2).count} vectors; status register is read-only: wrote 0xffff, reads ${hex((dev.config.write16(6, 0xffff), dev.config.read16(6)), 4)}`,
+    );
 
     step('driver: controller bring-up (admin queues in DMA buffers, MSI-X, I/O queues)');
     let interrupts = 0;
@@ -115,7 +126,9 @@ export async function demo(options: DemoOptions = {}): Promise<number> {
     let ctrl = await NvmeDriver.open(dev, { interrupts: 'msix', ioQueues: 1 });
     const id = ctrl.identity;
     out(`   ${id.model} (serial ${id.serial}, firmware ${id.firmware}); max transfer ${ctrl.maxTransferBytes} bytes`);
-    out(`   ${ctrl.ioQueues.length} I/O queue pair created (completion queue on MSI-X vector 1); ${dev.dma.buffers.length} DMA buffers mapped (DMA_MAP with their memfds)`);
+    out(
+      `   ${ctrl.ioQueues.length} I/O queue pair created (completion queue on MSI-X vector 1); ${dev.dma.buffers.length} DMA buffers mapped (DMA_MAP with their memfds)`,
+    );
     let ns = await ctrl.namespace(1);
     out(`   namespace 1: ${ns.blocks} blocks of ${ns.blockSize} bytes`);
 
@@ -163,15 +176,19 @@ export async function demo(options: DemoOptions = {}): Promise<number> {
     ns = await ctrl.namespace(1);
     back = await ns.read(2048, data.length / ns.blockSize);
     same = same && back.every((b, i) => b === data[i]);
-    out(`   after the reset, the 1 MiB reads back ${back.every((b, i) => b === data[i]) ? 'identical' : 'DIFFERENT'}; ${interrupts} interrupts in all`);
+    out(
+      `   after the reset, the 1 MiB reads back ${back.every((b, i) => b === data[i]) ? 'identical' : 'DIFFERENT'}; ${interrupts} interrupts in all`,
+    );
     await ctrl.shutdown();
     dev.close();
     dev = undefined;
     out('   closed: the server released our DMA maps and eventfds and reset the device for the next client');
     const ok = same && failed === 0;
     const took = ((performance.now() - started) / 1000).toFixed(1);
-    out(`\n${ok ? 'demo passed' : 'demo FAILED'} in ${took} s: config space and BAR sizing, NVMe bring-up with MSI-X, 1 MiB written and read back ${same ? 'identical' : 'DIFFERENT'}, ` +
-      `an out-of-range read refused, ${failed} polled read errors, data and BAR programming kept across a reset`);
+    out(
+      `\n${ok ? 'demo passed' : 'demo FAILED'} in ${took} s: config space and BAR sizing, NVMe bring-up with MSI-X, 1 MiB written and read back ${same ? 'identical' : 'DIFFERENT'}, ` +
+        `an out-of-range read refused, ${failed} polled read errors, data and BAR programming kept across a reset`,
+    );
     return ok ? 0 : 1;
   } finally {
     await cleanup();

@@ -6,7 +6,10 @@ import { VfioTsError } from '../errors.js';
 const ADVICE: Record<string, { hint: string; said: RegExp }> = {
   ENOENT: { hint: 'check the path; is the server running (vfio-ts serve ...)?', said: /server running|does not exist|no such file/i },
   ECONNREFUSED: { hint: 'nothing is listening there: the server may have exited; start it again', said: /nothing (is )?listen/i },
-  EACCES: { hint: 'permission denied: ask the owner of the socket or device to allow you (--allow-uid, vfio-ts bind --user)', said: /--allow-uid/ },
+  EACCES: {
+    hint: 'permission denied: ask the owner of the socket or device to allow you (--allow-uid, vfio-ts bind --user)',
+    said: /--allow-uid/,
+  },
   EPERM: { hint: 'not permitted: this needs other privileges (root for bind/unbind)', said: /needs root|privilege/i },
   EBUSY: { hint: 'the device is busy: another client owns it; wait until it disconnects', said: /refusing|busy/i },
   EPROTO: { hint: 'the peer does not speak vfio-user (or broke the protocol): is that the right socket?', said: /right socket/ },

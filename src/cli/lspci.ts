@@ -30,16 +30,19 @@ export function lspciText(dev: Device, options: { dump?: boolean; slot?: string 
     const r = dev.regionInfo(i);
     if (r.size === 0) continue;
     const access = `${r.readable ? 'r' : '-'}${r.writable ? 'w' : '-'}${r.mappable ? 'm' : '-'}`;
-    const areas = r.mappable && r.mmapAreas.length && !(r.mmapAreas.length === 1 && r.mmapAreas[0]!.size === r.size)
-      ? ` mmap ${r.mmapAreas.map((a) => `[0x${a.offset.toString(16)}+0x${a.size.toString(16)}]`).join(' ')}`
-      : '';
+    const areas =
+      r.mappable && r.mmapAreas.length && !(r.mmapAreas.length === 1 && r.mmapAreas[0]!.size === r.size)
+        ? ` mmap ${r.mmapAreas.map((a) => `[0x${a.offset.toString(16)}+0x${a.size.toString(16)}]`).join(' ')}`
+        : '';
     out.push(`\tRegion ${i} (${REGION_NAMES[i] ?? '?'}): size 0x${r.size.toString(16)} ${access}${areas}`);
   }
   for (let i = 0; i < dev.info.numIrqs; i++) {
     let line: string;
     try {
       const q = dev.irqInfo(i);
-      const flags = [q.eventfd && 'eventfd', q.maskable && 'maskable', q.automasked && 'automasked', q.noresize && 'noresize'].filter(Boolean);
+      const flags = [q.eventfd && 'eventfd', q.maskable && 'maskable', q.automasked && 'automasked', q.noresize && 'noresize'].filter(
+        Boolean,
+      );
       line = `count ${q.count}${flags.length ? ` (${flags.join(', ')})` : ''}`;
     } catch (err) {
       line = `unavailable (${(err as { code?: string }).code ?? 'error'})`;

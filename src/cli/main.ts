@@ -15,7 +15,16 @@ import { watchCommand } from './commands/watch.js';
 import { explain } from './errors.js';
 import { parseCommand, UsageError, type Command } from './usage.js';
 
-const COMMANDS: Command[] = [demoCommand, serveCommand, lspciCommand, traceCommand, watchCommand, brokerCommand, bindCommand, unbindCommand];
+const COMMANDS: Command[] = [
+  demoCommand,
+  serveCommand,
+  lspciCommand,
+  traceCommand,
+  watchCommand,
+  brokerCommand,
+  bindCommand,
+  unbindCommand,
+];
 
 const USAGE = `usage: vfio-ts <command> [options]      (vfio-ts <command> --help for its options)
 

@@ -15,11 +15,14 @@ export type Target = { kind: 'socket'; path: string } | { kind: 'bdf'; bdf: stri
 
 /** What `target` names; UsageError for a malformed PCI address. */
 export function parseTarget(target: string): Target {
-  if (existsSync(target) || target.includes('/') || !/^[0-9a-f:.]+$/i.test(target) || !target.includes(':')) return { kind: 'socket', path: target };
+  if (existsSync(target) || target.includes('/') || !/^[0-9a-f:.]+$/i.test(target) || !target.includes(':'))
+    return { kind: 'socket', path: target };
   try {
     return { kind: 'bdf', bdf: normalizeBdf(target) };
   } catch {
-    throw new UsageError(`'${target}' is not a PCI address ([domain:]bus:device.function in hex, e.g. 0000:00:04.0), and no socket has that name`);
+    throw new UsageError(
+      `'${target}' is not a PCI address ([domain:]bus:device.function in hex, e.g. 0000:00:04.0), and no socket has that name`,
+    );
   }
 }
 

@@ -9,7 +9,8 @@ import { UsageError } from './usage.js';
 
 /** A non-negative decimal integer, at most `max`. */
 export function integer(text: string, option: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`${option}: '${text}' is not a non-negative integer`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new UsageError(`${option}: '${text}' is not a non-negative integer`);
   const n = Number(text);
   if (n > max) throw new UsageError(`${option}: ${n} is more than ${max}`);
   return n;

@@ -152,12 +152,18 @@ export function probePermissions(dev: Device): RegisterPerms[] {
   }
   // What lies in a capability outside its named registers is left alone: its meaning is not known here.
   for (const c of caps) {
-    const named = regs.filter((r: ConfigRegister) => r.capId === c.id && r.extended === c.extended && r.offset >= c.offset && r.offset < c.offset + Math.max(c.length, 1));
+    const named = regs.filter(
+      (r: ConfigRegister) =>
+        r.capId === c.id && r.extended === c.extended && r.offset >= c.offset && r.offset < c.offset + Math.max(c.length, 1),
+    );
     const end = named.reduce((m, r) => Math.max(m, r.offset + r.size), c.offset);
     if (c.length > end - c.offset) {
       out.push({
-        offset: end, size: c.offset + c.length - end, name: `${capShortName(c.id, c.extended)}+0x${(end - c.offset).toString(16)}..0x${(c.length - 1).toString(16)}`,
-        value: 0, notProbed: 'capability-specific (semantics unknown here)',
+        offset: end,
+        size: c.offset + c.length - end,
+        name: `${capShortName(c.id, c.extended)}+0x${(end - c.offset).toString(16)}..0x${(c.length - 1).toString(16)}`,
+        value: 0,
+        notProbed: 'capability-specific (semantics unknown here)',
       });
     }
   }

@@ -20,7 +20,10 @@ import { UsageError } from './usage.js';
 export type ModelOptions = BackingRequest;
 
 /** The device models `serve` knows, by name. */
-export const MODELS: Record<string, { describe: string; create: (o: ModelOptions, log: (l: string) => void) => Promise<DeviceModel> | DeviceModel }> = {
+export const MODELS: Record<
+  string,
+  { describe: string; create: (o: ModelOptions, log: (l: string) => void) => Promise<DeviceModel> | DeviceModel }
+> = {
   edu: {
     describe: "QEMU's edu teaching device (factorial, DMA engine, INTx/MSI)",
     create: (o) => {
@@ -54,15 +57,26 @@ function listen(socketPath: string, model: DeviceModel, options: VfioUserServerO
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT' && !existsSync(dirname(socketPath))) {
-      throw new VfioTsError('ENOENT', `cannot create the socket ${socketPath}: the folder ${dirname(socketPath)} does not exist`, { cause: err });
+      throw new VfioTsError('ENOENT', `cannot create the socket ${socketPath}: the folder ${dirname(socketPath)} does not exist`, {
+        cause: err,
+      });
     }
-    if (code === 'EACCES') throw new VfioTsError('EACCES', `cannot create the socket ${socketPath}: permission denied in ${dirname(socketPath)}`, { cause: err });
-    if (code === 'EADDRINUSE') throw new VfioTsError('EADDRINUSE', `cannot create the socket ${socketPath}: a server is already listening there`, { cause: err });
+    if (code === 'EACCES')
+      throw new VfioTsError('EACCES', `cannot create the socket ${socketPath}: permission denied in ${dirname(socketPath)}`, {
+        cause: err,
+      });
+    if (code === 'EADDRINUSE')
+      throw new VfioTsError('EADDRINUSE', `cannot create the socket ${socketPath}: a server is already listening there`, { cause: err });
     throw err;
   }
 }
 
-export async function serve(modelName: string, socketPath: string, modelOptions: ModelOptions, options: ServeOptions = {}): Promise<VfioUserServer> {
+export async function serve(
+  modelName: string,
+  socketPath: string,
+  modelOptions: ModelOptions,
+  options: ServeOptions = {},
+): Promise<VfioUserServer> {
   const entry = MODELS[modelName];
   if (!entry) throw new UsageError(`unknown device model '${modelName}' (known: ${Object.keys(MODELS).join(', ')})`);
   const log = options.log ?? ((l: string) => console.error(l));

@@ -142,18 +142,60 @@ export interface ConfigRegister {
 type RegTable = [rel: number, size: 1 | 2 | 4, name: string][];
 
 const HEADER: RegTable = [
-  [0x00, 2, 'VENDOR_ID'], [0x02, 2, 'DEVICE_ID'], [0x04, 2, 'COMMAND'], [0x06, 2, 'STATUS'],
-  [0x08, 1, 'REVISION_ID'], [0x09, 1, 'PROG_IF'], [0x0a, 2, 'CLASS'], [0x0c, 1, 'CACHE_LINE_SIZE'],
-  [0x0d, 1, 'LATENCY_TIMER'], [0x0e, 1, 'HEADER_TYPE'], [0x0f, 1, 'BIST'],
-  [0x10, 4, 'BAR0'], [0x14, 4, 'BAR1'], [0x18, 4, 'BAR2'], [0x1c, 4, 'BAR3'], [0x20, 4, 'BAR4'], [0x24, 4, 'BAR5'],
-  [0x28, 4, 'CARDBUS_CIS'], [0x2c, 2, 'SUBSYSTEM_VENDOR_ID'], [0x2e, 2, 'SUBSYSTEM_ID'], [0x30, 4, 'ROM_ADDRESS'],
-  [0x34, 1, 'CAP_PTR'], [0x3c, 1, 'INTERRUPT_LINE'], [0x3d, 1, 'INTERRUPT_PIN'], [0x3e, 1, 'MIN_GNT'], [0x3f, 1, 'MAX_LAT'],
+  [0x00, 2, 'VENDOR_ID'],
+  [0x02, 2, 'DEVICE_ID'],
+  [0x04, 2, 'COMMAND'],
+  [0x06, 2, 'STATUS'],
+  [0x08, 1, 'REVISION_ID'],
+  [0x09, 1, 'PROG_IF'],
+  [0x0a, 2, 'CLASS'],
+  [0x0c, 1, 'CACHE_LINE_SIZE'],
+  [0x0d, 1, 'LATENCY_TIMER'],
+  [0x0e, 1, 'HEADER_TYPE'],
+  [0x0f, 1, 'BIST'],
+  [0x10, 4, 'BAR0'],
+  [0x14, 4, 'BAR1'],
+  [0x18, 4, 'BAR2'],
+  [0x1c, 4, 'BAR3'],
+  [0x20, 4, 'BAR4'],
+  [0x24, 4, 'BAR5'],
+  [0x28, 4, 'CARDBUS_CIS'],
+  [0x2c, 2, 'SUBSYSTEM_VENDOR_ID'],
+  [0x2e, 2, 'SUBSYSTEM_ID'],
+  [0x30, 4, 'ROM_ADDRESS'],
+  [0x34, 1, 'CAP_PTR'],
+  [0x3c, 1, 'INTERRUPT_LINE'],
+  [0x3d, 1, 'INTERRUPT_PIN'],
+  [0x3e, 1, 'MIN_GNT'],
+  [0x3f, 1, 'MAX_LAT'],
 ];
 
-const STD_SHORT: Record<number, string> = { 0x01: 'PM', 0x03: 'VPD', 0x05: 'MSI', 0x07: 'PCI-X', 0x09: 'VNDR', 0x10: 'PCIe', 0x11: 'MSI-X', 0x12: 'SATA', 0x13: 'AF' };
+const STD_SHORT: Record<number, string> = {
+  0x01: 'PM',
+  0x03: 'VPD',
+  0x05: 'MSI',
+  0x07: 'PCI-X',
+  0x09: 'VNDR',
+  0x10: 'PCIe',
+  0x11: 'MSI-X',
+  0x12: 'SATA',
+  0x13: 'AF',
+};
 const EXT_SHORT: Record<number, string> = {
-  0x01: 'AER', 0x02: 'VC', 0x03: 'DSN', 0x04: 'PWR', 0x0b: 'VSEC', 0x0d: 'ACS', 0x0e: 'ARI', 0x0f: 'ATS', 0x10: 'SR-IOV',
-  0x13: 'PRI', 0x15: 'REBAR', 0x17: 'TPH', 0x18: 'LTR', 0x23: 'DVSEC',
+  0x01: 'AER',
+  0x02: 'VC',
+  0x03: 'DSN',
+  0x04: 'PWR',
+  0x0b: 'VSEC',
+  0x0d: 'ACS',
+  0x0e: 'ARI',
+  0x0f: 'ATS',
+  0x10: 'SR-IOV',
+  0x13: 'PRI',
+  0x15: 'REBAR',
+  0x17: 'TPH',
+  0x18: 'LTR',
+  0x23: 'DVSEC',
 };
 
 export function capShortName(id: number, extended: boolean): string {
@@ -163,7 +205,10 @@ export function capShortName(id: number, extended: boolean): string {
 function msiTable(length: number): RegTable {
   const is64 = length === 14 || length === 24;
   const mask = length >= 20;
-  const t: RegTable = [[2, 2, 'CONTROL'], [4, 4, 'ADDRESS_LO']];
+  const t: RegTable = [
+    [2, 2, 'CONTROL'],
+    [4, 4, 'ADDRESS_LO'],
+  ];
   if (is64) t.push([8, 4, 'ADDRESS_HI']);
   const data = is64 ? 0x0c : 0x08;
   t.push([data, 2, 'DATA']);
@@ -172,37 +217,86 @@ function msiTable(length: number): RegTable {
 }
 
 const PCIE: RegTable = [
-  [0x02, 2, 'FLAGS'], [0x04, 4, 'DEVCAP'], [0x08, 2, 'DEVCTL'], [0x0a, 2, 'DEVSTA'], [0x0c, 4, 'LNKCAP'], [0x10, 2, 'LNKCTL'],
-  [0x12, 2, 'LNKSTA'], [0x14, 4, 'SLTCAP'], [0x18, 2, 'SLTCTL'], [0x1a, 2, 'SLTSTA'], [0x1c, 2, 'RTCTL'], [0x1e, 2, 'RTCAP'],
-  [0x20, 4, 'RTSTA'], [0x24, 4, 'DEVCAP2'], [0x28, 2, 'DEVCTL2'], [0x2a, 2, 'DEVSTA2'], [0x2c, 4, 'LNKCAP2'], [0x30, 2, 'LNKCTL2'],
-  [0x32, 2, 'LNKSTA2'], [0x34, 4, 'SLTCAP2'], [0x38, 2, 'SLTCTL2'], [0x3a, 2, 'SLTSTA2'],
+  [0x02, 2, 'FLAGS'],
+  [0x04, 4, 'DEVCAP'],
+  [0x08, 2, 'DEVCTL'],
+  [0x0a, 2, 'DEVSTA'],
+  [0x0c, 4, 'LNKCAP'],
+  [0x10, 2, 'LNKCTL'],
+  [0x12, 2, 'LNKSTA'],
+  [0x14, 4, 'SLTCAP'],
+  [0x18, 2, 'SLTCTL'],
+  [0x1a, 2, 'SLTSTA'],
+  [0x1c, 2, 'RTCTL'],
+  [0x1e, 2, 'RTCAP'],
+  [0x20, 4, 'RTSTA'],
+  [0x24, 4, 'DEVCAP2'],
+  [0x28, 2, 'DEVCTL2'],
+  [0x2a, 2, 'DEVSTA2'],
+  [0x2c, 4, 'LNKCAP2'],
+  [0x30, 2, 'LNKCTL2'],
+  [0x32, 2, 'LNKSTA2'],
+  [0x34, 4, 'SLTCAP2'],
+  [0x38, 2, 'SLTCTL2'],
+  [0x3a, 2, 'SLTSTA2'],
 ];
 
 const AER: RegTable = [
-  [0x04, 4, 'UNCOR_STATUS'], [0x08, 4, 'UNCOR_MASK'], [0x0c, 4, 'UNCOR_SEVER'], [0x10, 4, 'COR_STATUS'], [0x14, 4, 'COR_MASK'],
-  [0x18, 4, 'CAP'], [0x1c, 4, 'HEADER_LOG0'], [0x20, 4, 'HEADER_LOG1'], [0x24, 4, 'HEADER_LOG2'], [0x28, 4, 'HEADER_LOG3'],
-  [0x2c, 4, 'ROOT_COMMAND'], [0x30, 4, 'ROOT_STATUS'], [0x34, 4, 'ERROR_SOURCE'],
+  [0x04, 4, 'UNCOR_STATUS'],
+  [0x08, 4, 'UNCOR_MASK'],
+  [0x0c, 4, 'UNCOR_SEVER'],
+  [0x10, 4, 'COR_STATUS'],
+  [0x14, 4, 'COR_MASK'],
+  [0x18, 4, 'CAP'],
+  [0x1c, 4, 'HEADER_LOG0'],
+  [0x20, 4, 'HEADER_LOG1'],
+  [0x24, 4, 'HEADER_LOG2'],
+  [0x28, 4, 'HEADER_LOG3'],
+  [0x2c, 4, 'ROOT_COMMAND'],
+  [0x30, 4, 'ROOT_STATUS'],
+  [0x34, 4, 'ERROR_SOURCE'],
 ];
 
 function capTable(c: TraceCapability): RegTable {
   if (c.extended) {
     const t: RegTable = [[0, 4, 'HEADER']];
     if (c.id === 0x01) return t.concat(AER.filter(([rel, size]) => rel + size <= c.length));
-    if (c.id === 0x03) return t.concat([[4, 4, 'SERIAL_LO'], [8, 4, 'SERIAL_HI']]);
+    if (c.id === 0x03)
+      return t.concat([
+        [4, 4, 'SERIAL_LO'],
+        [8, 4, 'SERIAL_HI'],
+      ]);
     return t;
   }
-  const t: RegTable = [[0, 1, 'ID'], [1, 1, 'NEXT']];
+  const t: RegTable = [
+    [0, 1, 'ID'],
+    [1, 1, 'NEXT'],
+  ];
   switch (c.id) {
     case 0x01:
-      return t.concat([[2, 2, 'PMC'], [4, 2, 'PMCSR'], [6, 1, 'PMCSR_BSE'], [7, 1, 'DATA']]);
+      return t.concat([
+        [2, 2, 'PMC'],
+        [4, 2, 'PMCSR'],
+        [6, 1, 'PMCSR_BSE'],
+        [7, 1, 'DATA'],
+      ]);
     case 0x05:
       return t.concat(msiTable(c.length));
     case 0x11:
-      return t.concat([[2, 2, 'CONTROL'], [4, 4, 'TABLE'], [8, 4, 'PBA']]);
+      return t.concat([
+        [2, 2, 'CONTROL'],
+        [4, 4, 'TABLE'],
+        [8, 4, 'PBA'],
+      ]);
     case 0x10:
       return t.concat(PCIE.filter(([rel, size]) => rel + size <= c.length));
     case 0x13:
-      return t.concat([[2, 1, 'LENGTH'], [3, 1, 'CAP'], [4, 1, 'CTRL'], [5, 1, 'STATUS']]);
+      return t.concat([
+        [2, 1, 'LENGTH'],
+        [3, 1, 'CAP'],
+        [4, 1, 'CTRL'],
+        [5, 1, 'STATUS'],
+      ]);
     case 0x09:
       return t.concat([[2, 1, 'LENGTH']]);
     default:
@@ -245,16 +339,40 @@ export function configRegisterName(offset: number, size: number, caps: readonly 
 // ------------------------------------------------------------ value decoding
 
 const COMMAND_BITS: [number, string][] = [
-  [0x1, 'IO'], [0x2, 'MEMORY'], [0x4, 'MASTER'], [0x8, 'SPECIAL'], [0x10, 'MWI'], [0x20, 'VGA_SNOOP'], [0x40, 'PARITY'],
-  [0x100, 'SERR'], [0x200, 'FAST_B2B'], [0x400, 'INTX_DISABLE'],
+  [0x1, 'IO'],
+  [0x2, 'MEMORY'],
+  [0x4, 'MASTER'],
+  [0x8, 'SPECIAL'],
+  [0x10, 'MWI'],
+  [0x20, 'VGA_SNOOP'],
+  [0x40, 'PARITY'],
+  [0x100, 'SERR'],
+  [0x200, 'FAST_B2B'],
+  [0x400, 'INTX_DISABLE'],
 ];
 const STATUS_BITS: [number, string][] = [
-  [0x8, 'INTERRUPT'], [0x10, 'CAP_LIST'], [0x20, '66MHZ'], [0x80, 'FAST_B2B'], [0x100, 'MASTER_PARITY'], [0x800, 'SIG_TARGET_ABORT'],
-  [0x1000, 'REC_TARGET_ABORT'], [0x2000, 'REC_MASTER_ABORT'], [0x4000, 'SIG_SYSTEM_ERROR'], [0x8000, 'DETECTED_PARITY'],
+  [0x8, 'INTERRUPT'],
+  [0x10, 'CAP_LIST'],
+  [0x20, '66MHZ'],
+  [0x80, 'FAST_B2B'],
+  [0x100, 'MASTER_PARITY'],
+  [0x800, 'SIG_TARGET_ABORT'],
+  [0x1000, 'REC_TARGET_ABORT'],
+  [0x2000, 'REC_MASTER_ABORT'],
+  [0x4000, 'SIG_SYSTEM_ERROR'],
+  [0x8000, 'DETECTED_PARITY'],
 ];
 const DEVCTL_BITS: [number, string][] = [
-  [0x1, 'CERE'], [0x2, 'NFERE'], [0x4, 'FERE'], [0x8, 'URRE'], [0x10, 'RELAX_EN'], [0x100, 'EXT_TAG'], [0x200, 'PHANTOM'],
-  [0x400, 'AUX_PME'], [0x800, 'NOSNOOP_EN'], [0x8000, 'BCR_FLR'],
+  [0x1, 'CERE'],
+  [0x2, 'NFERE'],
+  [0x4, 'FERE'],
+  [0x8, 'URRE'],
+  [0x10, 'RELAX_EN'],
+  [0x100, 'EXT_TAG'],
+  [0x200, 'PHANTOM'],
+  [0x400, 'AUX_PME'],
+  [0x800, 'NOSNOOP_EN'],
+  [0x8000, 'BCR_FLR'],
 ];
 
 function bits(value: number, table: [number, string][]): string {

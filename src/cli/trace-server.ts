@@ -111,7 +111,16 @@ export class TraceDecoder {
       try {
         p = this.#command(t, payload, now);
       } catch (err) {
-        p = { event: { type: 'command', time: now, client: t.client, msgId: h.msgId, name: t.name, detail: `(undecodable: ${(err as Error).message})` } };
+        p = {
+          event: {
+            type: 'command',
+            time: now,
+            client: t.client,
+            msgId: h.msgId,
+            name: t.name,
+            detail: `(undecodable: ${(err as Error).message})`,
+          },
+        };
       }
       if (!wantsReply(h)) return this.#events(p);
       this.#pending.set(`${t.client}:${t.direction}:${h.msgId}`, p);
@@ -174,8 +183,14 @@ export class TraceDecoder {
         const m = decodeDmaMapRequestPayload(p, fds);
         return {
           event: {
-            type: 'dma_map', ...base, offset: hex(m.offset), iova: hex(m.address), size: hex(m.size),
-            readable: m.readable, writable: m.writable, fd: m.fd !== undefined,
+            type: 'dma_map',
+            ...base,
+            offset: hex(m.offset),
+            iova: hex(m.address),
+            size: hex(m.size),
+            readable: m.readable,
+            writable: m.writable,
+            fd: m.fd !== undefined,
           },
         };
       }
@@ -187,8 +202,15 @@ export class TraceDecoder {
         const r = decodeSetIrqsRequestPayload(p, fds);
         return {
           event: {
-            type: 'set_irqs', ...base, index: r.index, irq: IRQ_NAMES[r.index] ?? `index ${r.index}`, action: r.action, data: r.data,
-            start: r.start, count: r.count, eventfds: t.fds,
+            type: 'set_irqs',
+            ...base,
+            index: r.index,
+            irq: IRQ_NAMES[r.index] ?? `index ${r.index}`,
+            action: r.action,
+            data: r.data,
+            start: r.start,
+            count: r.count,
+            eventfds: t.fds,
           },
         };
       }
@@ -248,7 +270,8 @@ export class TraceServer {
     try {
       const st = statSync(socket);
       chmodSync(this.path, st.mode & 0o777);
-      if (typeof process.getuid === 'function' && (st.uid !== process.getuid() || st.gid !== process.getgid?.())) chownSync(this.path, st.uid, st.gid);
+      if (typeof process.getuid === 'function' && (st.uid !== process.getuid() || st.gid !== process.getgid?.()))
+        chownSync(this.path, st.uid, st.gid);
     } catch (err) {
       this.#listener.close();
       throw err;
@@ -286,7 +309,13 @@ export class TraceServer {
       socket: this.#server.path ?? '',
       model: this.#options.model ?? this.#server.device.name,
       device: { vendorId: cfg.vendorId, deviceId: cfg.deviceId, classCode: cfg.classCode },
-      capabilities: cfg.capabilities.map((c) => ({ id: c.id, extended: c.extended, offset: c.offset, length: c.length, name: capabilityName(c.id, c.extended) })),
+      capabilities: cfg.capabilities.map((c) => ({
+        id: c.id,
+        extended: c.extended,
+        offset: c.offset,
+        length: c.length,
+        name: capabilityName(c.id, c.extended),
+      })),
     };
   }
 

@@ -23,7 +23,10 @@ function connectError(err: NodeJS.ErrnoException, path: string): VfioTsError {
   switch (err.code) {
     case 'ECONNREFUSED':
     case 'ENOENT':
-      return fail(err.code, `no trace socket: is the device served by vfio-ts serve? (nothing listens on ${path}; its server may have been killed)`);
+      return fail(
+        err.code,
+        `no trace socket: is the device served by vfio-ts serve? (nothing listens on ${path}; its server may have been killed)`,
+      );
     case 'EACCES':
       return fail('EACCES', `cannot open ${path}: permission denied`);
     case 'ECONNRESET':

@@ -53,8 +53,14 @@ export function parseCommand(cmd: Command, argv: string[]): Parsed | 'help' {
   const p = parsed.positionals;
   if (p.length < required) throw new UsageError(`${cmd.name} needs ${names.slice(p.length, required).join(' and ')}`, { grammar: true });
   if (p.length > names.length) {
-    const extra = p.slice(names.length).map((x) => `'${x}'`).join(' ');
-    throw new UsageError(`${cmd.name}: unexpected argument${p.length - names.length > 1 ? 's' : ''} ${extra} (${names.length ? `it takes ${names.join(' ')}` : 'it takes none'})`, { grammar: true });
+    const extra = p
+      .slice(names.length)
+      .map((x) => `'${x}'`)
+      .join(' ');
+    throw new UsageError(
+      `${cmd.name}: unexpected argument${p.length - names.length > 1 ? 's' : ''} ${extra} (${names.length ? `it takes ${names.join(' ')}` : 'it takes none'})`,
+      { grammar: true },
+    );
   }
   return { values: parsed.values as Parsed['values'], positionals: p };
 }
@@ -67,7 +73,9 @@ function parseArgsProblem(err: Error & { code?: string }): string {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${opt ?? err.message}`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /argument missing/.test(err.message) ? `${opt?.split(' ')[0] ?? 'an option'} needs a value` : `${opt?.split(' ')[0] ?? 'an option'} takes no value`;
+      return /argument missing/.test(err.message)
+        ? `${opt?.split(' ')[0] ?? 'an option'} needs a value`
+        : `${opt?.split(' ')[0] ?? 'an option'} takes no value`;
     default:
       return err.message;
   }

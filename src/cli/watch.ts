@@ -18,7 +18,9 @@ export interface WatchOptions {
 }
 
 /** A line of the output: a live event, or a device that was there when watching began. */
-export type WatchEntry = Pick<PciDeviceEvent, 'bdf' | 'vendor' | 'device' | 'driver' | 'isVfio' | 'seqnum'> & { kind: PciEventKind | 'present' };
+export type WatchEntry = Pick<PciDeviceEvent, 'bdf' | 'vendor' | 'device' | 'driver' | 'isVfio' | 'seqnum'> & {
+  kind: PciEventKind | 'present';
+};
 
 const hex4 = (n: number | null): string => (n === null ? '????' : n.toString(16).padStart(4, '0'));
 
@@ -56,7 +58,15 @@ export function presentDevices(paths: VfioPaths, filter: ReadonlySet<string> | n
       const ids = deviceIds(paths, bdf);
       const num = (s: string | undefined): number | null => (s === undefined || !/^0x[0-9a-f]+$/i.test(s) ? null : parseInt(s, 16));
       const driver = driverOf(paths, bdf);
-      return { kind: 'present', bdf, vendor: num(ids?.vendor), device: num(ids?.device), driver, isVfio: isVfioDriver(driver), seqnum: null };
+      return {
+        kind: 'present',
+        bdf,
+        vendor: num(ids?.vendor),
+        device: num(ids?.device),
+        driver,
+        isVfio: isVfioDriver(driver),
+        seqnum: null,
+      };
     });
 }
 
@@ -66,7 +76,9 @@ export function watch(bdf: string | undefined, options: WatchOptions = {}): Prom
   // Listening first, then the snapshot: an event in between is shown, never lost.
   const monitor = DeviceMonitor.open(bdf === undefined ? {} : { bdf });
   monitor.on('error', (e) => console.error(`vfio-ts watch: ${e.message} (some events were lost)`));
-  console.error(`vfio-ts watch: the devices there are now, then PCI device events${bdf === undefined ? '' : ` of ${[...monitor.filter!][0]}`} (Ctrl-C ends)`);
+  console.error(
+    `vfio-ts watch: the devices there are now, then PCI device events${bdf === undefined ? '' : ` of ${[...monitor.filter!][0]}`} (Ctrl-C ends)`,
+  );
   for (const e of presentDevices(resolvePaths(options.paths), monitor.filter)) line(e);
   monitor.on('event', line);
   return new Promise((resolve) => {

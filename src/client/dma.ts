@@ -145,7 +145,8 @@ export class DmaAllocator {
       throw fail('EINVAL', `IOVA 0x${iova.toString(16)}+0x${length.toString(16)} is outside the IOMMU's windows`);
     }
     for (const b of this.#live) {
-      if (iova <= b.iova + BigInt(b.size) - 1n && b.iova <= end) throw fail('EEXIST', `IOVA 0x${iova.toString(16)} overlaps a live DMA buffer`);
+      if (iova <= b.iova + BigInt(b.size) - 1n && b.iova <= end)
+        throw fail('EEXIST', `IOVA 0x${iova.toString(16)} overlaps a live DMA buffer`);
     }
   }
 

@@ -9,7 +9,12 @@ import { fail } from '../errors.js';
  * `vector`; rejects with ENODEV if `source` emits 'close' first (`what` names
  * it) and with ETIMEDOUT after `timeoutMs`.
  */
-export function nextInterrupt<E extends { vector: number }>(source: EventEmitter, vector: number, timeoutMs: number, what: string): Promise<E> {
+export function nextInterrupt<E extends { vector: number }>(
+  source: EventEmitter,
+  vector: number,
+  timeoutMs: number,
+  what: string,
+): Promise<E> {
   return new Promise((resolve, reject) => {
     const onIrq = (ev: E): void => {
       if (ev.vector !== vector) return;

@@ -217,7 +217,10 @@ export class EduModel implements DeviceModel {
       let size = 8;
       while (size > 1 && (at % size !== 0 || pos + size > buf.length)) size >>= 1;
       if (write) {
-        const v = size === 8 ? view.getBigUint64(pos, true) : BigInt(size === 4 ? view.getUint32(pos, true) : size === 2 ? view.getUint16(pos, true) : view.getUint8(pos));
+        const v =
+          size === 8
+            ? view.getBigUint64(pos, true)
+            : BigInt(size === 4 ? view.getUint32(pos, true) : size === 2 ? view.getUint16(pos, true) : view.getUint8(pos));
         this.#write(at, size, v);
       } else {
         const v = this.#read(at, size);
@@ -426,7 +429,12 @@ export class EduModel implements DeviceModel {
     if (gen !== this.#generation) return; // reset meanwhile
     this.dmaTransfers++;
     this.lastDmaError = failure;
-    if (failure) this.#device?.warn({ code: failure.kind === 'range' ? 'edu-dma-range' : 'edu-dma-failed', message: failure.message, cause: failure.error });
+    if (failure)
+      this.#device?.warn({
+        code: failure.kind === 'range' ? 'edu-dma-range' : 'edu-dma-failed',
+        message: failure.message,
+        cause: failure.error,
+      });
     this.#dmaCmd &= ~BigInt(EDU_DMA_RUN);
     if (this.#dmaCmd & BigInt(EDU_DMA_WITH_IRQ)) this.raiseIrq(EDU_IRQ_DMA);
   }

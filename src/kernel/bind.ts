@@ -70,7 +70,11 @@ function sysWrite(file: string, value: string): void {
     writeFileSync(file, value);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    const e = new VfioTsError(code, `writing "${value.trim()}" to ${file} failed: ${code}${code === 'EACCES' || code === 'EPERM' ? ' (binding drivers needs root)' : ''}`, { cause: err });
+    const e = new VfioTsError(
+      code,
+      `writing "${value.trim()}" to ${file} failed: ${code}${code === 'EACCES' || code === 'EPERM' ? ' (binding drivers needs root)' : ''}`,
+      { cause: err },
+    );
     throw e;
   }
 }
@@ -86,11 +90,21 @@ export async function bind(bdf: string, options: BindOptions = {}): Promise<Bind
   const gid = options.group === undefined ? undefined : resolveGroup(paths, options.group);
   if (options.group !== undefined && gid === undefined) throw fail('EINVAL', `unknown group ${options.group}`);
   if (!vfioPciLoaded(paths)) {
-    throw new VfioSetupError('VFIO_NO_VFIO', 'the vfio-pci driver is not registered', 'load it first as root: `modprobe vfio-pci` (bind loads no modules)', { bdf: name });
+    throw new VfioSetupError(
+      'VFIO_NO_VFIO',
+      'the vfio-pci driver is not registered',
+      'load it first as root: `modprobe vfio-pci` (bind loads no modules)',
+      { bdf: name },
+    );
   }
   const group = iommuGroupOf(paths, name);
   if (group === null) {
-    throw new VfioSetupError('VFIO_NO_IOMMU', `PCI device ${name} has no IOMMU group`, 'enable the IOMMU (intel_iommu=on / amd_iommu=on, VT-d or AMD-Vi in the firmware): vfio-pci cannot give a device without one to a user', { bdf: name });
+    throw new VfioSetupError(
+      'VFIO_NO_IOMMU',
+      `PCI device ${name} has no IOMMU group`,
+      'enable the IOMMU (intel_iommu=on / amd_iommu=on, VT-d or AMD-Vi in the firmware): vfio-pci cannot give a device without one to a user',
+      { bdf: name },
+    );
   }
   const previousDriver = driverOf(paths, name);
   if (previousDriver !== 'vfio-pci') {
@@ -129,7 +143,10 @@ export function unbind(bdf: string, options: UnbindOptions = {}): UnbindResult {
   // Taking a device from its own driver (a disk controller, a NIC) is what bind is for;
   // unbind only gives back what vfio-pci holds, unless told otherwise.
   if (previousDriver !== null && !isVfioDriver(previousDriver) && !options.force) {
-    throw fail('EBUSY', `${name} is bound to ${previousDriver}, not to vfio-pci: refusing to unbind it (force to take it from ${previousDriver} anyway)`);
+    throw fail(
+      'EBUSY',
+      `${name} is bound to ${previousDriver}, not to vfio-pci: refusing to unbind it (force to take it from ${previousDriver} anyway)`,
+    );
   }
   // An empty line clears the override (an empty write would not reach the kernel).
   sysWrite(join(dir, 'driver_override'), '\n');

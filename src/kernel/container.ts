@@ -57,7 +57,8 @@ export class Container implements IommuSpace {
     }
     try {
       const version = ioctl(fd, VFIO.GET_API_VERSION);
-      if (version !== VFIO_API_VERSION) throw fail('EPROTO', `${file} speaks VFIO API version ${version}, vfio-ts knows ${VFIO_API_VERSION}`);
+      if (version !== VFIO_API_VERSION)
+        throw fail('EPROTO', `${file} speaks VFIO API version ${version}, vfio-ts knows ${VFIO_API_VERSION}`);
     } catch (err) {
       closeFd(fd);
       throw err;
@@ -96,8 +97,11 @@ export class Container implements IommuSpace {
     const fd = this.#live();
     if (this.#iommuType !== null) return this.#iommuType;
     if (this.#groups === 0) throw fail('EINVAL', 'VFIO_SET_IOMMU needs a group attached to the container first');
-    const t = type ?? (this.checkExtension(iommuType.TYPE1v2) ? iommuType.TYPE1v2 : this.checkExtension(iommuType.TYPE1) ? iommuType.TYPE1 : undefined);
-    if (t === undefined) throw fail('ENOTSUP', 'the container offers neither the type1v2 nor the type1 IOMMU (is vfio_iommu_type1 loaded?)');
+    const t =
+      type ??
+      (this.checkExtension(iommuType.TYPE1v2) ? iommuType.TYPE1v2 : this.checkExtension(iommuType.TYPE1) ? iommuType.TYPE1 : undefined);
+    if (t === undefined)
+      throw fail('ENOTSUP', 'the container offers neither the type1v2 nor the type1 IOMMU (is vfio_iommu_type1 loaded?)');
     ioctl(fd, VFIO.SET_IOMMU, t);
     this.#iommuType = t;
     return t;
@@ -112,7 +116,8 @@ export class Container implements IommuSpace {
       ioctl(fd, VFIO.IOMMU_GET_INFO, buf);
       const info = decodeIommuInfo(buf);
       if (info.needsArgsz === undefined) return info;
-      if (tries >= 3 || info.needsArgsz > 1 << 20) throw fail('EIO', `VFIO_IOMMU_GET_INFO keeps asking for more room (${info.needsArgsz} bytes)`);
+      if (tries >= 3 || info.needsArgsz > 1 << 20)
+        throw fail('EIO', `VFIO_IOMMU_GET_INFO keeps asking for more room (${info.needsArgsz} bytes)`);
       buf = argszBuffer(info.needsArgsz);
     }
   }

@@ -183,7 +183,9 @@ export function explainDmaMapError(err: unknown, paths: VfioPaths, size: number,
   const e = errnoOf(err);
   if (e !== 'ENOMEM' && e !== 'EPERM') return err;
   const lim = memlockLimit(paths);
-  const limit = lim ? `RLIMIT_MEMLOCK (Max locked memory in ${paths.limits}) is ${formatBytes(lim.soft)} soft, ${formatBytes(lim.hard)} hard` : `RLIMIT_MEMLOCK could not be read from ${paths.limits}`;
+  const limit = lim
+    ? `RLIMIT_MEMLOCK (Max locked memory in ${paths.limits}) is ${formatBytes(lim.soft)} soft, ${formatBytes(lim.hard)} hard`
+    : `RLIMIT_MEMLOCK could not be read from ${paths.limits}`;
   return new VfioSetupError(
     'VFIO_MEMLOCK',
     `${what} of ${size} bytes failed: ${e}: the IOMMU pins DMA memory, which counts against the locked-memory limit; ${limit}`,

@@ -1,7 +1,17 @@
 // The kernel backend: real devices through /dev/vfio (docs/kernel-backend.md).
 
 export * as uapi from '../uapi/vfio.js';
-export { DeviceMonitor, parsePciEvent, parseUevent, pciEventOf, type DeviceMonitorEvents, type DeviceMonitorOptions, type PciDeviceEvent, type PciEventKind, type Uevent } from './monitor.js';
+export {
+  DeviceMonitor,
+  parsePciEvent,
+  parseUevent,
+  pciEventOf,
+  type DeviceMonitorEvents,
+  type DeviceMonitorOptions,
+  type PciDeviceEvent,
+  type PciEventKind,
+  type Uevent,
+} from './monitor.js';
 export { parseBdf, formatBdf, normalizeBdf, type PciAddress } from './bdf.js';
 export { Container, type ContainerOptions, type IommuSpace } from './container.js';
 export { Group, type GroupOptions } from './group.js';

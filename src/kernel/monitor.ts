@@ -206,7 +206,11 @@ export class DeviceMonitor extends EventEmitter<DeviceMonitorEvents> {
       };
       const timer = setTimeout(() => {
         this.off(kind, on);
-        reject(Object.assign(new Error(`no '${kind}' event${bdf ? ` for ${bdf}` : ''} within ${options.timeoutMs ?? 10_000} ms`), { code: 'ETIMEDOUT' }));
+        reject(
+          Object.assign(new Error(`no '${kind}' event${bdf ? ` for ${bdf}` : ''} within ${options.timeoutMs ?? 10_000} ms`), {
+            code: 'ETIMEDOUT',
+          }),
+        );
       }, options.timeoutMs ?? 10_000);
       this.on(kind, on);
     });

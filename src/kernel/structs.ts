@@ -135,7 +135,8 @@ export function decodeRegionInfo(buf: Uint8Array): RegionInfo {
         case regionCap.SPARSE_MMAP: {
           if (at + 16 > buf.length) throw fail('EIO', `region ${index}: truncated sparse-mmap capability`);
           const n = v.getUint32(at + 8, true);
-          if (at + 16 + n * 16 > buf.length) throw fail('EIO', `region ${index}: sparse-mmap capability with ${n} areas overruns the answer`);
+          if (at + 16 + n * 16 > buf.length)
+            throw fail('EIO', `region ${index}: sparse-mmap capability with ${n} areas overruns the answer`);
           sparse = [];
           for (let i = 0; i < n; i++) {
             const o = at + 16 + i * 16;
@@ -158,7 +159,8 @@ export function decodeRegionInfo(buf: Uint8Array): RegionInfo {
   if (info.mappable) {
     info.mmapAreas = sparse ?? (size > 0 ? [{ offset: 0, size }] : []);
     for (const a of info.mmapAreas) {
-      if (a.offset + a.size > size) throw fail('EIO', `region ${index}: mmap area ${a.offset}+${a.size} is outside the ${size}-byte region`);
+      if (a.offset + a.size > size)
+        throw fail('EIO', `region ${index}: mmap area ${a.offset}+${a.size} is outside the ${size}-byte region`);
     }
   }
   return info;
@@ -402,7 +404,13 @@ export function decodeIoasIovaRanges(buf: Uint8Array, ranges: Uint8Array): { cou
   return { count, alignment: v.getBigUint64(24, true), ranges: out };
 }
 
-export function encodeIoasMap(ioasId: number, userVa: bigint, length: number | bigint, iova: bigint, access: { read: boolean; write: boolean }): Uint8Array {
+export function encodeIoasMap(
+  ioasId: number,
+  userVa: bigint,
+  length: number | bigint,
+  iova: bigint,
+  access: { read: boolean; write: boolean },
+): Uint8Array {
   const b = argszBuffer(iommufdStructSize.IOAS_MAP);
   const v = view(b);
   const flags = ioasMapFlags.FIXED_IOVA | (access.read ? ioasMapFlags.READABLE : 0) | (access.write ? ioasMapFlags.WRITEABLE : 0);

@@ -153,7 +153,7 @@ export function barLowMask(b: BarSpec): number {
 /** Address bits the upper dword of a 64-bit BAR implements. */
 export function barHighMask(b: BarSpec): number {
   if (b.size <= 2 ** 32) return 0xffffffff;
-  return (~(b.size / 2 ** 32 - 1)) >>> 0;
+  return ~(b.size / 2 ** 32 - 1) >>> 0;
 }
 
 /** ROM BAR bits kept: address bits above the size, and the enable bit. */

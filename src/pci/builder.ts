@@ -133,7 +133,10 @@ function place(items: { img: CapImage; offset: number | undefined }[], start: nu
     if (!Number.isInteger(off)) throw layoutError('bad-value', `${what} offset ${String(off)} is not an integer`);
     if (off % 4) throw layoutError('misaligned', `${what} at 0x${off.toString(16)} is not dword aligned`);
     if (off < start || off + reserve > end) {
-      throw layoutError('out-of-range', `${what} of ${it.img.bytes.length} bytes at 0x${off.toString(16)} is outside 0x${start.toString(16)}..0x${(end - 1).toString(16)}`);
+      throw layoutError(
+        'out-of-range',
+        `${what} of ${it.img.bytes.length} bytes at 0x${off.toString(16)} is outside 0x${start.toString(16)}..0x${(end - 1).toString(16)}`,
+      );
     }
     const o = overlapWith(off, off + reserve);
     if (o >= 0) throw layoutError('overlap', `${what} at 0x${off.toString(16)} overlaps the one at 0x${placed[o]!.offset.toString(16)}`);
@@ -210,7 +213,8 @@ export function buildLayout(decl: DeviceDecl): Layout {
   checkSingles(ecaps, SINGLE_EXT, 'extended capability');
   const hasPcie = caps.some((c) => c.id === 'pcie');
   const size: ConfigSize = decl.configSize ?? (hasPcie || ecaps.length ? PCI_CFG_SPACE_EXP_SIZE : PCI_CFG_SPACE_SIZE);
-  if (size !== PCI_CFG_SPACE_SIZE && size !== PCI_CFG_SPACE_EXP_SIZE) throw layoutError('bad-value', `configSize ${String(size)} is not 256 or 4096`);
+  if (size !== PCI_CFG_SPACE_SIZE && size !== PCI_CFG_SPACE_EXP_SIZE)
+    throw layoutError('bad-value', `configSize ${String(size)} is not 256 or 4096`);
   if (ecaps.length && size !== PCI_CFG_SPACE_EXP_SIZE) {
     throw layoutError('ext-on-conventional', 'extended capabilities need a 4096-byte (PCI Express) config space');
   }
@@ -240,7 +244,12 @@ export function buildLayout(decl: DeviceDecl): Layout {
     if (b) setLe(hw, barOffset(i), 4, barFlags(b));
   }
   // Hardware command bits that stick; the rest of a PCIe command register is hardwired 0.
-  setLe(writable, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE);
+  setLe(
+    writable,
+    PCI_COMMAND,
+    2,
+    PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE,
+  );
   writable[PCI_CACHE_LINE_SIZE] = 0xff;
   if (!hasPcie) writable[PCI_LATENCY_TIMER] = 0xff;
 

@@ -42,10 +42,20 @@ const CLASSES: Record<number, [string, Record<number, string>]> = {
   ],
   0x02: [
     'Network controller',
-    { 0x00: 'Ethernet controller', 0x01: 'Token ring network controller', 0x02: 'FDDI network controller', 0x03: 'ATM network controller', 0x07: 'Infiniband controller', 0x08: 'Fabric controller' },
+    {
+      0x00: 'Ethernet controller',
+      0x01: 'Token ring network controller',
+      0x02: 'FDDI network controller',
+      0x03: 'ATM network controller',
+      0x07: 'Infiniband controller',
+      0x08: 'Fabric controller',
+    },
   ],
   0x03: ['Display controller', { 0x00: 'VGA compatible controller', 0x01: 'XGA compatible controller', 0x02: '3D controller' }],
-  0x04: ['Multimedia controller', { 0x00: 'Multimedia video controller', 0x01: 'Multimedia audio controller', 0x02: 'Computer telephony device', 0x03: 'Audio device' }],
+  0x04: [
+    'Multimedia controller',
+    { 0x00: 'Multimedia video controller', 0x01: 'Multimedia audio controller', 0x02: 'Computer telephony device', 0x03: 'Audio device' },
+  ],
   0x05: ['Memory controller', { 0x00: 'RAM memory', 0x01: 'FLASH memory', 0x02: 'CXL' }],
   0x06: [
     'Bridge',
@@ -63,20 +73,58 @@ const CLASSES: Record<number, [string, Record<number, string>]> = {
       0x0a: 'InfiniBand to PCI host bridge',
     },
   ],
-  0x07: ['Communication controller', { 0x00: 'Serial controller', 0x01: 'Parallel controller', 0x02: 'Multiport serial controller', 0x03: 'Modem', 0x04: 'GPIB controller' }],
-  0x08: ['Generic system peripheral', { 0x00: 'PIC', 0x01: 'DMA controller', 0x02: 'Timer', 0x03: 'RTC', 0x04: 'PCI Hot-plug controller', 0x05: 'SD Host controller', 0x06: 'IOMMU' }],
-  0x09: ['Input device controller', { 0x00: 'Keyboard controller', 0x01: 'Digitizer Pen', 0x02: 'Mouse controller', 0x03: 'Scanner controller', 0x04: 'Gameport controller' }],
+  0x07: [
+    'Communication controller',
+    { 0x00: 'Serial controller', 0x01: 'Parallel controller', 0x02: 'Multiport serial controller', 0x03: 'Modem', 0x04: 'GPIB controller' },
+  ],
+  0x08: [
+    'Generic system peripheral',
+    {
+      0x00: 'PIC',
+      0x01: 'DMA controller',
+      0x02: 'Timer',
+      0x03: 'RTC',
+      0x04: 'PCI Hot-plug controller',
+      0x05: 'SD Host controller',
+      0x06: 'IOMMU',
+    },
+  ],
+  0x09: [
+    'Input device controller',
+    {
+      0x00: 'Keyboard controller',
+      0x01: 'Digitizer Pen',
+      0x02: 'Mouse controller',
+      0x03: 'Scanner controller',
+      0x04: 'Gameport controller',
+    },
+  ],
   0x0a: ['Docking station', { 0x00: 'Generic Docking Station' }],
   0x0b: ['Processor', { 0x00: '386', 0x01: '486', 0x02: 'Pentium', 0x10: 'Alpha', 0x20: 'Power PC', 0x30: 'MIPS', 0x40: 'Co-processor' }],
   0x0c: [
     'Serial bus controller',
-    { 0x00: 'FireWire (IEEE 1394)', 0x01: 'ACCESS Bus', 0x02: 'SSA', 0x03: 'USB controller', 0x04: 'Fibre Channel', 0x05: 'SMBus', 0x06: 'InfiniBand', 0x07: 'IPMI Interface' },
+    {
+      0x00: 'FireWire (IEEE 1394)',
+      0x01: 'ACCESS Bus',
+      0x02: 'SSA',
+      0x03: 'USB controller',
+      0x04: 'Fibre Channel',
+      0x05: 'SMBus',
+      0x06: 'InfiniBand',
+      0x07: 'IPMI Interface',
+    },
   ],
-  0x0d: ['Wireless controller', { 0x00: 'IRDA controller', 0x01: 'Consumer IR controller', 0x10: 'RF controller', 0x11: 'Bluetooth', 0x12: 'Broadband' }],
+  0x0d: [
+    'Wireless controller',
+    { 0x00: 'IRDA controller', 0x01: 'Consumer IR controller', 0x10: 'RF controller', 0x11: 'Bluetooth', 0x12: 'Broadband' },
+  ],
   0x0e: ['Intelligent controller', { 0x00: 'I2O' }],
   0x0f: ['Satellite communications controller', {}],
   0x10: ['Encryption controller', { 0x00: 'Network and computing encryption device', 0x10: 'Entertainment encryption device' }],
-  0x11: ['Signal processing controller', { 0x00: 'DPIO module', 0x01: 'Performance counters', 0x10: 'Communication synchronizer', 0x20: 'Signal processing management' }],
+  0x11: [
+    'Signal processing controller',
+    { 0x00: 'DPIO module', 0x01: 'Performance counters', 0x10: 'Communication synchronizer', 0x20: 'Signal processing management' },
+  ],
   0x12: ['Processing accelerators', {}],
   0x13: ['Non-Essential Instrumentation', {}],
   0x40: ['Coprocessor', {}],
@@ -137,7 +185,10 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
     const sd = r.w(R.PCI_SUBSYSTEM_ID);
     if (sv || sd) line(1, `Subsystem: Device ${hex(sv, 4)}:${hex(sd, 4)}`);
   } else {
-    line(1, `Header type ${htype}${htype === R.PCI_HEADER_TYPE_BRIDGE ? ' (PCI-to-PCI bridge)' : htype === R.PCI_HEADER_TYPE_CARDBUS ? ' (CardBus bridge)' : ' (unknown)'}`);
+    line(
+      1,
+      `Header type ${htype}${htype === R.PCI_HEADER_TYPE_BRIDGE ? ' (PCI-to-PCI bridge)' : htype === R.PCI_HEADER_TYPE_CARDBUS ? ' (CardBus bridge)' : ' (unknown)'}`,
+    );
   }
   const cmd = r.w(R.PCI_COMMAND);
   line(
@@ -183,7 +234,10 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
   const pin = r.b(R.PCI_INTERRUPT_PIN);
   if (pin) line(1, `Interrupt: pin ${pin <= 4 ? 'ABCD'[pin - 1] : '?'} routed to IRQ ${r.b(R.PCI_INTERRUPT_LINE)}`);
   if (htype === R.PCI_HEADER_TYPE_BRIDGE) {
-    line(1, `Bus: primary=${hex(r.b(R.PCI_PRIMARY_BUS), 2)}, secondary=${hex(r.b(R.PCI_SECONDARY_BUS), 2)}, subordinate=${hex(r.b(R.PCI_SUBORDINATE_BUS), 2)}`);
+    line(
+      1,
+      `Bus: primary=${hex(r.b(R.PCI_PRIMARY_BUS), 2)}, secondary=${hex(r.b(R.PCI_SECONDARY_BUS), 2)}, subordinate=${hex(r.b(R.PCI_SUBORDINATE_BUS), 2)}`,
+    );
   }
 
   // BARs
@@ -198,7 +252,10 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
       line(1, `Region ${i}: I/O ports at ${bar.address ? hex(bar.address, 4) : '<unassigned>'}${sz}`);
     } else {
       const addr = bar.address ? hex(bar.address, 8) : '<unassigned>';
-      line(1, `Region ${i}: Memory at ${addr} (${bar.kind === 'mem64' ? '64-bit' : '32-bit'}, ${bar.prefetchable ? 'prefetchable' : 'non-prefetchable'})${sz}`);
+      line(
+        1,
+        `Region ${i}: Memory at ${addr} (${bar.kind === 'mem64' ? '64-bit' : '32-bit'}, ${bar.prefetchable ? 'prefetchable' : 'non-prefetchable'})${sz}`,
+      );
     }
   }
   if (htype === R.PCI_HEADER_TYPE_NORMAL) {
@@ -300,7 +357,10 @@ function decodeStdCap(r: Reader, pos: number, line: Line): void {
     case R.PCI_CAP_ID_MSIX: {
       const f = r.w(pos + R.PCI_MSIX_FLAGS);
       const info = decodeMsix(f, r.d(pos + R.PCI_MSIX_TABLE), r.d(pos + R.PCI_MSIX_PBA));
-      line(1, `${tag}MSI-X: ${flag('Enable', f & R.PCI_MSIX_FLAGS_ENABLE)} Count=${info.tableSize} ${flag('Masked', f & R.PCI_MSIX_FLAGS_MASKALL)}`);
+      line(
+        1,
+        `${tag}MSI-X: ${flag('Enable', f & R.PCI_MSIX_FLAGS_ENABLE)} Count=${info.tableSize} ${flag('Masked', f & R.PCI_MSIX_FLAGS_MASKALL)}`,
+      );
       line(2, `Vector table: BAR=${info.tableBar} offset=${hex(info.tableOffset, 8)}`);
       line(2, `PBA: BAR=${info.pbaBar} offset=${hex(info.pbaOffset, 8)}`);
       return;
@@ -374,7 +434,10 @@ function decodePcie(r: Reader, pos: number, tag: string, line: Line): void {
   if (hasLink) {
     const lcap = r.d(pos + R.PCI_EXP_LNKCAP);
     const aspm = ['not supported', 'L0s', 'L1', 'L0s L1'][(lcap & R.PCI_EXP_LNKCAP_ASPMS) >> 10];
-    line(2, `LnkCap:\tPort #${lcap >>> 24}, Speed ${speedName(lcap & R.PCI_EXP_LNKCAP_SLS)}, Width x${(lcap & R.PCI_EXP_LNKCAP_MLW) >> 4}, ASPM ${aspm}`);
+    line(
+      2,
+      `LnkCap:\tPort #${lcap >>> 24}, Speed ${speedName(lcap & R.PCI_EXP_LNKCAP_SLS)}, Width x${(lcap & R.PCI_EXP_LNKCAP_MLW) >> 4}, ASPM ${aspm}`,
+    );
     const lctl = r.w(pos + R.PCI_EXP_LNKCTL);
     const aspmc = ['Disabled', 'L0s Enabled', 'L1 Enabled', 'L0s L1 Enabled'][lctl & R.PCI_EXP_LNKCTL_ASPMC];
     line(
@@ -382,7 +445,10 @@ function decodePcie(r: Reader, pos: number, tag: string, line: Line): void {
       `LnkCtl:\tASPM ${aspmc}; RCB ${lctl & R.PCI_EXP_LNKCTL_RCB ? 128 : 64} bytes, ${flag('Disabled', lctl & R.PCI_EXP_LNKCTL_LD)} ${flag('CommClk', lctl & R.PCI_EXP_LNKCTL_CCC)}`,
     );
     const lsta = r.w(pos + R.PCI_EXP_LNKSTA);
-    line(2, `LnkSta:\tSpeed ${speedName(lsta & R.PCI_EXP_LNKSTA_CLS)}, Width x${(lsta & R.PCI_EXP_LNKSTA_NLW) >> R.PCI_EXP_LNKSTA_NLW_SHIFT}`);
+    line(
+      2,
+      `LnkSta:\tSpeed ${speedName(lsta & R.PCI_EXP_LNKSTA_CLS)}, Width x${(lsta & R.PCI_EXP_LNKSTA_NLW) >> R.PCI_EXP_LNKSTA_NLW_SHIFT}`,
+    );
   }
   if (ver >= 2) {
     const dc2 = r.d(pos + R.PCI_EXP_DEVCAP2);
@@ -400,9 +466,15 @@ function decodePcie(r: Reader, pos: number, tag: string, line: Line): void {
     if (hasLink) {
       const lc2 = r.d(pos + R.PCI_EXP_LNKCAP2);
       const speeds = SPEEDS.slice(1).filter((_, i) => lc2 & (2 << i));
-      line(2, `LnkCap2: Supported Link Speeds: ${speeds.length ? speeds.join(', ') : 'none'}, ${flag('Crosslink', lc2 & R.PCI_EXP_LNKCAP2_CROSSLINK)}`);
+      line(
+        2,
+        `LnkCap2: Supported Link Speeds: ${speeds.length ? speeds.join(', ') : 'none'}, ${flag('Crosslink', lc2 & R.PCI_EXP_LNKCAP2_CROSSLINK)}`,
+      );
       const lctl2 = r.w(pos + R.PCI_EXP_LNKCTL2);
-      line(2, `LnkCtl2: Target Link Speed: ${speedName(lctl2 & R.PCI_EXP_LNKCTL2_TLS)}, ${flag('EnterCompliance', lctl2 & R.PCI_EXP_LNKCTL2_ENTER_COMP)} ${flag('SpeedDis', lctl2 & R.PCI_EXP_LNKCTL2_HASD)}`);
+      line(
+        2,
+        `LnkCtl2: Target Link Speed: ${speedName(lctl2 & R.PCI_EXP_LNKCTL2_TLS)}, ${flag('EnterCompliance', lctl2 & R.PCI_EXP_LNKCTL2_ENTER_COMP)} ${flag('SpeedDis', lctl2 & R.PCI_EXP_LNKCTL2_HASD)}`,
+      );
       line(2, `LnkSta2: ${hex(r.w(pos + R.PCI_EXP_LNKSTA2), 4)}`);
     }
   }
@@ -493,7 +565,10 @@ export function describeConfigSpace(cs: ConfigSpace, options: Omit<DecodeOptions
  * The probe writes all ones to each BAR and restores it: on real hardware do
  * this with memory and I/O decode disabled in the command register.
  */
-export function decodeWithProbe(acc: ConfigAccessor, options: Omit<DecodeOptions, 'barSizes' | 'romSize'> & { size?: 256 | 4096 } = {}): string {
+export function decodeWithProbe(
+  acc: ConfigAccessor,
+  options: Omit<DecodeOptions, 'barSizes' | 'romSize'> & { size?: 256 | 4096 } = {},
+): string {
   const size = options.size ?? 256;
   const cfg = new Uint8Array(size);
   const dv = new DataView(cfg.buffer);

@@ -5,7 +5,7 @@
 /** Unsigned little-endian value of `size` (1..4) bytes at `off`. */
 export function getLe(bytes: Uint8Array, off: number, size: number): number {
   let v = 0;
-  for (let i = size - 1; i >= 0; i--) v = (v * 256) + (bytes[off + i] ?? 0);
+  for (let i = size - 1; i >= 0; i--) v = v * 256 + (bytes[off + i] ?? 0);
   return v;
 }
 

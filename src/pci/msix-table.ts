@@ -15,7 +15,14 @@
 
 import { ErrnoError } from '../errors.js';
 import { getLe, setLe } from './le.js';
-import { PCI_MSIX_ENTRY_CTRL_MASKBIT, PCI_MSIX_ENTRY_DATA, PCI_MSIX_ENTRY_LOWER_ADDR, PCI_MSIX_ENTRY_SIZE, PCI_MSIX_ENTRY_UPPER_ADDR, PCI_MSIX_ENTRY_VECTOR_CTRL } from './regs.js';
+import {
+  PCI_MSIX_ENTRY_CTRL_MASKBIT,
+  PCI_MSIX_ENTRY_DATA,
+  PCI_MSIX_ENTRY_LOWER_ADDR,
+  PCI_MSIX_ENTRY_SIZE,
+  PCI_MSIX_ENTRY_UPPER_ADDR,
+  PCI_MSIX_ENTRY_VECTOR_CTRL,
+} from './regs.js';
 
 /** Owner notifications of an {@link MsixTable}. */
 export interface MsixTableHooks {

@@ -33,9 +33,7 @@ export type CommandNumber = (typeof Command)[CommandName];
 /** Who sends the request: the client (the VMM / driver side) or the server (the device). */
 export type Direction = 'client-to-server' | 'server-to-client';
 
-const NAMES = new Map<number, CommandName>(
-  (Object.entries(Command) as [CommandName, number][]).map(([name, n]) => [n, name]),
-);
+const NAMES = new Map<number, CommandName>((Object.entries(Command) as [CommandName, number][]).map(([name, n]) => [n, name]));
 
 /** Whether the specification defines command number `n` (14, the withdrawn DIRTY_PAGES, is not). */
 export function isKnownCommand(n: number): n is CommandNumber {

@@ -59,7 +59,6 @@ export interface DmaAccessLimits {
   maxDataXferSize?: number;
 }
 
-
 function writeAccess(b: Uint8Array, msgId: number, command: number, size: number, flags: number, address: U64, count: number): void {
   writeHeaderFields(b, msgId, command, size, flags, 0);
   writeU64(b, HEADER_SIZE, address);
@@ -142,14 +141,7 @@ export function decodeDmaReadReply(message: Uint8Array): DmaAccessWithData {
 // -------------------------------------------------------------- DMA_WRITE
 
 /** Request writing `count` bytes; copies `data` in, or leaves DMA_RW_DATA_OFFSET.. to the caller. */
-export function encodeDmaWriteRequestInto(
-  b: Uint8Array,
-  msgId: number,
-  address: U64,
-  count: number,
-  data?: Uint8Array,
-  flags = 0,
-): number {
+export function encodeDmaWriteRequestInto(b: Uint8Array, msgId: number, address: U64, count: number, data?: Uint8Array, flags = 0): number {
   const size = DMA_RW_DATA_OFFSET + count;
   requireRoom(b, size, 'DMA_WRITE request');
   if (data !== undefined && data.length !== count) throw fail('EINVAL', `DMA_WRITE: ${data.length} bytes of data for count ${count}`);
@@ -213,7 +205,6 @@ export function decodeDmaWriteReply(message: Uint8Array): { address: bigint | un
 
 // ------------------------------------------------- in-place reply checks
 
-
 function checkAddress(m: Uint8Array, address: U64): void {
   checkEchoedU64(m, HEADER_SIZE, address, 'address');
 }
@@ -237,10 +228,12 @@ export function checkDmaWriteReply(m: Uint8Array, msgId: number, address: U64, c
   if (length === HEADER_SIZE) return;
   if (length === HEADER_SIZE + 12) {
     checkAddress(m, address);
-    if (readU32(m, HEADER_SIZE + 8) !== count) throw fail('EINVAL', `DMA_WRITE reply count ${readU32(m, HEADER_SIZE + 8)}, expected ${count}`);
+    if (readU32(m, HEADER_SIZE + 8) !== count)
+      throw fail('EINVAL', `DMA_WRITE reply count ${readU32(m, HEADER_SIZE + 8)}, expected ${count}`);
     return;
   }
   if (length !== DMA_RW_DATA_OFFSET) throw fail('EINVAL', `DMA_WRITE reply of ${length} bytes`);
   checkAddress(m, address);
-  if (!u64Equals(m, HEADER_SIZE + 8, count)) throw fail('EINVAL', `DMA_WRITE reply count ${readU64(m, HEADER_SIZE + 8)}, expected ${count}`);
+  if (!u64Equals(m, HEADER_SIZE + 8, count))
+    throw fail('EINVAL', `DMA_WRITE reply count ${readU64(m, HEADER_SIZE + 8)}, expected ${count}`);
 }

@@ -228,7 +228,8 @@ function checkUnmap(flags: number, address: bigint, size: bigint, bitmap: DmaBit
     }
   } else {
     if (size === 0n) throw fail('EINVAL', 'DMA_UNMAP: size is zero');
-    if (overflowsU64(address, size)) throw fail('EINVAL', `DMA_UNMAP: range 0x${address.toString(16)}+0x${size.toString(16)} wraps past 2^64`);
+    if (overflowsU64(address, size))
+      throw fail('EINVAL', `DMA_UNMAP: range 0x${address.toString(16)}+0x${size.toString(16)} wraps past 2^64`);
   }
   if (bitmap) {
     if (!isPowerOfTwo(bitmap.pgsize)) throw fail('EINVAL', `DMA_UNMAP: bitmap pgsize ${bitmap.pgsize} is not a power of two`);
@@ -281,9 +282,7 @@ export function decodeDmaUnmapRequestPayload(p: Uint8Array, fds: readonly number
   const argsz = readU32(p, 0);
   const address = readU64(p, 8);
   const size = readU64(p, 16);
-  const bitmap = withBitmap
-    ? { pgsize: readU64(p, 24), size: readU64Number(p, 32, 'DMA_UNMAP bitmap size') }
-    : undefined;
+  const bitmap = withBitmap ? { pgsize: readU64(p, 24), size: readU64Number(p, 32, 'DMA_UNMAP bitmap size') } : undefined;
   if (bitmap && bitmap.size > 0xffff_ffff) throw fail('EINVAL', `DMA_UNMAP: bitmap size ${bitmap.size} exceeds any argsz`);
   checkUnmap(flags, address, size, bitmap, argsz);
   return { argsz, flags, address, size, all: (flags & DMA_UNMAP_FLAG_ALL) !== 0, bitmap };

@@ -152,10 +152,22 @@ export class MessageFramer {
         if (this.headFill < HEADER_SIZE) break;
         const header = readHeader(this.head);
         if (header.size < HEADER_SIZE) {
-          throw this.fail('header-size', `message size ${header.size} is smaller than the ${HEADER_SIZE}-byte header`, header, out, chunkFds);
+          throw this.fail(
+            'header-size',
+            `message size ${header.size} is smaller than the ${HEADER_SIZE}-byte header`,
+            header,
+            out,
+            chunkFds,
+          );
         }
         if (header.size > this.maxMessageSize) {
-          throw this.fail('too-large', `message of ${header.size} bytes exceeds the ${this.maxMessageSize}-byte limit`, header, out, chunkFds);
+          throw this.fail(
+            'too-large',
+            `message of ${header.size} bytes exceeds the ${this.maxMessageSize}-byte limit`,
+            header,
+            out,
+            chunkFds,
+          );
         }
         this.header = header;
         this.body = Buffer.allocUnsafe(header.size);

@@ -49,7 +49,10 @@ export function decodeInfoQuery(q: InfoQuery, p: Uint8Array, fds: readonly numbe
     throw fail('EINVAL', `${q.name}: argsz ${argsz} is smaller than the ${q.layout.size}-byte ${q.minimum}`);
   }
   const set = q.index ? ['argsz', 'index'] : ['argsz'];
-  q.layout.requireZero(v as never, Object.keys(v).filter((k) => !set.includes(k)));
+  q.layout.requireZero(
+    v as never,
+    Object.keys(v).filter((k) => !set.includes(k)),
+  );
   const index = q.index ? (v['index'] as number) : 0;
   if (q.index && limit !== undefined && index >= limit) {
     throw fail('EINVAL', `${q.name}: ${q.index.what} index ${index} out of range (${limit} ${q.index.unit})`);

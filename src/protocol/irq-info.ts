@@ -80,20 +80,12 @@ export function encodeIrqInfoRequest(msgId: number, index: number, argsz = IRQ_I
 }
 
 /** 16 bytes; argsz at least 16; flags and count zero; index below `numIrqs` when given. EINVAL otherwise. */
-export function decodeIrqInfoRequestPayload(
-  p: Uint8Array,
-  fds: readonly number[] = [],
-  opts: { numIrqs?: number } = {},
-): IrqInfoRequest {
+export function decodeIrqInfoRequestPayload(p: Uint8Array, fds: readonly number[] = [], opts: { numIrqs?: number } = {}): IrqInfoRequest {
   return decodeInfoQuery(QUERY, p, fds, opts.numIrqs);
 }
 
 /** Decodes a DEVICE_GET_IRQ_INFO command (checks as decodeIrqInfoRequestPayload); EINVAL when malformed. */
-export function decodeIrqInfoRequest(
-  message: Uint8Array,
-  fds: readonly number[] = [],
-  opts: { numIrqs?: number } = {},
-): IrqInfoRequest {
+export function decodeIrqInfoRequest(message: Uint8Array, fds: readonly number[] = [], opts: { numIrqs?: number } = {}): IrqInfoRequest {
   return decodeIrqInfoRequestPayload(openCommand(message, Command.DEVICE_GET_IRQ_INFO).payload, fds, opts);
 }
 

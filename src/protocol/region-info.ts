@@ -189,7 +189,10 @@ function checkCaps(caps: readonly RegionCapability[], flags: number, regionSize:
       for (const a of c.areas) {
         if (a.size === 0n) throw fail('EINVAL', `sparse mmap area at 0x${a.offset.toString(16)} is empty`);
         if (overflowsU64(a.offset, a.size) || a.offset + a.size > regionSize) {
-          throw fail('EINVAL', `sparse mmap area 0x${a.offset.toString(16)}+0x${a.size.toString(16)} exceeds the region (0x${regionSize.toString(16)})`);
+          throw fail(
+            'EINVAL',
+            `sparse mmap area 0x${a.offset.toString(16)}+0x${a.size.toString(16)} exceeds the region (0x${regionSize.toString(16)})`,
+          );
         }
       }
     } else if (c.kind === 'type') {
@@ -326,7 +329,14 @@ export function encodeRegionInfoReply(
   const withCaps = whole && caps.length > 0;
   REGION_INFO.write(
     b,
-    { argsz: full, flags: withCaps ? flags | REGION_INFO_FLAG_CAPS : flags, index: info.index, capOffset: withCaps ? REGION_INFO_SIZE : 0, size, offset },
+    {
+      argsz: full,
+      flags: withCaps ? flags | REGION_INFO_FLAG_CAPS : flags,
+      index: info.index,
+      capOffset: withCaps ? REGION_INFO_SIZE : 0,
+      size,
+      offset,
+    },
     HEADER_SIZE,
   );
   if (whole) writeCaps(b, HEADER_SIZE, caps);
@@ -340,17 +350,14 @@ export function encodeRegionInfoReply(
  * long, its chain well formed, its sparse areas inside the region, and an
  * MMAP region must come with its fd. At most one fd, and only for MMAP.
  */
-export function decodeRegionInfoReply(
-  message: Uint8Array,
-  fds: readonly number[] = [],
-  opts: { index?: number } = {},
-): RegionInfoReply {
+export function decodeRegionInfoReply(message: Uint8Array, fds: readonly number[] = [], opts: { index?: number } = {}): RegionInfoReply {
   const p = openReply(message, Command.DEVICE_GET_REGION_INFO).payload;
   requireAtLeast(p, REGION_INFO_SIZE, 'DEVICE_GET_REGION_INFO reply');
   const { argsz, flags, index, capOffset, size, offset } = REGION_INFO.read(p);
   if (argsz < REGION_INFO_SIZE) throw fail('EINVAL', `DEVICE_GET_REGION_INFO reply: argsz ${argsz} is below ${REGION_INFO_SIZE}`);
   if (p.length > argsz) throw fail('EINVAL', `DEVICE_GET_REGION_INFO reply: ${p.length} bytes, more than its argsz ${argsz}`);
-  if (flags & ~REGION_INFO_FLAGS) throw fail('EINVAL', `DEVICE_GET_REGION_INFO reply: unknown flags 0x${(flags & ~REGION_INFO_FLAGS).toString(16)}`);
+  if (flags & ~REGION_INFO_FLAGS)
+    throw fail('EINVAL', `DEVICE_GET_REGION_INFO reply: unknown flags 0x${(flags & ~REGION_INFO_FLAGS).toString(16)}`);
   if (opts.index !== undefined && index !== opts.index) {
     throw fail('EINVAL', `DEVICE_GET_REGION_INFO reply for region ${index}, asked for ${opts.index}`);
   }

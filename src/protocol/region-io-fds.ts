@@ -20,17 +20,7 @@ import { HEADER_SIZE } from './header.js';
 import { decodeInfoQuery, encodeInfoQuery, type InfoQuery } from './info-query.js';
 import { newReply, openCommand, openReply } from './message.js';
 import { struct } from './struct.js';
-import {
-  checkU32,
-  checkU64,
-  overflowsU64,
-  requireAtLeast,
-  requireLength,
-  requireNoFds,
-  requireZero,
-  toBigInt,
-  type U64,
-} from './wire.js';
+import { checkU32, checkU64, overflowsU64, requireAtLeast, requireLength, requireNoFds, requireZero, toBigInt, type U64 } from './wire.js';
 
 /** struct vfio_region_io_fds_request: the request, and the head of the reply. */
 const REGION_IO_FDS = struct('DEVICE_GET_REGION_IO_FDS', [
@@ -217,11 +207,7 @@ export function encodeRegionIoFdsReply(
  * reply of just the 16-byte head below its argsz is cut short (no entries, no
  * descriptors). EINVAL otherwise.
  */
-export function decodeRegionIoFdsReply(
-  message: Uint8Array,
-  fds: readonly number[] = [],
-  opts: { index?: number } = {},
-): RegionIoFdsReply {
+export function decodeRegionIoFdsReply(message: Uint8Array, fds: readonly number[] = [], opts: { index?: number } = {}): RegionIoFdsReply {
   const p = openReply(message, Command.DEVICE_GET_REGION_IO_FDS).payload;
   requireAtLeast(p, REGION_IO_FDS_SIZE, 'DEVICE_GET_REGION_IO_FDS reply');
   const { argsz, flags, index, count } = REGION_IO_FDS.read(p);

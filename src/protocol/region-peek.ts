@@ -68,7 +68,14 @@ export function peekRegionAccess(b: Uint8Array, length: number, out: RegionAcces
  * write. Allocates nothing for a number offset; RangeError when `b` is too small or `command` is
  * neither.
  */
-export function encodeRegionAccessReplyInto(b: Uint8Array, msgId: number, command: number, region: number, offset: U64, count: number): number {
+export function encodeRegionAccessReplyInto(
+  b: Uint8Array,
+  msgId: number,
+  command: number,
+  region: number,
+  offset: U64,
+  count: number,
+): number {
   let size: number;
   if (command === Command.REGION_READ) size = REGION_RW_DATA_OFFSET + count;
   else if (command === Command.REGION_WRITE) size = REGION_RW_DATA_OFFSET;

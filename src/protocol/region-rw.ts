@@ -71,13 +71,21 @@ function checkArgs(region: number, offset: U64, count: number): void {
   checkU32(count, 'count');
 }
 
-function writeAccess(b: Uint8Array, msgId: number, command: number, size: number, flags: number, region: number, offset: U64, count: number): void {
+function writeAccess(
+  b: Uint8Array,
+  msgId: number,
+  command: number,
+  size: number,
+  flags: number,
+  region: number,
+  offset: U64,
+  count: number,
+): void {
   writeHeaderFields(b, msgId, command, size, flags, 0);
   writeU64(b, HEADER_SIZE, offset);
   writeU32(b, HEADER_SIZE + 8, region);
   writeU32(b, HEADER_SIZE + 12, count);
 }
-
 
 function readAccess(p: Uint8Array, what: string, limits: RegionAccessLimits): RegionAccess {
   const offset = readU64(p, 0);
@@ -96,14 +104,7 @@ function readAccess(p: Uint8Array, what: string, limits: RegionAccessLimits): Re
 // ----------------------------------------------------------- REGION_READ
 
 /** Request for `count` bytes at `offset` of `region`: 32 bytes. */
-export function encodeRegionReadRequestInto(
-  b: Uint8Array,
-  msgId: number,
-  region: number,
-  offset: U64,
-  count: number,
-  flags = 0,
-): number {
+export function encodeRegionReadRequestInto(b: Uint8Array, msgId: number, region: number, offset: U64, count: number, flags = 0): number {
   const size = REGION_RW_DATA_OFFSET;
   requireRoom(b, size, 'REGION_READ request');
   writeAccess(b, msgId, Command.REGION_READ, size, commandFlags(flags), region, offset, count);
@@ -146,7 +147,8 @@ export function encodeRegionReadReplyInto(
 ): number {
   const size = REGION_RW_DATA_OFFSET + count;
   requireRoom(b, size, 'REGION_READ reply');
-  if (data !== undefined && data.length !== count) throw fail('EINVAL', `REGION_READ reply: ${data.length} bytes of data for count ${count}`);
+  if (data !== undefined && data.length !== count)
+    throw fail('EINVAL', `REGION_READ reply: ${data.length} bytes of data for count ${count}`);
   writeAccess(b, msgId, Command.REGION_READ, size, MessageType.REPLY, region, offset, count);
   if (data !== undefined) b.set(data, REGION_RW_DATA_OFFSET);
   return size;
@@ -272,14 +274,7 @@ function checkReplyAccess(m: Uint8Array, region: number, offset: U64, requested:
  * preallocated receive buffer needs no view. An error reply throws PeerError.
  * Allocates nothing when `offset` is a number.
  */
-export function checkRegionReadReply(
-  m: Uint8Array,
-  msgId: number,
-  region: number,
-  offset: U64,
-  count: number,
-  length = m.length,
-): number {
+export function checkRegionReadReply(m: Uint8Array, msgId: number, region: number, offset: U64, count: number, length = m.length): number {
   checkRegionReplyHead(m, length, Command.REGION_READ, msgId);
   const n = checkReplyAccess(m, region, offset, count);
   if (length !== REGION_RW_DATA_OFFSET + n) throw fail('EINVAL', `REGION_READ reply of ${length} bytes for count ${n}`);
@@ -287,14 +282,7 @@ export function checkRegionReadReply(
 }
 
 /** Validates a REGION_WRITE reply (the first `length` bytes of `m`) in place; returns the count written. */
-export function checkRegionWriteReply(
-  m: Uint8Array,
-  msgId: number,
-  region: number,
-  offset: U64,
-  count: number,
-  length = m.length,
-): number {
+export function checkRegionWriteReply(m: Uint8Array, msgId: number, region: number, offset: U64, count: number, length = m.length): number {
   checkRegionReplyHead(m, length, Command.REGION_WRITE, msgId);
   const n = checkReplyAccess(m, region, offset, count);
   if (length !== REGION_RW_DATA_OFFSET) throw fail('EINVAL', `REGION_WRITE reply of ${length} bytes carries data`);

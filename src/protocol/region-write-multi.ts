@@ -87,7 +87,10 @@ export function decodeRegionWriteMultiRequestPayload(
   const n = readU64Number(p, 0, 'REGION_WRITE_MULTI wr_cnt');
   if (n === 0) throw fail('EINVAL', 'REGION_WRITE_MULTI: wr_cnt is zero');
   if (n > (p.length - 8) / WRITE_MULTI_ENTRY_SIZE) {
-    throw fail('EINVAL', `REGION_WRITE_MULTI: wr_cnt ${n} but the payload holds ${Math.floor((p.length - 8) / WRITE_MULTI_ENTRY_SIZE)} entries`);
+    throw fail(
+      'EINVAL',
+      `REGION_WRITE_MULTI: wr_cnt ${n} but the payload holds ${Math.floor((p.length - 8) / WRITE_MULTI_ENTRY_SIZE)} entries`,
+    );
   }
   requireLength(p, 8 + WRITE_MULTI_ENTRY_SIZE * n, `REGION_WRITE_MULTI with wr_cnt ${n}`);
   const writes: MultiWrite[] = [];

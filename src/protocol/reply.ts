@@ -11,13 +11,7 @@
 
 import { ErrnoError, VfioTsError, errnoName, errnoOf } from '../errors.js';
 import { commandName } from './commands.js';
-import {
-  FLAG_ERROR,
-  HEADER_SIZE,
-  MessageType,
-  type Header,
-  writeHeaderFields,
-} from './header.js';
+import { FLAG_ERROR, HEADER_SIZE, MessageType, type Header, writeHeaderFields } from './header.js';
 import { checkU16, checkU32 } from './wire.js';
 
 /** The peer answered a command with the error flag; `code` is its errno name. */

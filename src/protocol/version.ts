@@ -317,10 +317,7 @@ export interface VersionOffer {
   capabilities: Capabilities;
 }
 
-function agreedMigration(
-  a: ResolvedCapabilities['migration'],
-  b: ResolvedCapabilities['migration'],
-): ResolvedCapabilities['migration'] {
+function agreedMigration(a: ResolvedCapabilities['migration'], b: ResolvedCapabilities['migration']): ResolvedCapabilities['migration'] {
   if (a === undefined || b === undefined) return undefined;
   return { pgsize: Math.min(a.pgsize, b.pgsize), maxBitmapSize: Math.min(a.maxBitmapSize, b.maxBitmapSize) };
 }
@@ -427,7 +424,10 @@ export function acceptVersionReply(offer: VersionOffer, reply: VersionPayload, r
   // libvfio-user always states max_msg_fds, max_data_xfer_size and migration.
   const pgsizes = andPgsizes(local.pgsizes, peer.pgsizes);
   if (pgsizes === 0) {
-    throw new ErrnoError('ENOTSUP', `no common DMA page size: client 0x${local.pgsizes.toString(16)}, server 0x${peer.pgsizes.toString(16)}`);
+    throw new ErrnoError(
+      'ENOTSUP',
+      `no common DMA page size: client 0x${local.pgsizes.toString(16)}, server 0x${peer.pgsizes.toString(16)}`,
+    );
   }
   const migration = offer.capabilities.migration !== undefined ? agreedMigration(local.migration, peer.migration) : undefined;
   return {

@@ -161,13 +161,20 @@ export class VirtualDevice extends EventEmitter implements ServedDevice, ModelDe
           throw fail('EINVAL', `BAR${i}: mappable area ${hex(a.offset)}+${hex(a.size)} is not a non-empty page-aligned range`);
         }
         if (a.offset < last || a.offset + a.size > spec.size) {
-          throw fail('EINVAL', `BAR${i}: mappable area ${hex(a.offset)}+${hex(a.size)} overlaps another or leaves the ${hex(spec.size)}-byte BAR`);
+          throw fail(
+            'EINVAL',
+            `BAR${i}: mappable area ${hex(a.offset)}+${hex(a.size)} overlaps another or leaves the ${hex(spec.size)}-byte BAR`,
+          );
         }
         for (const s of special) {
           // The kernel never lets the MSI-X table's pages be mapped.
           const from = Math.floor(s.start / PAGE_SIZE) * PAGE_SIZE;
           const to = Math.ceil(s.end / PAGE_SIZE) * PAGE_SIZE;
-          if (a.offset < to && from < a.offset + a.size) throw fail('EINVAL', `BAR${i}: mappable area ${hex(a.offset)} covers a page of the MSI-X ${s.kind === 'table' ? 'table' : 'PBA'}`);
+          if (a.offset < to && from < a.offset + a.size)
+            throw fail(
+              'EINVAL',
+              `BAR${i}: mappable area ${hex(a.offset)} covers a page of the MSI-X ${s.kind === 'table' ? 'table' : 'PBA'}`,
+            );
         }
         last = a.offset + a.size;
       }
@@ -236,7 +243,9 @@ export class VirtualDevice extends EventEmitter implements ServedDevice, ModelDe
       return;
     }
     if (isPromise(r)) {
-      this.#pending.push(r.catch((cause) => this.warn({ code: 'model-error', message: `the device model's ${what} handler failed`, cause })));
+      this.#pending.push(
+        r.catch((cause) => this.warn({ code: 'model-error', message: `the device model's ${what} handler failed`, cause })),
+      );
     }
   }
 
@@ -334,7 +343,10 @@ export class VirtualDevice extends EventEmitter implements ServedDevice, ModelDe
   #barAccess(bar: BarState, off: number, buf: Uint8Array, write: boolean): MaybePromise<void> {
     const enabled = bar.spec.kind === 'io' ? this.config.ioAccessible : this.config.memoryAccessible;
     if (!enabled) {
-      throw fail('EIO', `BAR${bar.index} access while ${bar.spec.kind === 'io' ? 'I/O' : 'memory'} decode is off or the function is in D3hot`);
+      throw fail(
+        'EIO',
+        `BAR${bar.index} access while ${bar.spec.kind === 'io' ? 'I/O' : 'memory'} decode is off or the function is in D3hot`,
+      );
     }
     if (bar.special.length === 0) return this.#handlerPiece(bar, off, buf, write);
     return this.#pieces(bar, off, buf, write, off);
@@ -487,4 +499,3 @@ export class VirtualDevice extends EventEmitter implements ServedDevice, ModelDe
     this.#closeMemory();
   }
 }
-

@@ -78,18 +78,29 @@ export class DmaRequests implements DmaTransport {
       return Promise.reject(new DmaError('disconnected', address, data.length, `DMA at ${hex(address)}: the client is gone`));
     }
     if (this.#pending.size >= MAX_PENDING_REQUESTS) {
-      return Promise.reject(new DmaError('timeout', address, data.length, `DMA at ${hex(address)}: ${MAX_PENDING_REQUESTS} requests are already waiting for the client`, { code: 'EAGAIN' }));
+      return Promise.reject(
+        new DmaError(
+          'timeout',
+          address,
+          data.length,
+          `DMA at ${hex(address)}: ${MAX_PENDING_REQUESTS} requests are already waiting for the client`,
+          { code: 'EAGAIN' },
+        ),
+      );
     }
     let id = this.#nextId;
     while (this.#pending.has(id)) id = (id + 1) & 0xffff;
     this.#nextId = (id + 1) & 0xffff;
-    const message = command === Command.DMA_READ ? encodeDmaReadRequest(id, address, data.length) : encodeDmaWriteRequest(id, address, data);
+    const message =
+      command === Command.DMA_READ ? encodeDmaReadRequest(id, address, data.length) : encodeDmaWriteRequest(id, address, data);
     const timeoutMs = this.#host.timeoutMs;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.#pending.get(id)?.timer !== timer) return;
         this.#pending.delete(id);
-        reject(new DmaError('timeout', address, data.length, `${commandName(command)} at ${hex(address)}: no reply within ${timeoutMs} ms`));
+        reject(
+          new DmaError('timeout', address, data.length, `${commandName(command)} at ${hex(address)}: no reply within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       timer.unref();
       this.#pending.set(id, { command, address, data, resolve, reject, timer });
@@ -119,10 +130,19 @@ export class DmaRequests implements DmaTransport {
     } catch (err) {
       const what = `${commandName(p.command)} at ${hex(p.address)}`;
       if (err instanceof PeerError) {
-        p.reject(new DmaError('peer-error', p.address, p.data.length, `${what}: the client answered ${err.code}`, { code: err.code, cause: err }));
+        p.reject(
+          new DmaError('peer-error', p.address, p.data.length, `${what}: the client answered ${err.code}`, { code: err.code, cause: err }),
+        );
       } else {
-        this.#host.warn({ code: 'bad-reply', message: `connection ${this.#host.id}: malformed ${commandName(h.command)} reply`, client: this.#host.id, cause: err });
-        p.reject(new DmaError('bad-reply', p.address, p.data.length, `${what}: malformed reply (${(err as Error).message})`, { cause: err }));
+        this.#host.warn({
+          code: 'bad-reply',
+          message: `connection ${this.#host.id}: malformed ${commandName(h.command)} reply`,
+          client: this.#host.id,
+          cause: err,
+        });
+        p.reject(
+          new DmaError('bad-reply', p.address, p.data.length, `${what}: malformed reply (${(err as Error).message})`, { cause: err }),
+        );
       }
     }
     return true;
@@ -134,7 +154,9 @@ export class DmaRequests implements DmaTransport {
     this.#pending.clear();
     for (const p of pending) {
       clearTimeout(p.timer);
-      p.reject(new DmaError('disconnected', p.address, p.data.length, `${commandName(p.command)} at ${hex(p.address)}: the client went away`));
+      p.reject(
+        new DmaError('disconnected', p.address, p.data.length, `${commandName(p.command)} at ${hex(p.address)}: the client went away`),
+      );
     }
   }
 }

@@ -168,7 +168,10 @@ export class DmaSpace {
     const offset = a.offset ?? 0n;
     if (a.size <= 0n) throw fail('EINVAL', 'DMA_MAP: size is zero');
     if (a.iova % page !== 0n || a.size % page !== 0n || offset % page !== 0n) {
-      throw fail('EINVAL', `DMA_MAP: address ${hex(a.iova)}, size ${hex(a.size)} and offset ${hex(offset)} must be multiples of the ${this.limits.pageSize}-byte page`);
+      throw fail(
+        'EINVAL',
+        `DMA_MAP: address ${hex(a.iova)}, size ${hex(a.size)} and offset ${hex(offset)} must be multiples of the ${this.limits.pageSize}-byte page`,
+      );
     }
     if (!a.readable && !a.writable) throw fail('EINVAL', 'DMA_MAP: neither readable nor writable');
     if (a.fd !== undefined && a.size > BigInt(MAX_DIRECT_MAP)) {
@@ -273,15 +276,28 @@ export class DmaSpace {
     while (pos < end) {
       const r = this.#regions[i];
       if (r === undefined || r.iova > pos) {
-        throw new DmaError('unmapped', iova, length, `DMA ${write ? 'write' : 'read'} of ${length} bytes at ${hex(iova)}: ${hex(pos)} is not mapped`);
+        throw new DmaError(
+          'unmapped',
+          iova,
+          length,
+          `DMA ${write ? 'write' : 'read'} of ${length} bytes at ${hex(iova)}: ${hex(pos)} is not mapped`,
+        );
       }
       if (write ? !r.writable : !r.readable) {
-        throw new DmaError('permission', iova, length,
-          `DMA ${write ? 'write' : 'read'} at ${hex(iova)}: the map at ${hex(r.iova)} is not ${write ? 'writable' : 'readable'}`);
+        throw new DmaError(
+          'permission',
+          iova,
+          length,
+          `DMA ${write ? 'write' : 'read'} at ${hex(iova)}: the map at ${hex(r.iova)} is not ${write ? 'writable' : 'readable'}`,
+        );
       }
       if (direct && !r.direct) {
-        throw new DmaError('needs-async', iova, length,
-          `synchronous DMA at ${hex(iova)}: the map at ${hex(r.iova)} has no file descriptor (use the asynchronous read/write)`);
+        throw new DmaError(
+          'needs-async',
+          iova,
+          length,
+          `synchronous DMA at ${hex(iova)}: the map at ${hex(r.iova)} has no file descriptor (use the asynchronous read/write)`,
+        );
       }
       const stop = r.end < end ? r.end : end;
       pieces.push({ region: r, regionOffset: Number(pos - r.iova), offset: Number(pos - iova), length: Number(stop - pos) });

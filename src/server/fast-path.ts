@@ -84,7 +84,8 @@ export class FastRegionPath {
     // Payload (the region codecs): count, region index, no wrap (a safe offset cannot wrap).
     if (f.count > host.maxDataXferSize || f.region >= PCI_NUM_REGIONS || !f.offsetSafe) return false;
     const read = f.command === Command.REGION_READ;
-    if (read ? length !== REGION_RW_DATA_OFFSET : f.command !== Command.REGION_WRITE || length !== REGION_RW_DATA_OFFSET + f.count) return false;
+    if (read ? length !== REGION_RW_DATA_OFFSET : f.command !== Command.REGION_WRITE || length !== REGION_RW_DATA_OFFSET + f.count)
+      return false;
 
     const { msgId, command, flags, region, offset, count } = f;
     const v = this.#accessViews(count);

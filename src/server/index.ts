@@ -4,7 +4,16 @@ export * from './model.js';
 export * from './errors.js';
 export { VirtualDevice, type VirtualDeviceOptions } from './device.js';
 export { DeviceDma, type DmaDirection, type DmaMapInfo } from './dma.js';
-export { DmaSpace, DmaRegion, MAX_DIRECT_MAP, type DmaHooks, type DmaLimits, type DmaMapArgs, type DmaPiece, type DmaTransport } from './dma-space.js';
+export {
+  DmaSpace,
+  DmaRegion,
+  MAX_DIRECT_MAP,
+  type DmaHooks,
+  type DmaLimits,
+  type DmaMapArgs,
+  type DmaPiece,
+  type DmaTransport,
+} from './dma-space.js';
 export { isServedDevice, type RegionDescription, type ServedDevice } from './served-device.js';
 export { Interrupts, isEventFd, type IrqInfoResult, type IrqMode, type IrqResult } from './irqs.js';
 export { ClientSession, type MessageTrace, type SessionLimits, type SessionState } from './session.js';

@@ -137,9 +137,8 @@ export class Interrupts {
     if (index === PCI_ERR_IRQ_INDEX && this.count(index) === 0) {
       throw fail('EINVAL', 'the ERR irq exists only on PCI Express functions');
     }
-    const flags = index === PCI_INTX_IRQ_INDEX
-      ? IRQ_INFO_EVENTFD | IRQ_INFO_MASKABLE | IRQ_INFO_AUTOMASKED
-      : IRQ_INFO_EVENTFD | IRQ_INFO_NORESIZE;
+    const flags =
+      index === PCI_INTX_IRQ_INDEX ? IRQ_INFO_EVENTFD | IRQ_INFO_MASKABLE | IRQ_INFO_AUTOMASKED : IRQ_INFO_EVENTFD | IRQ_INFO_NORESIZE;
     return { flags, count: this.count(index) };
   }
 
@@ -177,11 +176,13 @@ export class Interrupts {
         return this.#intxTriggerAction(req, efds, kept);
       case PCI_MSI_IRQ_INDEX:
       case PCI_MSIX_IRQ_INDEX:
-        if (req.action !== 'trigger') throw fail('ENOTTY', `SET_IRQS: ${req.action.toUpperCase()} is not supported for ${index === 1 ? 'MSI' : 'MSI-X'}`);
+        if (req.action !== 'trigger')
+          throw fail('ENOTTY', `SET_IRQS: ${req.action.toUpperCase()} is not supported for ${index === 1 ? 'MSI' : 'MSI-X'}`);
         return this.#msiTriggerAction(req, efds, kept);
       case PCI_ERR_IRQ_INDEX:
       case PCI_REQ_IRQ_INDEX:
-        if (req.action !== 'trigger') throw fail('ENOTTY', `SET_IRQS: ${req.action.toUpperCase()} is not supported for ${index === 3 ? 'ERR' : 'REQ'}`);
+        if (req.action !== 'trigger')
+          throw fail('ENOTTY', `SET_IRQS: ${req.action.toUpperCase()} is not supported for ${index === 3 ? 'ERR' : 'REQ'}`);
         return this.#singleTriggerAction(index, req, efds, kept);
       default:
         throw fail('ENOTTY', `SET_IRQS: index ${index}`);
@@ -209,13 +210,15 @@ export class Interrupts {
   // ---- INTx (vfio_pci_set_intx_mask / _unmask / _trigger)
 
   #intxMaskAction(req: SetIrqsRequest): void {
-    if (this.#mode !== 'intx' || req.start !== 0 || req.count !== 1) throw fail('EINVAL', 'SET_IRQS: INTx MASK needs INTx enabled, start 0, count 1');
+    if (this.#mode !== 'intx' || req.start !== 0 || req.count !== 1)
+      throw fail('EINVAL', 'SET_IRQS: INTx MASK needs INTx enabled, start 0, count 1');
     if (req.data === 'eventfd') throw fail('ENOTTY', 'SET_IRQS: INTx MASK with an eventfd is not supported');
     if (req.data === 'none' || req.bools![0]) this.#intxMask();
   }
 
   #intxUnmaskAction(req: SetIrqsRequest, efds: number[], kept: Set<number>): void {
-    if (this.#mode !== 'intx' || req.start !== 0 || req.count !== 1) throw fail('EINVAL', 'SET_IRQS: INTx UNMASK needs INTx enabled, start 0, count 1');
+    if (this.#mode !== 'intx' || req.start !== 0 || req.count !== 1)
+      throw fail('EINVAL', 'SET_IRQS: INTx UNMASK needs INTx enabled, start 0, count 1');
     if (req.data === 'none' || (req.data === 'bool' && req.bools![0])) {
       this.#intxUnmask();
     } else if (req.data === 'eventfd') {

@@ -187,9 +187,11 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
       throw new RangeError(`maxDataXferSize ${maxDataXferSize} is outside 8..64 MiB`);
     }
     const lingerUs = options.lingerUs ?? 0;
-    if (!Number.isSafeInteger(lingerUs) || lingerUs < 0 || lingerUs > 1_000_000) throw new RangeError(`lingerUs ${lingerUs} is outside 0..1000000`);
+    if (!Number.isSafeInteger(lingerUs) || lingerUs < 0 || lingerUs > 1_000_000)
+      throw new RangeError(`lingerUs ${lingerUs} is outside 0..1000000`);
     const maxMsgFds = options.maxMsgFds ?? 16;
-    if (!Number.isSafeInteger(maxMsgFds) || maxMsgFds < 1 || maxMsgFds > 253) throw new RangeError(`maxMsgFds ${maxMsgFds} is outside 1..253`);
+    if (!Number.isSafeInteger(maxMsgFds) || maxMsgFds < 1 || maxMsgFds > 253)
+      throw new RangeError(`maxMsgFds ${maxMsgFds} is outside 1..253`);
     this.limits = {
       maxDataXferSize,
       maxMsgFds,
@@ -393,9 +395,16 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
     const wait = async (p: Promise<void> | undefined, what: string): Promise<void> => {
       if (!p) return;
       const t = timeout(limit);
-      const r = await Promise.race([p.then(() => 'done' as const, () => 'done' as const), t.promise]);
+      const r = await Promise.race([
+        p.then(
+          () => 'done' as const,
+          () => 'done' as const,
+        ),
+        t.promise,
+      ]);
       t.cancel();
-      if (r === 'timeout') this.warn({ code: 'release-timeout', message: `${what} did not settle within ${limit} ms; releasing anyway`, client: session.id });
+      if (r === 'timeout')
+        this.warn({ code: 'release-timeout', message: `${what} did not settle within ${limit} ms; releasing anyway`, client: session.id });
     };
     try {
       await wait(session.idle(), 'the command in progress');

@@ -316,7 +316,11 @@ export class ClientSession {
   #enqueue(c: QueuedCommand): void {
     if (this.#queue.push(c, this.#limits.maxQueuedMessages)) return;
     for (const fd of c.m.fds) closeQuietly(fd);
-    this.#host.warn({ code: 'protocol', message: `connection ${this.id}: more than ${this.#limits.maxQueuedMessages} commands queued`, client: this.id });
+    this.#host.warn({
+      code: 'protocol',
+      message: `connection ${this.id}: more than ${this.#limits.maxQueuedMessages} commands queued`,
+      client: this.id,
+    });
     this.terminate('too many queued commands');
   }
 
@@ -412,12 +416,22 @@ export class ClientSession {
    */
   #answerError(msgId: number, command: number, flags: number, err: unknown): void {
     if (!(err instanceof VfioTsError) || err.errno === undefined) {
-      this.#host.warn({ code: 'model-error', message: `connection ${this.id}: ${commandName(command)} failed unexpectedly`, client: this.id, cause: err });
+      this.#host.warn({
+        code: 'model-error',
+        message: `connection ${this.id}: ${commandName(command)} failed unexpectedly`,
+        client: this.id,
+        cause: err,
+      });
     }
     if (this.#state === 'handshake' || err instanceof StreamError) this.#closeAfterReply = true;
     if (this.#state === 'closed') return;
     if ((flags & FLAG_TYPE_MASK) === MessageType.COMMAND && (flags & FLAG_NO_REPLY) !== 0 && !(err instanceof StreamError)) {
-      this.#host.warn({ code: 'no-reply-error', message: `connection ${this.id}: ${commandName(command)} (no reply wanted) failed: ${(err as Error)?.message}`, client: this.id, cause: err });
+      this.#host.warn({
+        code: 'no-reply-error',
+        message: `connection ${this.id}: ${commandName(command)} (no reply wanted) failed: ${(err as Error)?.message}`,
+        client: this.id,
+        cause: err,
+      });
       return;
     }
     const errno = err instanceof StreamError && err.reason === 'too-large' ? E2BIG : errnoForError(err);

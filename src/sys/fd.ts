@@ -100,5 +100,4 @@ export const IOR = (type: number | string, nr: number, size: number): number => 
 /** _IOW(type, nr, size): the kernel reads `size` bytes. */
 export const IOW = (type: number | string, nr: number, size: number): number => ioc(IOC_WRITE, type, nr, size);
 /** _IOWR(type, nr, size): both. */
-export const IOWR = (type: number | string, nr: number, size: number): number =>
-  ioc(IOC_READ | IOC_WRITE, type, nr, size);
+export const IOWR = (type: number | string, nr: number, size: number): number => ioc(IOC_READ | IOC_WRITE, type, nr, size);

@@ -73,11 +73,24 @@ export interface NativeAddon {
   /** Bytes received, 0 at end of stream, -1 if nothing is pending. */
   recvmsg(fd: number, buf: Bytes, offset: number | undefined, length: number | undefined, fdsOut?: Int32Array | null): number;
   sendAll(fd: number, buf: Bytes, offset: number | undefined, length: number | undefined, fds?: FdList, timeoutMs?: number): number;
-  recvSync(fd: number, buf: Bytes, offset: number | undefined, length: number | undefined, fdsOut?: Int32Array | null, timeoutMs?: number): number;
+  recvSync(
+    fd: number,
+    buf: Bytes,
+    offset: number | undefined,
+    length: number | undefined,
+    fdsOut?: Int32Array | null,
+    timeoutMs?: number,
+  ): number;
   transact(
     fd: number,
-    request: Bytes, requestOffset: number | undefined, requestLength: number | undefined, requestFds: FdList,
-    reply: Bytes, replyOffset: number | undefined, replyLength: number | undefined, replyFds: Int32Array | null | undefined,
+    request: Bytes,
+    requestOffset: number | undefined,
+    requestLength: number | undefined,
+    requestFds: FdList,
+    reply: Bytes,
+    replyOffset: number | undefined,
+    replyLength: number | undefined,
+    replyFds: Int32Array | null | undefined,
     timeoutMs?: number,
   ): number;
   peerCred(fd: number): PeerCred;

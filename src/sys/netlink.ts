@@ -9,7 +9,6 @@
 import { native } from './native.js';
 import { WatchedFd } from './watched-fd.js';
 
-
 /** Enough for any uevent (the kernel's UEVENT_BUFFER_SIZE is 2048 bytes of environment). */
 export const UEVENT_BUFFER_SIZE = 8192;
 

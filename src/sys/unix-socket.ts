@@ -212,8 +212,13 @@ export class UnixConnection extends EventEmitter {
    * fdsOut. Returns the byte count, 0 at end of stream; `receivedFds` tells
    * how many fds were stored.
    */
-  receiveSync(buffer: Uint8Array, offset = 0, length = buffer.byteLength - offset, fdsOut: Int32Array | null = null,
-    timeoutMs = -1): number {
+  receiveSync(
+    buffer: Uint8Array,
+    offset = 0,
+    length = buffer.byteLength - offset,
+    fdsOut: Int32Array | null = null,
+    timeoutMs = -1,
+  ): number {
     return native.recvSync(this.#live('recvmsg'), buffer, offset, length, fdsOut, timeoutMs);
   }
 
@@ -226,8 +231,14 @@ export class UnixConnection extends EventEmitter {
    * both halves and throws ETIMEDOUT; a late reply then still arrives on the
    * stream, so treat a timeout as losing the connection's framing.
    */
-  transact(request: Uint8Array, requestLength: number, requestFds: FdList, reply: Uint8Array,
-    replyFds: Int32Array | null, timeoutMs = -1): number {
+  transact(
+    request: Uint8Array,
+    requestLength: number,
+    requestFds: FdList,
+    reply: Uint8Array,
+    replyFds: Int32Array | null,
+    timeoutMs = -1,
+  ): number {
     const fd = this.#live('transact');
     if (this.#queue.length !== 0) {
       const deadline = deadlineOf(timeoutMs);

@@ -14,7 +14,11 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url)); // out/test/ar
 const DEPCRUISE = join(ROOT, 'node_modules', '.bin', 'depcruise');
 
 function cruise(cwd: string): { status: number | null; out: string } {
-  const r = spawnSync(DEPCRUISE, ['src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], { cwd, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(DEPCRUISE, ['src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -27,7 +31,10 @@ test('the layer check refuses an upward import, a sibling import and a cycle', {
   const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-layers-'));
   try {
     copyFileSync(join(ROOT, '.dependency-cruiser.cjs'), join(dir, '.dependency-cruiser.cjs'));
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true }, include: ['src'] }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true }, include: ['src'] }),
+    );
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
     const files: Record<string, string> = {
       'src/protocol/codec.ts': "import type { Backend } from '../kernel/backend.js';\nexport const codec = (b: Backend) => b;\n",

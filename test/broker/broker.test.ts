@@ -59,7 +59,7 @@ function withDevice<T>(fn: (d: Device) => T | Promise<T>): Promise<T> {
 
 eduDriverSuite('edu model through the broker', () => connectVfioUser(socket));
 
-test('broker: config space is the framework\'s view over the device\'s: BARs virtual, MSI enable only through SET_IRQS', () =>
+test("broker: config space is the framework's view over the device's: BARs virtual, MSI enable only through SET_IRQS", () =>
   withDevice((d) => {
     const cfg = d.config;
     assert.equal(cfg.read16(regs.PCI_VENDOR_ID), 0x1234);
@@ -84,14 +84,17 @@ test('broker: one owner at a time (EBUSY), and the next client gets a fresh devi
   const rel = broker!.clientEvents('released').length;
   try {
     first.config.write32(regs.PCI_BASE_ADDRESS_0, 0xfe000000);
-    assert.throws(() => connectVfioUser(socket), (e: Error & { code?: string }) => e.code === 'EBUSY');
+    assert.throws(
+      () => connectVfioUser(socket),
+      (e: Error & { code?: string }) => e.code === 'EBUSY',
+    );
     await broker!.waitFor(() => broker!.clientEvents('busy').length > 0, 'a busy event');
   } finally {
     first.close();
   }
   await released(rel + 1);
   await withDevice((d) => {
-    assert.equal(d.config.read32(regs.PCI_BASE_ADDRESS_0) >>> 0, 0, 'the previous owner\'s BAR programming is gone');
+    assert.equal(d.config.read32(regs.PCI_BASE_ADDRESS_0) >>> 0, 0, "the previous owner's BAR programming is gone");
     assert.ok(EduDriver.attach(d).isAlive());
   });
 });
@@ -118,7 +121,10 @@ test('broker: a map without a descriptor cannot reach an IOMMU: EINVAL', async (
   const rel = broker!.clientEvents('released').length;
   const d = connectVfioUser(socket, { dmaFds: false });
   try {
-    assert.throws(() => d.allocDma(4096), (e: Error & { code?: string }) => e.code === 'EINVAL');
+    assert.throws(
+      () => d.allocDma(4096),
+      (e: Error & { code?: string }) => e.code === 'EINVAL',
+    );
   } finally {
     d.close();
   }
@@ -133,7 +139,11 @@ test('broker: protected config bits: vendor/device and the capability pointer do
     const cap = cfg.read8(regs.PCI_CAPABILITY_LIST);
     cfg.write8(regs.PCI_CAPABILITY_LIST, 0x80);
     assert.equal(cfg.read8(regs.PCI_CAPABILITY_LIST), cap);
-    assert.throws(() => d.region(7).read32(4096), (e: Error & { code?: string }) => e.code === 'EINVAL', 'beyond config space');
+    assert.throws(
+      () => d.region(7).read32(4096),
+      (e: Error & { code?: string }) => e.code === 'EINVAL',
+      'beyond config space',
+    );
   }));
 
 test('broker: a client killed in the middle of DMA; the next client works', async () => {
@@ -144,7 +154,13 @@ test('broker: a client killed in the middle of DMA; the next client works', asyn
     child.once('exit', (code) => reject(new Error(`the DMA client exited (${code}) before it ran`)));
   });
   child.kill('SIGKILL');
-  await broker!.waitFor((e) => e.event === 'client' && (e.client as { type: string; pid: number }).type === 'released' && (e.client as { pid: number }).pid === child.pid, 'the killed client\'s release');
+  await broker!.waitFor(
+    (e) =>
+      e.event === 'client' &&
+      (e.client as { type: string; pid: number }).type === 'released' &&
+      (e.client as { pid: number }).pid === child.pid,
+    "the killed client's release",
+  );
   await withDevice(async (d) => {
     const e = EduDriver.attach(d);
     const data = new Uint8Array(1024).map((_, i) => i & 0xff);
@@ -170,15 +186,24 @@ test('broker: a peer not on the allow-list is refused at accept', async () => {
 test('broker: per-client DMA limits (count and bytes)', async () => {
   const s3 = join(dir, 'limits.sock');
   const edu3 = await serveEduInChild();
-  const b3 = await startBroker(['--upstream', edu3.path, '--socket', s3, '--allow-uid', String(uid), '--max-dma-maps', '2', '--max-dma-bytes', '16384'], s3);
+  const b3 = await startBroker(
+    ['--upstream', edu3.path, '--socket', s3, '--allow-uid', String(uid), '--max-dma-maps', '2', '--max-dma-bytes', '16384'],
+    s3,
+  );
   try {
     const d = connectVfioUser(s3);
     try {
       const a = d.allocDma(4096);
       d.allocDma(4096);
-      assert.throws(() => d.allocDma(4096), (e: Error & { code?: string }) => e.code === 'ENOSPC');
+      assert.throws(
+        () => d.allocDma(4096),
+        (e: Error & { code?: string }) => e.code === 'ENOSPC',
+      );
       a.free();
-      assert.throws(() => d.allocDma(16384), (e: Error & { code?: string }) => e.code === 'ENOMEM');
+      assert.throws(
+        () => d.allocDma(16384),
+        (e: Error & { code?: string }) => e.code === 'ENOMEM',
+      );
       d.allocDma(8192);
     } finally {
       d.close();
@@ -201,7 +226,10 @@ test('broker: the device going away reaches the owner as unplug (REQ); after the
     assert.equal(((await unplug) as { reason: string }).reason, 'request');
     await b4.waitFor((e) => e.event === 'revoked', 'the revocation');
     await closed; // the broker closed the connection
-    assert.throws(() => connectVfioUser(s4), (e: Error & { code?: string }) => e.code === 'ENODEV');
+    assert.throws(
+      () => connectVfioUser(s4),
+      (e: Error & { code?: string }) => e.code === 'ENODEV',
+    );
   } finally {
     await b4.stop();
   }

@@ -19,7 +19,10 @@ class MemoryBackend implements DeviceBackend {
   readonly kind = 'memory';
   readonly name = 'memory-device';
   readonly config = createConfigSpace({
-    vendorId: 0x1234, deviceId: 0x5678, classCode: 0xff0000, interruptPin: 1,
+    vendorId: 0x1234,
+    deviceId: 0x5678,
+    classCode: 0xff0000,
+    interruptPin: 1,
     bars: [{ kind: 'mem32', size: 4096 }],
     capabilities: [{ id: 'msi', vectors: 1 }],
   });
@@ -54,13 +57,20 @@ class MemoryBackend implements DeviceBackend {
     return { ranges: [{ start: 0n, end: (1n << 48n) - 1n }], pageSizes: 4096n };
   }
   dmaMap(memory: DmaMemory, iova: bigint, access: DmaAccess): void {
-    this.calls.push(`map ${iova.toString(16)}+${memory.size} ${access.read ? 'r' : ''}${access.write ? 'w' : ''} addr:${memory.address !== 0n}`);
+    this.calls.push(
+      `map ${iova.toString(16)}+${memory.size} ${access.read ? 'r' : ''}${access.write ? 'w' : ''} addr:${memory.address !== 0n}`,
+    );
   }
   dmaUnmap(iova: bigint, size: number): void {
     this.calls.push(`unmap ${iova.toString(16)}+${size}`);
   }
   setIrqs(index: number, action: IrqAction, start: number, data: IrqData): void {
-    const what = data.kind === 'eventfd' ? `eventfd x${data.fds.length}` : data.kind === 'bool' ? `bool x${data.values.length}` : `none x${data.count}`;
+    const what =
+      data.kind === 'eventfd'
+        ? `eventfd x${data.fds.length}`
+        : data.kind === 'bool'
+          ? `bool x${data.values.length}`
+          : `none x${data.count}`;
     this.calls.push(`irqs ${index} ${action} ${start} ${what}`);
   }
   reset(): void {
@@ -84,7 +94,7 @@ function opened(): { dev: BrokeredDevice; backends: MemoryBackend[] } {
 
 const OWNER = { id: 1, pid: 1, uid: 1000, gid: 1000 };
 
-test('brokered device: config space is the framework\'s over the device\'s; BAR access reaches the device; ranges checked', () => {
+test("brokered device: config space is the framework's over the device's; BAR access reaches the device; ranges checked", () => {
   const { dev, backends } = opened();
   const b = backends[0]!;
   const r = new Uint8Array(4);
@@ -92,7 +102,7 @@ test('brokered device: config space is the framework\'s over the device\'s; BAR 
   assert.deepEqual([...r], [0x34, 0x12, 0x78, 0x56]);
   dev.regionWrite(7, regs.PCI_BASE_ADDRESS_0, Uint8Array.of(0xff, 0xff, 0xff, 0xff));
   dev.regionRead(7, regs.PCI_BASE_ADDRESS_0, r);
-  assert.deepEqual([...r], [0, 0xf0, 0xff, 0xff], 'BAR0 sizes as 4 KiB in the broker\'s shadow');
+  assert.deepEqual([...r], [0, 0xf0, 0xff, 0xff], "BAR0 sizes as 4 KiB in the broker's shadow");
   assert.ok(!b.calls.some((c) => c === `write 7@${regs.PCI_BASE_ADDRESS_0}`), 'a BAR write never reaches the device');
   dev.regionWrite(0, 8, Uint8Array.of(1, 2));
   assert.deepEqual([...b.bar0.subarray(8, 10)], [1, 2]);
@@ -105,7 +115,7 @@ test('brokered device: config space is the framework\'s over the device\'s; BAR 
   assert.throws(() => dev.regionRead(7, 0, r), { code: 'ENODEV' });
 });
 
-test('brokered device: SET_IRQS goes to the device with the client\'s eventfds (which the broker then closes); MSI enable is mirrored; REQ stays here', () => {
+test("brokered device: SET_IRQS goes to the device with the client's eventfds (which the broker then closes); MSI enable is mirrored; REQ stays here", () => {
   const { dev, backends } = opened();
   const b = backends[0]!;
   const efd = EventFd.create();
@@ -123,14 +133,17 @@ test('brokered device: SET_IRQS goes to the device with the client\'s eventfds (
   const reqFds = [req.fd];
   const before = b.calls.length;
   dev.setIrqs({ ...irqReq(4, 'eventfd', 1), eventfds: reqFds }, reqFds);
-  assert.ok(!b.calls.slice(before).some((c) => c.startsWith('irqs 4 ')), 'the client\'s REQ is not bound on the device (the broker\'s own is)');
+  assert.ok(
+    !b.calls.slice(before).some((c) => c.startsWith('irqs 4 ')),
+    "the client's REQ is not bound on the device (the broker's own is)",
+  );
   assert.ok(b.calls.slice(0, before).includes('irqs 4 trigger 0 eventfd x1'), 'the broker bound its own REQ at open');
   assert.ok(dev.requestRelease());
   assert.throws(() => dev.setIrqs({ ...irqReq(4, 'none', 1), action: 'mask' }, []), { code: 'EINVAL' });
   dev.close(); // closes the kept REQ eventfd too
 });
 
-test('brokered device: DMA maps become device maps of the broker\'s mapping; a map without a descriptor is refused; unmaps follow', () => {
+test("brokered device: DMA maps become device maps of the broker's mapping; a map without a descriptor is refused; unmaps follow", () => {
   const { dev, backends } = opened();
   const b = backends[0]!;
   const space = new DmaSpace({ maxMaps: 8, maxBytes: 1n << 30n, pageSize: PAGE_SIZE }, dev.dmaHooks);

@@ -65,13 +65,19 @@ async function attacks(): Promise<void> {
   const dev = connectVfioUser(socket);
   try {
     // A second client while this one owns the device.
-    assert.equal(code(() => connectVfioUser(socket)), 'EBUSY');
+    assert.equal(
+      code(() => connectVfioUser(socket)),
+      'EBUSY',
+    );
     say('second-client-refused');
 
     // DMA: the broker maps only memory the client can share, as the client may use it.
     const fd = openSync(process.execPath, 'r'); // the node binary: readable, not writable, by this user
     try {
-      assert.equal(code(() => dev.backend.dmaMap({ fd, fdOffset: 0, address: 0n, size: 4096 }, 0x100000n, { read: true, write: true })), 'EACCES');
+      assert.equal(
+        code(() => dev.backend.dmaMap({ fd, fdOffset: 0, address: 0n, size: 4096 }, 0x100000n, { read: true, write: true })),
+        'EACCES',
+      );
     } finally {
       closeSync(fd);
     }
@@ -88,7 +94,10 @@ async function attacks(): Promise<void> {
     assert.equal(cfg.read8(msi), regs.PCI_CAP_ID_MSI);
     cfg.write16(msi + regs.PCI_MSI_FLAGS, cfg.read16(msi + regs.PCI_MSI_FLAGS) | regs.PCI_MSI_FLAGS_ENABLE);
     assert.equal(cfg.read16(msi + regs.PCI_MSI_FLAGS) & regs.PCI_MSI_FLAGS_ENABLE, 0, 'MSI enable is not a config write');
-    assert.equal(code(() => dev.region(7).read32(dev.regionInfo(7).size)), 'EINVAL');
+    assert.equal(
+      code(() => dev.region(7).read32(dev.regionInfo(7).size)),
+      'EINVAL',
+    );
     // The device still works, through the "relocated" BAR.
     const edu = EduDriver.attach(dev);
     assert.ok(edu.isAlive());
@@ -105,7 +114,10 @@ async function attacks(): Promise<void> {
 async function fdless(): Promise<void> {
   const dev = connectVfioUser(socket, { dmaFds: false });
   try {
-    assert.equal(code(() => dev.allocDma(4096)), 'EINVAL');
+    assert.equal(
+      code(() => dev.allocDma(4096)),
+      'EINVAL',
+    );
     say('dma-without-fd-refused');
   } finally {
     dev.close();

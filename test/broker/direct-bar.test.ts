@@ -15,13 +15,25 @@ test('direct BAR: the areas offered leave out every page the MSI-X table and PBA
   const P = PAGE_SIZE;
   assert.deepEqual(areasOutside(4 * P, []), [{ offset: 0, size: 4 * P }]);
   // Table at 2P (65 entries -> 1040 bytes), PBA at 3P: pages 2 and 3 go.
-  assert.deepEqual(areasOutside(4 * P, [{ start: 2 * P, end: 2 * P + 1040 }, { start: 3 * P, end: 3 * P + 16 }]), [{ offset: 0, size: 2 * P }]);
+  assert.deepEqual(
+    areasOutside(4 * P, [
+      { start: 2 * P, end: 2 * P + 1040 },
+      { start: 3 * P, end: 3 * P + 16 },
+    ]),
+    [{ offset: 0, size: 2 * P }],
+  );
   // A table straddling a page boundary takes both pages; holes in any order.
-  assert.deepEqual(areasOutside(8 * P, [{ start: 6 * P, end: 6 * P + 8 }, { start: P + 100, end: 2 * P + 1 }]), [
-    { offset: 0, size: P },
-    { offset: 3 * P, size: 3 * P },
-    { offset: 7 * P, size: P },
-  ]);
+  assert.deepEqual(
+    areasOutside(8 * P, [
+      { start: 6 * P, end: 6 * P + 8 },
+      { start: P + 100, end: 2 * P + 1 },
+    ]),
+    [
+      { offset: 0, size: P },
+      { offset: 3 * P, size: 3 * P },
+      { offset: 7 * P, size: P },
+    ],
+  );
   assert.deepEqual(areasOutside(P, [{ start: 0, end: 16 }]), []);
 });
 

@@ -6,4 +6,6 @@ import { connectVfioUser } from '../../src/client/vfio-user/backend.js';
 import { eduDriverSuite } from '../edu/edu-driver.suite.js';
 
 const socket = process.env.VFIO_TS_BROKER_SOCKET;
-eduDriverSuite('QEMU edu through the broker', () => connectVfioUser(socket!), { skip: socket ? false : 'VFIO_TS_BROKER_SOCKET is not set' });
+eduDriverSuite('QEMU edu through the broker', () => connectVfioUser(socket!), {
+  skip: socket ? false : 'VFIO_TS_BROKER_SOCKET is not set',
+});

@@ -23,12 +23,14 @@ function code(fn: () => unknown): string | undefined {
 }
 
 test('broker config: a valid file gives one entry per device', () => {
-  const c = parseBrokerConfig(JSON.stringify({
-    devices: [
-      { bdf: '0000:01:00.0', socket: '/run/a.sock', allowUids: [1000], graceMs: 100, socketMode: '0660' },
-      { upstream: '/run/model.sock', socket: '/run/b.sock', allowGids: [100], maxDmaMaps: 8, maxDmaBytes: 65536, lingerUs: 0 },
-    ],
-  }));
+  const c = parseBrokerConfig(
+    JSON.stringify({
+      devices: [
+        { bdf: '0000:01:00.0', socket: '/run/a.sock', allowUids: [1000], graceMs: 100, socketMode: '0660' },
+        { upstream: '/run/model.sock', socket: '/run/b.sock', allowGids: [100], maxDmaMaps: 8, maxDmaBytes: 65536, lingerUs: 0 },
+      ],
+    }),
+  );
   assert.deepEqual(c, [
     { bdf: '0000:01:00.0', socket: '/run/a.sock', allowUids: [1000], graceMs: 100, socketMode: 0o660 },
     { upstream: '/run/model.sock', socket: '/run/b.sock', allowGids: [100], maxDmaMaps: 8, maxDmaBytes: 65536, lingerUs: 0 },
@@ -52,7 +54,15 @@ test('broker config: every mistake is an EINVAL naming the place', () => {
     [{ devices: [{ bdf: 'x', socket: '/a', lingerUs: -1 }] }, /lingerUs: microseconds in 0\.\.1000000/],
     [{ devices: [{ bdf: 'x', socket: '/a', lingerUs: 2_000_000 }] }, /lingerUs/],
     [{ devices: [{ bdf: 'x', socket: '/a', colour: 'red' }] }, /unknown key "colour"/],
-    [{ devices: [{ bdf: 'x', socket: '/a' }, { bdf: 'y', socket: '/a' }] }, /devices\[1\]\.socket: \/a is used twice/],
+    [
+      {
+        devices: [
+          { bdf: 'x', socket: '/a' },
+          { bdf: 'y', socket: '/a' },
+        ],
+      },
+      /devices\[1\]\.socket: \/a is used twice/,
+    ],
   ];
   for (const [doc, re] of bad) {
     const c = code(() => parseBrokerConfig(JSON.stringify(doc)));

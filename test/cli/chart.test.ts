@@ -9,8 +9,19 @@ const rows: BenchResults = {
   socket: [
     { name: 'config-read32', median_ns: 9000, p99_ns: 15000, base_median_ns: 7000, base_p99_ns: 9000, ratio: 9000 / 7000 },
     {
-      name: 'bar-write32', median_ns: 8000, p99_ns: 12000, base_median_ns: 7000, base_p99_ns: 9000, ratio: 8000 / 7000,
-      ratio_min: 1.1, ratio_max: 1.25, rounds: 9, cpu_ns: 16000, client_cpu_ns: 7000, server_cpu_ns: 9000, base_cpu_ns: 8000,
+      name: 'bar-write32',
+      median_ns: 8000,
+      p99_ns: 12000,
+      base_median_ns: 7000,
+      base_p99_ns: 9000,
+      ratio: 8000 / 7000,
+      ratio_min: 1.1,
+      ratio_max: 1.25,
+      rounds: 9,
+      cpu_ns: 16000,
+      client_cpu_ns: 7000,
+      server_cpu_ns: 9000,
+      base_cpu_ns: 8000,
     },
     { name: 'read-1m<&>', median_ns: 400000, p99_ns: 500000, base_median_ns: 200000, base_p99_ns: 250000, ratio: 2 },
   ],
@@ -57,7 +68,8 @@ test('chart: a well-formed SVG with a bar per case and workload, the 1.5x target
   assert.equal((svg.match(/class="bar over"/g) ?? []).length, 1, 'the case above target is marked');
   assert.match(svg, /class="target"/);
   assert.match(svg, /target 1\.5x/);
-  for (const n of ['config-read32', 'bar-write32', 'read-1m&lt;&amp;&gt;', 'randread-4k-qd32', 'seqwrite-128k-qd8']) assert.ok(svg.includes(n), n);
+  for (const n of ['config-read32', 'bar-write32', 'read-1m&lt;&amp;&gt;', 'randread-4k-qd32', 'seqwrite-128k-qd8'])
+    assert.ok(svg.includes(n), n);
   assert.match(svg, /1\.29x/);
   assert.match(svg, /412\.3k/);
 });
@@ -65,7 +77,10 @@ test('chart: a well-formed SVG with a bar per case and workload, the 1.5x target
 test('chart: the markdown tables of the same rows', () => {
   const md = benchMarkdown(rows);
   assert.match(md, /\| config-read32 \| 9\.0 us \| 15\.0 us \| 7\.0 us \| 9\.0 us \| 1\.29x \| - \| - \| - \| - \|/);
-  assert.match(md, /\| bar-write32 \| 8\.0 us \| 12\.0 us \| 7\.0 us \| 9\.0 us \| 1\.14x \| 1\.10-1\.25 \| 16\.0 us \(7\.0 us \+ 9\.0 us\) \| 8\.0 us \| 2\.00x \|/);
+  assert.match(
+    md,
+    /\| bar-write32 \| 8\.0 us \| 12\.0 us \| 7\.0 us \| 9\.0 us \| 1\.14x \| 1\.10-1\.25 \| 16\.0 us \(7\.0 us \+ 9\.0 us\) \| 8\.0 us \| 2\.00x \|/,
+  );
   assert.match(md, /\| randread-4k-qd32 \| 412,345 \|/);
   assert.match(md, /83% of memcpy/);
 });

@@ -81,9 +81,16 @@ test('errors for people: no such socket, not a vfio-user peer, a busy device, ba
     const child = await startServerChild('edu', socket);
     try {
       // Hold the device from a second process, then ask lspci.
-      const holder = spawn(process.execPath, ['--input-type=module', '-e',
-        `import { connectVfioUser } from ${JSON.stringify(new URL('../../src/client/vfio-user/backend.js', import.meta.url).href)};
-         const d = connectVfioUser(${JSON.stringify(socket)}); process.stdout.write('held\\n'); setTimeout(() => d.close(), 30000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const holder = spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import { connectVfioUser } from ${JSON.stringify(new URL('../../src/client/vfio-user/backend.js', import.meta.url).href)};
+         const d = connectVfioUser(${JSON.stringify(socket)}); process.stdout.write('held\\n'); setTimeout(() => d.close(), 30000);`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       await new Promise((r) => holder.stdout!.once('data', r));
       const busy = run(['lspci', socket]);
       holder.kill();

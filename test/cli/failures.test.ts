@@ -38,7 +38,10 @@ test('trace of a stream carrying lines it cannot render (a hello without a devic
   const peer = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     await new Promise((r) => peer.stdout!.once('data', r));
-    const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)), 'trace', tsock], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)), 'trace', tsock], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /unreadable trace line: \{"type":"hello"\}/);
     assert.match(r.stdout, /unreadable trace line: not json/);
@@ -65,8 +68,10 @@ test('unbind refuses a device bound to another driver (saying which), unless for
     m.addDevice({ bdf: '0000:00:04.0', group: 1, driver: 'vfio-pci' });
     const devFile = (bdf: string, f: string): string => join(m.paths.sys, 'devices', 'pci0000:00', bdf, f);
     const unbindFile = join(m.paths.sys, 'bus', 'pci', 'drivers', 'nvme', 'unbind');
-    assert.throws(() => unbind('0000:00:06.0', { paths: m.paths }), (e: Error & { code?: string }) =>
-      e.code === 'EBUSY' && /0000:00:06\.0 is bound to nvme, not to vfio-pci: refusing/.test(e.message));
+    assert.throws(
+      () => unbind('0000:00:06.0', { paths: m.paths }),
+      (e: Error & { code?: string }) => e.code === 'EBUSY' && /0000:00:06\.0 is bound to nvme, not to vfio-pci: refusing/.test(e.message),
+    );
     assert.equal(readFileSync(devFile('0000:00:06.0', 'driver_override'), 'utf8'), '(null)\n', 'nothing was written');
     assert.equal(readFileSync(unbindFile, 'utf8'), '');
     const forced = unbind('0000:00:06.0', { paths: m.paths, force: true });

@@ -15,7 +15,11 @@ export interface Ran {
 }
 
 export function run(args: string[], options: { timeout?: number; env?: NodeJS.ProcessEnv } = {}): Ran {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: options.timeout ?? 60_000, ...(options.env ? { env: options.env } : {}) });
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    timeout: options.timeout ?? 60_000,
+    ...(options.env ? { env: options.env } : {}),
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -38,7 +42,9 @@ export function runDetached(args: string[], env?: NodeJS.ProcessEnv): Detached {
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     output: () => out,

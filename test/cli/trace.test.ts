@@ -78,21 +78,52 @@ test('trace: serve streams decoded traffic on <socket>.trace; JSON lines and the
     dev.close();
 
     await until('the disconnect in both traces', () => json.out().includes('"disconnect"') && human.out().includes('client disconnect'));
-    const events = json.out().trim().split('\n').map((l) => JSON.parse(l) as TraceEvent);
+    const events = json
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as TraceEvent);
     const hello = events[0]!;
     assert.equal(hello.type, 'hello');
     assert.deepEqual(hello.type === 'hello' && hello.capabilities.map((c) => [c.id, c.offset]), [[0x05, 0x40]]);
     const find = (pred: (e: TraceEvent & Record<string, unknown>) => boolean): TraceEvent | undefined =>
       events.find((e) => pred(e as TraceEvent & Record<string, unknown>));
-    assert.ok(find((e) => e.type === 'client' && e['event'] === 'connect'), 'client connect');
-    assert.ok(find((e) => e.type === 'config' && e['op'] === 'write' && e['offset'] === 4 && e['value'] === '0x0006'), 'COMMAND write');
-    assert.ok(find((e) => e.type === 'region' && e['regionName'] === 'BAR0' && e['op'] === 'write' && e['value'] === '0x12345678'), 'BAR0 write');
-    assert.ok(find((e) => e.type === 'region' && e['regionName'] === 'BAR0' && e['op'] === 'read' && e['value'] === '0xedcba987'), 'BAR0 read with its value');
-    assert.ok(find((e) => e.type === 'dma_map' && e['fd'] === true && e['size'] === '0x1000'), 'DMA_MAP');
-    assert.ok(find((e) => e.type === 'set_irqs' && e['irq'] === 'MSI' && e['data'] === 'eventfd'), 'SET_IRQS MSI');
-    assert.ok(find((e) => e.type === 'reset'), 'DEVICE_RESET');
-    assert.ok(find((e) => e.type === 'dma_unmap'), 'DMA_UNMAP at close');
-    assert.ok(find((e) => typeof e['errno'] === 'string'), 'an error reply with its errno');
+    assert.ok(
+      find((e) => e.type === 'client' && e['event'] === 'connect'),
+      'client connect',
+    );
+    assert.ok(
+      find((e) => e.type === 'config' && e['op'] === 'write' && e['offset'] === 4 && e['value'] === '0x0006'),
+      'COMMAND write',
+    );
+    assert.ok(
+      find((e) => e.type === 'region' && e['regionName'] === 'BAR0' && e['op'] === 'write' && e['value'] === '0x12345678'),
+      'BAR0 write',
+    );
+    assert.ok(
+      find((e) => e.type === 'region' && e['regionName'] === 'BAR0' && e['op'] === 'read' && e['value'] === '0xedcba987'),
+      'BAR0 read with its value',
+    );
+    assert.ok(
+      find((e) => e.type === 'dma_map' && e['fd'] === true && e['size'] === '0x1000'),
+      'DMA_MAP',
+    );
+    assert.ok(
+      find((e) => e.type === 'set_irqs' && e['irq'] === 'MSI' && e['data'] === 'eventfd'),
+      'SET_IRQS MSI',
+    );
+    assert.ok(
+      find((e) => e.type === 'reset'),
+      'DEVICE_RESET',
+    );
+    assert.ok(
+      find((e) => e.type === 'dma_unmap'),
+      'DMA_UNMAP at close',
+    );
+    assert.ok(
+      find((e) => typeof e['errno'] === 'string'),
+      'an error reply with its errno',
+    );
 
     const text = human.out();
     assert.match(text, /config write 0x04 COMMAND = 0x0006 \(MEMORY MASTER\)/);
@@ -188,11 +219,35 @@ test('trace decoder: commands decoded by the protocol codecs, replies joined, ma
   };
   assert.deepEqual(decoder.decode(t('in', encodeRegionReadRequest(5, 7, 4, 2)), 1), [], 'a command waits for its reply');
   const [read] = decoder.decode(t('out', encodeRegionReadReply(5, 7, 4, Uint8Array.of(0x06, 0x00))), 2);
-  assert.deepEqual(read, { type: 'config', time: 2, client: 1, msgId: 5, op: 'read', region: 7, regionName: 'config', offset: 4, size: 2, value: '0x0006' });
+  assert.deepEqual(read, {
+    type: 'config',
+    time: 2,
+    client: 1,
+    msgId: 5,
+    op: 'read',
+    region: 7,
+    regionName: 'config',
+    offset: 4,
+    size: 2,
+    value: '0x0006',
+  });
 
-  const multi = encodeRegionWriteMultiRequest(6, [{ region: 0, offset: 8, data: Uint8Array.of(1, 2, 3, 4) }, { region: 7, offset: 4, data: Uint8Array.of(6, 0) }], FLAG_NO_REPLY);
+  const multi = encodeRegionWriteMultiRequest(
+    6,
+    [
+      { region: 0, offset: 8, data: Uint8Array.of(1, 2, 3, 4) },
+      { region: 7, offset: 4, data: Uint8Array.of(6, 0) },
+    ],
+    FLAG_NO_REPLY,
+  );
   const writes = decoder.decode(t('in', multi), 3);
-  assert.deepEqual(writes.map((e) => [e.type, 'value' in e ? e.value : undefined]), [['region', '0x04030201'], ['config', '0x0006']]);
+  assert.deepEqual(
+    writes.map((e) => [e.type, 'value' in e ? e.value : undefined]),
+    [
+      ['region', '0x04030201'],
+      ['config', '0x0006'],
+    ],
+  );
 
   const unmap = encodeDmaUnmapRequest(7, { flags: DMA_UNMAP_FLAG_ALL, address: 0, size: 0 });
   decoder.decode(t('in', unmap), 4);

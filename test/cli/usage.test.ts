@@ -76,7 +76,12 @@ test('option values: sizes with binary suffixes, modes up to 0777, users and gro
   assert.equal(bytes('64M', '--size'), 64 * 2 ** 20);
   assert.equal(bytes('4k', '--size'), 4096);
   assert.equal(bytes('1048576', '--size'), 1048576);
-  for (const bad of ['1e6', '1.5G', '0x100', '', '-1', '1P', 'G']) assert.throws(() => bytes(bad, '--size'), (e) => e instanceof UsageError && /--size/.test(e.message), bad);
+  for (const bad of ['1e6', '1.5G', '0x100', '', '-1', '1P', 'G'])
+    assert.throws(
+      () => bytes(bad, '--size'),
+      (e) => e instanceof UsageError && /--size/.test(e.message),
+      bad,
+    );
   assert.equal(socketMode('0660', '--mode'), 0o660);
   assert.equal(socketMode('777', '--mode'), 0o777);
   for (const bad of ['7777', '4755', '999', '66', 'rw']) assert.throws(() => socketMode(bad, '--mode'), UsageError, bad);

@@ -17,17 +17,30 @@ test('watch: a "present" line per device of sysfs, with ids and driver, before a
     const ac = new AbortController();
     ac.abort();
     assert.equal(await watch(undefined, { paths: m.paths, write: (l) => lines.push(l), signal: ac.signal }), 0);
-    assert.deepEqual(lines.map((l) => l.replace(/^\S+ /, '')), [
-      'present 0000:00:04.0 1234:11e8 driver vfio-pci (vfio)',
-      'present 0000:00:06.0 8086:0a54 driver nvme',
-      'present 0000:00:08.0 1234:11e8',
-    ]);
+    assert.deepEqual(
+      lines.map((l) => l.replace(/^\S+ /, '')),
+      [
+        'present 0000:00:04.0 1234:11e8 driver vfio-pci (vfio)',
+        'present 0000:00:06.0 8086:0a54 driver nvme',
+        'present 0000:00:08.0 1234:11e8',
+      ],
+    );
     const json: string[] = [];
     await watch('00:06.0', { paths: m.paths, json: true, write: (l) => json.push(l), signal: ac.signal });
     assert.equal(json.length, 1);
-    assert.deepEqual({ ...JSON.parse(json[0]!), time: undefined }, {
-      time: undefined, event: 'present', bdf: '0000:00:06.0', vendor: '8086', device: '0a54', driver: 'nvme', isVfio: false, seqnum: null,
-    });
+    assert.deepEqual(
+      { ...JSON.parse(json[0]!), time: undefined },
+      {
+        time: undefined,
+        event: 'present',
+        bdf: '0000:00:06.0',
+        vendor: '8086',
+        device: '0a54',
+        driver: 'nvme',
+        isVfio: false,
+        seqnum: null,
+      },
+    );
     assert.deepEqual(presentDevices(resolvePaths({ sys: '/nonexistent' }), null), [], 'no PCI bus: nothing present');
   } finally {
     m.cleanup();

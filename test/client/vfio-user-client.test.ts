@@ -60,7 +60,7 @@ describe('vfio-user client against the server', () => {
     // BAR sizing through the engine: all ones, read back the size mask.
     const saved = dev.config.read32(0x10);
     dev.config.write32(0x10, 0xffffffff);
-    assert.equal(dev.config.read32(0x10), (~(4096 - 1) >>> 0));
+    assert.equal(dev.config.read32(0x10), ~(4096 - 1) >>> 0);
     dev.config.write32(0x10, saved);
   });
 
@@ -321,7 +321,10 @@ describe('ownership and failures', () => {
     enable(dev);
     srv.child.kill('SIGKILL');
     await new Promise((r) => srv.child.once('exit', r));
-    assert.throws(() => dev.bar(0).read32(REG.ID), (err: Error & { code?: string }) => ['ECONNRESET', 'EPIPE', 'ENODEV', 'ENOTCONN'].includes(err.code!));
+    assert.throws(
+      () => dev.bar(0).read32(REG.ID),
+      (err: Error & { code?: string }) => ['ECONNRESET', 'EPIPE', 'ENODEV', 'ENOTCONN'].includes(err.code!),
+    );
     const reason = await closed;
     assert.ok(reason instanceof Error);
     assert.equal(dev.closed, true);
@@ -354,7 +357,10 @@ describe('ownership and failures', () => {
   test('connecting to nothing, or to something that is not a socket, says so', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-none-'));
     try {
-      assert.throws(() => connectVfioUser(join(dir, 'absent.sock')), (e: Error & { code?: string }) => e.code === 'ENOENT' && /server running/.test(e.message));
+      assert.throws(
+        () => connectVfioUser(join(dir, 'absent.sock')),
+        (e: Error & { code?: string }) => e.code === 'ENOENT' && /server running/.test(e.message),
+      );
       writeFileSync(join(dir, 'file'), 'x');
       assert.throws(() => connectVfioUser(join(dir, 'file')), { code: 'ECONNREFUSED' });
     } finally {

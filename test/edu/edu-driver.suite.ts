@@ -117,7 +117,7 @@ export function eduDriverSuite(label: string, open: () => Device, options: EduSu
     }
   });
 
-  t('DMA round trip through edu\'s buffer, polled; nothing written past the count', async (edu) => {
+  t("DMA round trip through edu's buffer, polled; nothing written past the count", async (edu) => {
     const src = edu.device.allocDma(4096, { limit: EDU_DMA_LIMIT, access: { read: true, write: false } });
     const dst = edu.device.allocDma(4096, { limit: EDU_DMA_LIMIT });
     try {
@@ -127,7 +127,10 @@ export function eduDriverSuite(label: string, open: () => Device, options: EduSu
       await edu.dmaToDevice(src, SAFE_COUNT, { eduOffset: SAFE_OFFSET });
       await edu.dmaFromDevice(dst, SAFE_COUNT, { eduOffset: SAFE_OFFSET });
       assert.deepEqual(Buffer.from(dst.bytes.subarray(0, SAFE_COUNT)), Buffer.from(src.bytes.subarray(0, SAFE_COUNT)));
-      assert.ok(dst.bytes.subarray(SAFE_COUNT).every((b) => b === 0xee), 'nothing beyond the count');
+      assert.ok(
+        dst.bytes.subarray(SAFE_COUNT).every((b) => b === 0xee),
+        'nothing beyond the count',
+      );
       // Offsets on both sides.
       dst.bytes.fill(0);
       await edu.dmaFromDevice(dst, 100, { eduOffset: SAFE_OFFSET + 10, bufferOffset: 200 });
@@ -164,7 +167,7 @@ export function eduDriverSuite(label: string, open: () => Device, options: EduSu
     }
   });
 
-  t('reset where the device offers one (QEMU\'s edu does not: ENOTSUP)', async (edu) => {
+  t("reset where the device offers one (QEMU's edu does not: ENOTSUP)", async (edu) => {
     edu.isAlive(0x1234);
     if (!edu.canReset) {
       assert.throws(() => edu.reset(), { code: 'ENOTSUP' });

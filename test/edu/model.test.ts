@@ -170,7 +170,8 @@ test('identification, liveness (power-on 0, then ~value), unknown registers read
   assert.equal(r.r32(EduReg.LIVENESS), 0xedcba987);
   r.w32(EduReg.ID, 0);
   assert.equal(r.r32(EduReg.ID), EDU_ID_VALUE, 'read-only');
-  for (const off of [0x0c, 0x10, 0x28, 0x84, 0x8c, 0x9c, 0xa0, 0x1000, 0xffffc]) assert.equal(r.r32(off), 0xffffffff, `0x${off.toString(16)}`);
+  for (const off of [0x0c, 0x10, 0x28, 0x84, 0x8c, 0x9c, 0xa0, 0x1000, 0xffffc])
+    assert.equal(r.r32(off), 0xffffffff, `0x${off.toString(16)}`);
   assert.equal(r.r32(EDU_BUFFER_ADDR), 0xffffffff, 'the DMA buffer is not visible in BAR0');
 });
 
@@ -258,7 +259,7 @@ async function settle(m: EduModel): Promise<void> {
   await m.idle();
 }
 
-test('DMA: RAM -> edu -> RAM through the client\'s maps, 0x100 raised when asked', async () => {
+test("DMA: RAM -> edu -> RAM through the client's maps, 0x100 raised when asked", async () => {
   const r = rig({ completion: 'immediate' });
   const ram = r.map(0x10000n, 2 * PAGE);
   for (let i = 0; i < PAGE; i++) ram[i] = (i * 7 + 3) & 0xff;
@@ -284,7 +285,7 @@ test('DMA: RAM -> edu -> RAM through the client\'s maps, 0x100 raised when asked
   assert.equal(r.warnings.length, 0);
 });
 
-test('DMA outside the client\'s maps: nothing moves, a warning, the transfer completes, the device lives on', async () => {
+test("DMA outside the client's maps: nothing moves, a warning, the transfer completes, the device lives on", async () => {
   const r = rig();
   const ram = r.map(0x10000n, PAGE, { read: true, write: false });
   r.model.buffer.fill(0xab);
@@ -296,7 +297,10 @@ test('DMA outside the client\'s maps: nothing moves, a warning, the transfer com
   await settle(r.model);
   assert.equal(r.model.lastDmaError?.kind, 'dma');
   assert.equal((r.model.lastDmaError?.error as { code?: string }).code, 'EFAULT');
-  assert.ok(r.model.buffer.every((b) => b === 0xab), 'the buffer is untouched');
+  assert.ok(
+    r.model.buffer.every((b) => b === 0xab),
+    'the buffer is untouched',
+  );
   assert.equal(r.r64(EduReg.DMA_CMD) & 1n, 0n, 'the start bit clears');
   assert.equal(r.r32(EduReg.IRQ_STATUS), EDU_IRQ_DMA, 'and the interrupt is raised, as QEMU does');
   assert.equal(r.warnings.at(-1)?.code, 'edu-dma-failed');
@@ -310,7 +314,10 @@ test('DMA outside the client\'s maps: nothing moves, a warning, the transfer com
   r.w64(EduReg.DMA_CMD, BigInt(EDU_DMA_RUN | EDU_DMA_TO_RAM));
   await settle(r.model);
   assert.equal((r.model.lastDmaError?.error as { code?: string }).code, 'EACCES');
-  assert.ok(ram.every((b) => b === 0), 'read-only memory untouched');
+  assert.ok(
+    ram.every((b) => b === 0),
+    'read-only memory untouched',
+  );
   // Bus mastering off: the framework refuses.
   const off = rig({ completion: 'sync' }, 0x2);
   off.map(0x10000n, PAGE);
@@ -349,7 +356,10 @@ test('DMA: the edu side must stay inside the 4 KiB buffer at 0x40000', async () 
     assert.equal(r.model.lastDmaError?.kind, 'range', `0x${edu.toString(16)}+0x${count.toString(16)}`);
     assert.equal(r.warnings.at(-1)?.code, 'edu-dma-range');
   }
-  assert.ok(r.model.buffer.every((b) => b === 0), 'nothing was copied');
+  assert.ok(
+    r.model.buffer.every((b) => b === 0),
+    'nothing was copied',
+  );
   r.w64(EduReg.DMA_COUNT, 0n);
   r.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR + 4096));
   r.w64(EduReg.DMA_CMD, 1n);
@@ -367,7 +377,10 @@ test('DMA: the RAM address is clamped to the 28-bit mask, as QEMU does (with a w
   r.w64(EduReg.DMA_CMD, 1n);
   await settle(r.model);
   assert.equal(r.model.lastDmaError, undefined);
-  assert.ok(r.model.buffer.subarray(0, 32).every((b) => b === 0x42), 'read from 0x10000');
+  assert.ok(
+    r.model.buffer.subarray(0, 32).every((b) => b === 0x42),
+    'read from 0x10000',
+  );
   const w = r.warnings.find((x) => x.code === 'edu-dma-clamped');
   assert.ok(w, 'clamping warned');
   assert.match(w.message, /0x10010010000 to 0x10000/);
@@ -400,13 +413,19 @@ test('interrupts: INTx is a level held while the status is non-zero; MSI signals
   assert.equal(intx.read(0), 0, 'no new edge while the line is high (and masked)');
   r.w32(EduReg.IRQ_ACK, 0x30);
   assert.equal(r.dev.irq.intxAsserted, false);
-  r.dev.irq.setIrqs({ argsz: 20, flags: 0, data: 'none', action: 'unmask', index: 0, start: 0, count: 1, bools: undefined, eventfds: [] }, []);
+  r.dev.irq.setIrqs(
+    { argsz: 20, flags: 0, data: 'none', action: 'unmask', index: 0, start: 0, count: 1, bools: undefined, eventfds: [] },
+    [],
+  );
   r.w32(EduReg.STATUS, EDU_STATUS_IRQFACT);
   r.w32(EduReg.FACTORIAL, 4);
   assert.equal(intx.read(0), 1, 'factorial completion by INTx');
   assert.equal(r.r32(EduReg.IRQ_STATUS), EDU_IRQ_FACTORIAL);
   r.w32(EduReg.IRQ_ACK, EDU_IRQ_FACTORIAL);
-  r.dev.irq.setIrqs({ argsz: 20, flags: 0, data: 'none', action: 'trigger', index: 0, start: 0, count: 0, bools: undefined, eventfds: [] }, []);
+  r.dev.irq.setIrqs(
+    { argsz: 20, flags: 0, data: 'none', action: 'trigger', index: 0, start: 0, count: 0, bools: undefined, eventfds: [] },
+    [],
+  );
 
   const msi = r.irq('msi');
   r.w32(EduReg.IRQ_RAISE, 0x1);

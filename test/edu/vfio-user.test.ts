@@ -32,7 +32,7 @@ after(async () => {
 eduDriverSuite('edu model over vfio-user', () => connectVfioUser(srv!.path));
 eduDriverSuite('edu model over vfio-user, DMA by messages', () => connectVfioUser(srvMessages!.path, { dmaFds: false }));
 
-test('edu model over vfio-user: a DMA outside the client\'s maps is reported by the server, which lives on', async () => {
+test("edu model over vfio-user: a DMA outside the client's maps is reported by the server, which lives on", async () => {
   const edu = EduDriver.open(() => connectVfioUser(srv!.path));
   try {
     const bar = edu.device.bar(0);
@@ -59,7 +59,10 @@ test('edu model over vfio-user: a DMA outside the client\'s maps is reported by 
       await srv!.waitWarning('edu-dma-clamped');
       const back = edu.device.allocDma(4096, { limit: EDU_DMA_LIMIT });
       await edu.dmaFromDevice(back, 16);
-      assert.ok(back.bytes.subarray(0, 16).every((b) => b === 0x77), 'the clamped address was read');
+      assert.ok(
+        back.bytes.subarray(0, 16).every((b) => b === 0x77),
+        'the clamped address was read',
+      );
       back.free();
     } finally {
       buf.free();

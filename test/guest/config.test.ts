@@ -42,8 +42,12 @@ for (const [name, bdf] of [
       const diffs: string[] = [];
       for (let i = 0; i < 64; i++) {
         const mask = ~(MAY_DIFFER.get(i) ?? 0) & 0xff;
-        if ((ours[i]! & mask) !== (sysfs[i]! & mask)) diffs.push(`0x${i.toString(16)}: vfio 0x${ours[i]!.toString(16)} sysfs 0x${sysfs[i]!.toString(16)}`);
-        else if (ours[i] !== sysfs[i]) t.diagnostic(`byte 0x${i.toString(16)} differs in a virtualised bit: vfio 0x${ours[i]!.toString(16)} sysfs 0x${sysfs[i]!.toString(16)}`);
+        if ((ours[i]! & mask) !== (sysfs[i]! & mask))
+          diffs.push(`0x${i.toString(16)}: vfio 0x${ours[i]!.toString(16)} sysfs 0x${sysfs[i]!.toString(16)}`);
+        else if (ours[i] !== sysfs[i])
+          t.diagnostic(
+            `byte 0x${i.toString(16)} differs in a virtualised bit: vfio 0x${ours[i]!.toString(16)} sysfs 0x${sysfs[i]!.toString(16)}`,
+          );
       }
       assert.deepEqual(diffs, [], 'VFIO and sysfs agree');
       // And the typed accessors see the same values.
@@ -76,9 +80,13 @@ guestTest('device, region and IRQ info of edu and nvme as the kernel reports the
       assert.equal(cfg.readable && cfg.writable, true);
       for (let i = 1; i <= 5; i++) assert.equal(d.regionInfo(i).size, 0, `${name}: BAR${i} unimplemented`);
       const hot = d.hotResetInfo();
-      t.diagnostic(`${name}: reset ${info.reset}; hot reset ${hot.available ? `resets ${hot.devices.map((x) => `${x.bdf} (group ${x.groupId})`).join(', ')}` : `not available: ${hot.reason}`}`);
+      t.diagnostic(
+        `${name}: reset ${info.reset}; hot reset ${hot.available ? `resets ${hot.devices.map((x) => `${x.bdf} (group ${x.groupId})`).join(', ')}` : `not available: ${hot.reason}`}`,
+      );
       const irqs = [0, 1, 2, 3, 4].map((i) => d.irqInfo(i));
-      t.diagnostic(`${name}: IRQ counts INTx ${irqs[0]!.count}, MSI ${irqs[1]!.count}, MSI-X ${irqs[2]!.count}, ERR ${irqs[3]!.count}, REQ ${irqs[4]!.count}`);
+      t.diagnostic(
+        `${name}: IRQ counts INTx ${irqs[0]!.count}, MSI ${irqs[1]!.count}, MSI-X ${irqs[2]!.count}, ERR ${irqs[3]!.count}, REQ ${irqs[4]!.count}`,
+      );
       assert.equal(irqs[4]!.count, 1, `${name}: one REQ (unplug request) notification`);
     }
     const eduBar = edu.regionInfo(0);
@@ -89,7 +97,9 @@ guestTest('device, region and IRQ info of edu and nvme as the kernel reports the
     assert.equal(edu.irqInfo(uapi.pciIrq.MSI).count, 1);
     assert.ok(nvme.irqInfo(uapi.pciIrq.MSIX).count >= 1, 'nvme has MSI-X');
     const nvmeBar = nvme.regionInfo(0);
-    t.diagnostic(`nvme BAR0: ${nvmeBar.size} bytes, flags 0x${nvmeBar.flags.toString(16)}, msixMappable ${nvmeBar.msixMappable ?? false}, mmap areas ${JSON.stringify(nvmeBar.mmapAreas)}`);
+    t.diagnostic(
+      `nvme BAR0: ${nvmeBar.size} bytes, flags 0x${nvmeBar.flags.toString(16)}, msixMappable ${nvmeBar.msixMappable ?? false}, mmap areas ${JSON.stringify(nvmeBar.mmapAreas)}`,
+    );
     assert.ok(nvmeBar.mappable && nvmeBar.mmapAreas.length >= 1);
     assert.ok(eduBar.fdOffset !== nvme.regionInfo(7).fdOffset, 'fd offsets come from REGION_INFO per region');
   } finally {
@@ -111,7 +121,9 @@ guestTest('container and group objects one by one: viability, type1v2, IOMMU inf
     assert.equal(group.status().containerSet, true);
     assert.equal(container.setIommu(), uapi.iommuType.TYPE1v2);
     const info = container.iommuInfo();
-    t.diagnostic(`IOMMU: page sizes 0x${info.pageSizes.toString(16)}, ranges ${info.ranges.map((r) => `0x${r.start.toString(16)}-0x${r.end.toString(16)}`).join(' ')}, DMA_AVAIL ${info.dmaAvail}`);
+    t.diagnostic(
+      `IOMMU: page sizes 0x${info.pageSizes.toString(16)}, ranges ${info.ranges.map((r) => `0x${r.start.toString(16)}-0x${r.end.toString(16)}`).join(' ')}, DMA_AVAIL ${info.dmaAvail}`,
+    );
     assert.ok((info.pageSizes & 0x1000n) !== 0n, '4 KiB pages');
     assert.ok(info.ranges.length >= 1, 'IOVA range capability present');
     assert.ok(typeof info.dmaAvail === 'number' && info.dmaAvail > 0, 'DMA_AVAIL capability present');
@@ -155,7 +167,10 @@ guestTest('two groups in one caller-owned container: one IOVA space, shared by b
     assert.equal(container.iommuType, uapi.iommuType.TYPE1v2, 'the IOMMU was set once, with the first group');
     const a = edu.allocDma(4096);
     // One IOVA space: the same IOVA cannot be mapped twice...
-    assert.throws(() => nvme.allocDma(4096, { iova: a.iova }), (e: { code?: string }) => e.code === 'EEXIST');
+    assert.throws(
+      () => nvme.allocDma(4096, { iova: a.iova }),
+      (e: { code?: string }) => e.code === 'EEXIST',
+    );
     // ...so devices sharing a container keep their IOVAs apart.
     const b = nvme.allocDma(4096, { iova: 0x10000000n });
     assert.equal(b.iova, 0x10000000n);
@@ -164,7 +179,7 @@ guestTest('two groups in one caller-owned container: one IOVA space, shared by b
     nvme.close();
   }
   assert.equal(container.groupCount, 0, 'both groups detached');
-  assert.equal(container.closed, false, 'the container is the caller\'s: still open');
+  assert.equal(container.closed, false, "the container is the caller's: still open");
   container.close();
   assert.equal(openGroupCount(), 0);
 });

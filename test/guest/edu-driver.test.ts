@@ -12,7 +12,9 @@ import { eduDriverSuite } from '../edu/edu-driver.suite.js';
 
 const IN_GUEST = process.env.VFIO_TS_GUEST === '1';
 const EDU = process.env.VFIO_TS_GUEST_EDU ?? '0000:00:04.0';
-const SKIP = IN_GUEST ? false : 'not in a test guest (VFIO_TS_GUEST != 1); run: node out/vm/cli.js -- node --test out/test/guest/edu-driver.test.js';
+const SKIP = IN_GUEST
+  ? false
+  : 'not in a test guest (VFIO_TS_GUEST != 1); run: node out/vm/cli.js -- node --test out/test/guest/edu-driver.test.js';
 
 eduDriverSuite('QEMU edu via the kernel backend', () => openKernelDevice(EDU), { skip: SKIP });
 

@@ -31,7 +31,11 @@ export function guestTest(name: string, options: GuestTestOptions, fn: (t: TestC
   if (!IN_GUEST) reason = NOT_GUEST;
   else if (options.root === true && !IS_ROOT) reason = 'needs root in the guest (test/vm/guest-suite.test.ts runs it as root)';
   else if (options.root === false && IS_ROOT) reason = 'must run as the unprivileged user, not root';
-  test(reason ? `${name} (SKIPPED: ${reason})` : name, { skip: reason, timeout: options.timeout ?? 60_000 }, fn as (t: TestContext) => Promise<void>);
+  test(
+    reason ? `${name} (SKIPPED: ${reason})` : name,
+    { skip: reason, timeout: options.timeout ?? 60_000 },
+    fn as (t: TestContext) => Promise<void>,
+  );
 }
 
 /** Polls `cond` every few ms (giving QEMU's threads the CPU) until it is true. */
@@ -61,7 +65,8 @@ export interface ChildResult {
 export function runNode(code: string, options: { shellPrefix?: string; asUser?: { uid: number; gid: number } } = {}): ChildResult {
   let argv: string[] = [process.execPath, '--input-type=module', '-e', code];
   if (options.shellPrefix !== undefined) argv = ['/bin/sh', '-c', `${options.shellPrefix} && exec "$@"`, 'sh', ...argv];
-  if (options.asUser) argv = ['/usr/bin/setpriv', `--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, '--clear-groups', '--', ...argv];
+  if (options.asUser)
+    argv = ['/usr/bin/setpriv', `--reuid=${options.asUser.uid}`, `--regid=${options.asUser.gid}`, '--clear-groups', '--', ...argv];
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
   const last = r.stdout.trim().split('\n').pop() ?? '';
   let json: Record<string, unknown> | undefined;

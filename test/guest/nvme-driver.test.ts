@@ -20,7 +20,15 @@ import assert from 'node:assert/strict';
 import type { Device } from '../../src/client/device.js';
 import { ADMIN, CC, CSTS, NvmeDriver, NvmeError, REG, type NvmeNamespace } from '../../src/drivers/nvme/index.js';
 import { openKernelDevice } from '../../src/index.js';
-import { DISK_BLOCK_SIZE, DISK_BLOCKS, diskBlock, DRIVER_WRITE_BLOCKS, DRIVER_WRITE_LBA, driverWritePattern, NVME_SERIAL } from '../../vm/disk.js';
+import {
+  DISK_BLOCK_SIZE,
+  DISK_BLOCKS,
+  diskBlock,
+  DRIVER_WRITE_BLOCKS,
+  DRIVER_WRITE_LBA,
+  driverWritePattern,
+  NVME_SERIAL,
+} from '../../vm/disk.js';
 import { guestTest, NVME } from './helpers.js';
 
 function expectBlocks(got: Uint8Array, lba: number, what: string): void {
@@ -101,27 +109,41 @@ guestTest('nvme driver: bring-up, Identify, read the host-written blocks, write 
 
     if (id.supportsWriteZeroes) {
       await ns.writeZeroes(2000, 16);
-      assert.ok((await ns.read(2000, 16)).every((b) => b === 0), 'Write Zeroes');
+      assert.ok(
+        (await ns.read(2000, 16)).every((b) => b === 0),
+        'Write Zeroes',
+      );
     } else t.diagnostic('Write Zeroes not supported (ONCS)');
     if (id.supportsDsm) {
-      await ns.deallocate([{ lba: 2016, blocks: 8 }, { lba: 2100, blocks: 4 }]);
+      await ns.deallocate([
+        { lba: 2016, blocks: 8 },
+        { lba: 2100, blocks: 4 },
+      ]);
     } else t.diagnostic('Dataset Management not supported (ONCS)');
   });
 });
 
-guestTest('nvme driver: write driverWritePattern() at DRIVER_WRITE_LBA, flush, read back (the host checks the disk image afterwards)', {}, async () => {
-  await withController({ interrupts: 'none' }, async (_c, ns) => {
-    const data = driverWritePattern();
-    assert.equal(data.length, DRIVER_WRITE_BLOCKS * DISK_BLOCK_SIZE);
-    expectBlocks(await ns.read(DRIVER_WRITE_LBA - 1, 1), DRIVER_WRITE_LBA - 1, 'the block before, as the host wrote it');
-    await ns.write(DRIVER_WRITE_LBA, data);
-    await ns.flush();
-    assert.deepEqual(await ns.read(DRIVER_WRITE_LBA, DRIVER_WRITE_BLOCKS), data, 'the pattern read back');
-    expectBlocks(await ns.read(DRIVER_WRITE_LBA - 1, 1), DRIVER_WRITE_LBA - 1, 'the block before is untouched');
-    expectBlocks(await ns.read(DRIVER_WRITE_LBA + DRIVER_WRITE_BLOCKS, 1), DRIVER_WRITE_LBA + DRIVER_WRITE_BLOCKS, 'the block after is untouched');
-  });
-  // withController shut the controller down (CC.SHN): QEMU has the data by now.
-});
+guestTest(
+  'nvme driver: write driverWritePattern() at DRIVER_WRITE_LBA, flush, read back (the host checks the disk image afterwards)',
+  {},
+  async () => {
+    await withController({ interrupts: 'none' }, async (_c, ns) => {
+      const data = driverWritePattern();
+      assert.equal(data.length, DRIVER_WRITE_BLOCKS * DISK_BLOCK_SIZE);
+      expectBlocks(await ns.read(DRIVER_WRITE_LBA - 1, 1), DRIVER_WRITE_LBA - 1, 'the block before, as the host wrote it');
+      await ns.write(DRIVER_WRITE_LBA, data);
+      await ns.flush();
+      assert.deepEqual(await ns.read(DRIVER_WRITE_LBA, DRIVER_WRITE_BLOCKS), data, 'the pattern read back');
+      expectBlocks(await ns.read(DRIVER_WRITE_LBA - 1, 1), DRIVER_WRITE_LBA - 1, 'the block before is untouched');
+      expectBlocks(
+        await ns.read(DRIVER_WRITE_LBA + DRIVER_WRITE_BLOCKS, 1),
+        DRIVER_WRITE_LBA + DRIVER_WRITE_BLOCKS,
+        'the block after is untouched',
+      );
+    });
+    // withController shut the controller down (CC.SHN): QEMU has the data by now.
+  },
+);
 
 guestTest('nvme driver: synchronous polled path, QD32 4 KiB reads and writes with one doorbell per batch', {}, async (t) => {
   await withController({ interrupts: 'none', ioQueueDepth: 64, ioSlots: 32 }, async (_c, ns) => {
@@ -164,7 +186,11 @@ guestTest('nvme driver: synchronous polled path, QD32 4 KiB reads and writes wit
     io.ring();
     const d0 = performance.now();
     const left = io.drain(10_000);
-    assert.equal(left, 0, `all writes completed (${left} outstanding after ${(performance.now() - d0).toFixed(0)} ms, SQ head ${io.queue.sq.head}, tail ${io.queue.sq.tail}, CQ head ${io.queue.cq.head})`);
+    assert.equal(
+      left,
+      0,
+      `all writes completed (${left} outstanding after ${(performance.now() - d0).toFixed(0)} ms, SQ head ${io.queue.sq.head}, tail ${io.queue.sq.tail}, CQ head ${io.queue.cq.head})`,
+    );
     for (let i = 0; i < 16; i++) assert.deepEqual(await ns.read(6300 + i * 8, 8), src, `write ${i} read back`);
   });
 });
@@ -173,10 +199,13 @@ guestTest('nvme driver: MSI-X interrupt-driven completion, a vector per completi
   await withController({ interrupts: 'msix', ioQueues: 2 }, async (c, ns, dev) => {
     assert.equal(c.interruptKind, 'msix');
     assert.equal(c.ioQueues.length, 2);
-    assert.deepEqual(c.ioQueues.map((q) => [q.vector, q.mode]), [
-      [1, 'interrupt'],
-      [2, 'interrupt'],
-    ]);
+    assert.deepEqual(
+      c.ioQueues.map((q) => [q.vector, q.mode]),
+      [
+        [1, 'interrupt'],
+        [2, 'interrupt'],
+      ],
+    );
     const perVector = new Map<number, number>();
     dev.on('interrupt', (ev) => perVector.set(ev.vector, (perVector.get(ev.vector) ?? 0) + ev.count));
     expectBlocks(await ns.read(10, 16), 10, 'read on queue 1');
@@ -213,7 +242,11 @@ guestTest('nvme driver: NVMe errors as typed errors (LBA out of range, bad queue
       assert.match(err.message, /Read failed on queue 1: LBA Out of Range/);
       return true;
     });
-    await assert.rejects(ns.write(DISK_BLOCKS - 1, new Uint8Array(1024)), { code: 'NVME_LBA_OUT_OF_RANGE' }, 'a write running past the end');
+    await assert.rejects(
+      ns.write(DISK_BLOCKS - 1, new Uint8Array(1024)),
+      { code: 'NVME_LBA_OUT_OF_RANGE' },
+      'a write running past the end',
+    );
     expectBlocks(await ns.read(0, 1), 0, 'the queue still works after errors');
     // Raw admin commands naming queues that do not exist.
     await assert.rejects(c.admin.raw({ opcode: ADMIN.DELETE_IO_SQ, cdw10: 0x999 }), (err: unknown) => {
@@ -225,12 +258,16 @@ guestTest('nvme driver: NVMe errors as typed errors (LBA out of range, bad queue
       return true;
     });
     // The spec says Invalid Queue Identifier; QEMU 7.2 answers Completion Queue Invalid for a bad CQ id.
-    await assert.rejects(c.admin.deleteIoCq(0), (err: unknown) => {
-      assert.ok(err instanceof NvmeError);
-      assert.ok(['NVME_INVALID_QUEUE_ID', 'NVME_INVALID_CQ'].includes(err.code), err.message);
-      assert.equal(err.sct, 1);
-      return true;
-    }, 'the admin CQ cannot be deleted');
+    await assert.rejects(
+      c.admin.deleteIoCq(0),
+      (err: unknown) => {
+        assert.ok(err instanceof NvmeError);
+        assert.ok(['NVME_INVALID_QUEUE_ID', 'NVME_INVALID_CQ'].includes(err.code), err.message);
+        assert.equal(err.sct, 1);
+        return true;
+      },
+      'the admin CQ cannot be deleted',
+    );
     const sq = dev.allocDma(4096);
     await assert.rejects(c.admin.createIoSq(5, 16, sq.iova, 9), { code: 'NVME_INVALID_CQ' }, 'an SQ for a CQ that does not exist');
     sq.free();

@@ -98,7 +98,10 @@ async function enableController(dev: Device): Promise<{ bar: Region; queue: Admi
   return { bar, queue, cap };
 }
 
-const ascii = (b: Uint8Array, off: number, len: number): string => Buffer.from(b.subarray(off, off + len)).toString('latin1').trimEnd();
+const ascii = (b: Uint8Array, off: number, len: number): string =>
+  Buffer.from(b.subarray(off, off + len))
+    .toString('latin1')
+    .trimEnd();
 
 guestTest('nvme: enable the controller (admin queues in DMA buffers) and Identify it', {}, async (t) => {
   const dev = openKernelDevice(NVME);

@@ -19,31 +19,35 @@ function runtimeStatus(): string {
   }
 }
 
-guestTest('power: nvme suspend() and resume() through VFIO low-power entry/exit; registers answer again, mapped too', { root: false }, async (t) => {
-  const dev = openKernelDevice(NVME);
-  try {
-    dev.config.write16(4, dev.config.read16(4) | 0x2);
-    const bar0 = dev.bar(0);
-    const cap = bar0.read64(CAP);
-    const vs = bar0.read32(VS);
-    assert.equal(bar0.mapped, true);
-    dev.suspend();
-    assert.equal(dev.suspended, true);
-    assert.equal(bar0.mapped, false, 'mapped regions are unmapped while suspended');
-    t.diagnostic(`runtime_status while suspended: ${runtimeStatus()}`);
-    assert.throws(() => dev.suspend(), { code: 'EALREADY' });
-    dev.resume();
-    assert.equal(dev.suspended, false);
-    assert.equal(bar0.mapped, true, 'mapped again after resume');
-    assert.equal(bar0.read64(CAP), cap);
-    assert.equal(bar0.read32(VS), vs);
-    assert.throws(() => dev.resume(), { code: 'EALREADY' });
+guestTest(
+  'power: nvme suspend() and resume() through VFIO low-power entry/exit; registers answer again, mapped too',
+  { root: false },
+  async (t) => {
+    const dev = openKernelDevice(NVME);
+    try {
+      dev.config.write16(4, dev.config.read16(4) | 0x2);
+      const bar0 = dev.bar(0);
+      const cap = bar0.read64(CAP);
+      const vs = bar0.read32(VS);
+      assert.equal(bar0.mapped, true);
+      dev.suspend();
+      assert.equal(dev.suspended, true);
+      assert.equal(bar0.mapped, false, 'mapped regions are unmapped while suspended');
+      t.diagnostic(`runtime_status while suspended: ${runtimeStatus()}`);
+      assert.throws(() => dev.suspend(), { code: 'EALREADY' });
+      dev.resume();
+      assert.equal(dev.suspended, false);
+      assert.equal(bar0.mapped, true, 'mapped again after resume');
+      assert.equal(bar0.read64(CAP), cap);
+      assert.equal(bar0.read32(VS), vs);
+      assert.throws(() => dev.resume(), { code: 'EALREADY' });
 
-    dev.suspend({ wakeup: true });
-    t.diagnostic(`runtime_status with a wakeup eventfd: ${runtimeStatus()}`);
-    dev.resume();
-    assert.equal(bar0.read32(VS), vs);
-  } finally {
-    dev.close();
-  }
-});
+      dev.suspend({ wakeup: true });
+      t.diagnostic(`runtime_status with a wakeup eventfd: ${runtimeStatus()}`);
+      dev.resume();
+      assert.equal(bar0.read32(VS), vs);
+    } finally {
+      dev.close();
+    }
+  },
+);

@@ -28,7 +28,11 @@ function setupError(t: TestContext, code: string, fn: () => unknown): VfioSetupE
 
 guestTest('refusal: malformed PCI addresses are EINVAL before anything is opened', {}, () => {
   for (const bad of ['00:04', 'zz:00.0', '0000:00:20.0', '0000:00:04.8', '', '0000:00:04.0.1', '/dev/vfio/1']) {
-    assert.throws(() => openKernelDevice(bad), (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL', JSON.stringify(bad));
+    assert.throws(
+      () => openKernelDevice(bad),
+      (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL',
+      JSON.stringify(bad),
+    );
   }
   assert.equal(openGroupCount(), 0);
 });
@@ -49,7 +53,11 @@ guestTest('refusal: a group another process holds is VFIO_GROUP_BUSY', {}, async
   // A child opens edu and waits; meanwhile our open of the same group must fail.
   const child = spawn(
     process.execPath,
-    ['--input-type=module', '-e', `import { openKernelDevice } from ${JSON.stringify(VFIO_MODULE)}; const d = openKernelDevice(${JSON.stringify(EDU)}); console.log('open'); process.stdin.once('data', () => { d.close(); process.exit(0); });`],
+    [
+      '--input-type=module',
+      '-e',
+      `import { openKernelDevice } from ${JSON.stringify(VFIO_MODULE)}; const d = openKernelDevice(${JSON.stringify(EDU)}); console.log('open'); process.stdin.once('data', () => { d.close(); process.exit(0); });`,
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   try {

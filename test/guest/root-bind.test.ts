@@ -19,7 +19,7 @@ const USER = { uid: 1000, gid: 1000 };
 const EDU_ID = `${GUEST_DEVICES.edu.vendor.toString(16)} ${GUEST_DEVICES.edu.device.toString(16)}`;
 const driverLink = `/sys/bus/pci/devices/${EDU}/driver`;
 
-guestTest('bind/unbind edu as root: no driver after unbind, vfio-pci and the user\'s group file after bind', { root: true }, async (t) => {
+guestTest("bind/unbind edu as root: no driver after unbind, vfio-pci and the user's group file after bind", { root: true }, async (t) => {
   writeFileSync('/sys/bus/pci/drivers/vfio-pci/remove_id', EDU_ID);
   try {
     const u = unbind(EDU);
@@ -49,7 +49,12 @@ guestTest('bind/unbind edu as root: no driver after unbind, vfio-pci and the use
     assert.equal(again.previousDriver, 'vfio-pci');
 
     // And the user can drive it.
-    const r = runNode(childScript(`const d = vfio.openKernelDevice(${JSON.stringify(EDU)}); const id = d.bar(0).read32(0); d.close(); if (id !== 0x010000ed) throw new Error('id ' + id);`), { asUser: USER });
+    const r = runNode(
+      childScript(
+        `const d = vfio.openKernelDevice(${JSON.stringify(EDU)}); const id = d.bar(0).read32(0); d.close(); if (id !== 0x010000ed) throw new Error('id ' + id);`,
+      ),
+      { asUser: USER },
+    );
     assert.deepEqual(r.json, { ok: true }, r.stderr);
   } finally {
     try {
@@ -60,22 +65,26 @@ guestTest('bind/unbind edu as root: no driver after unbind, vfio-pci and the use
   }
 });
 
-guestTest('refusal: a group file owned by root is VFIO_NO_PERMISSION for the user, naming the file and its owner', { root: true }, async (t) => {
-  const b = await bind(EDU, { user: USER.uid, group: USER.gid });
-  chownSync(b.groupFile, 0, 0);
-  chmodSync(b.groupFile, 0o600);
-  try {
-    const r = runNode(childScript(`vfio.openKernelDevice(${JSON.stringify(EDU)}).close();`), { asUser: USER });
-    const e = r.json!;
-    assert.equal(e?.ok, false, r.stderr);
-    t.diagnostic(String(e.message));
-    assert.equal(e.code, 'VFIO_NO_PERMISSION', String(e.message));
-    assert.equal(e.errnoName, 'EACCES');
-    assert.ok(String(e.message).includes(b.groupFile), 'names the file');
-    assert.match(String(e.message), /owner root \(uid 0\)/);
-    assert.match(String(e.message), /mode 0600/);
-    assert.match(String(e.hint), new RegExp(`chown \\$USER ${b.groupFile}`));
-  } finally {
-    chownSync(b.groupFile, USER.uid, USER.gid);
-  }
-});
+guestTest(
+  'refusal: a group file owned by root is VFIO_NO_PERMISSION for the user, naming the file and its owner',
+  { root: true },
+  async (t) => {
+    const b = await bind(EDU, { user: USER.uid, group: USER.gid });
+    chownSync(b.groupFile, 0, 0);
+    chmodSync(b.groupFile, 0o600);
+    try {
+      const r = runNode(childScript(`vfio.openKernelDevice(${JSON.stringify(EDU)}).close();`), { asUser: USER });
+      const e = r.json!;
+      assert.equal(e?.ok, false, r.stderr);
+      t.diagnostic(String(e.message));
+      assert.equal(e.code, 'VFIO_NO_PERMISSION', String(e.message));
+      assert.equal(e.errnoName, 'EACCES');
+      assert.ok(String(e.message).includes(b.groupFile), 'names the file');
+      assert.match(String(e.message), /owner root \(uid 0\)/);
+      assert.match(String(e.message), /mode 0600/);
+      assert.match(String(e.hint), new RegExp(`chown \\$USER ${b.groupFile}`));
+    } finally {
+      chownSync(b.groupFile, USER.uid, USER.gid);
+    }
+  },
+);

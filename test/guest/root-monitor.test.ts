@@ -16,36 +16,40 @@ import { EDU, guestTest } from './helpers.js';
 
 const USER = { uid: 1000, gid: 1000 };
 
-guestTest('monitor (root): edu removed through sysfs gives `removed`; a rescan gives `added` and `bound` to vfio-pci; edu opens again', { root: true, timeout: 60_000 }, async (t) => {
-  const m = DeviceMonitor.open({ bdf: EDU });
-  try {
-    const removed = m.next('removed', { timeoutMs: 15_000 });
-    writeFileSync(`/sys/bus/pci/devices/${EDU}/remove`, '1');
-    const r = await removed;
-    assert.equal(r.bdf, EDU);
-    assert.equal(r.vendor, 0x1234);
-    assert.equal(r.device, 0x11e8);
+guestTest(
+  'monitor (root): edu removed through sysfs gives `removed`; a rescan gives `added` and `bound` to vfio-pci; edu opens again',
+  { root: true, timeout: 60_000 },
+  async (t) => {
+    const m = DeviceMonitor.open({ bdf: EDU });
+    try {
+      const removed = m.next('removed', { timeoutMs: 15_000 });
+      writeFileSync(`/sys/bus/pci/devices/${EDU}/remove`, '1');
+      const r = await removed;
+      assert.equal(r.bdf, EDU);
+      assert.equal(r.vendor, 0x1234);
+      assert.equal(r.device, 0x11e8);
 
-    const added = m.next('added', { timeoutMs: 15_000 });
-    const bound = m.next('bound', { timeoutMs: 15_000 });
-    writeFileSync('/sys/bus/pci/rescan', '1');
-    const a = await added;
-    assert.equal(a.vendor, 0x1234);
-    const b = await bound;
-    assert.equal(b.driver, 'vfio-pci');
-    assert.equal(b.isVfio, true);
-    assert.ok(a.seqnum === null || b.seqnum === null || a.seqnum < b.seqnum, 'added before bound');
-    t.diagnostic(`removed #${r.seqnum}, added #${a.seqnum}, bound #${b.seqnum}`);
-  } finally {
-    m.close();
-  }
-  const group = basename(readlinkSync(`/sys/bus/pci/devices/${EDU}/iommu_group`));
-  const dev = openKernelDevice(EDU);
-  try {
-    assert.equal(dev.bar(0).read32(0), 0x010000ed, 'edu identification register');
-  } finally {
-    dev.close();
-  }
-  // The group file was made anew (root's): give it back to the user as /init did.
-  chownSync(`/dev/vfio/${group}`, USER.uid, USER.gid);
-});
+      const added = m.next('added', { timeoutMs: 15_000 });
+      const bound = m.next('bound', { timeoutMs: 15_000 });
+      writeFileSync('/sys/bus/pci/rescan', '1');
+      const a = await added;
+      assert.equal(a.vendor, 0x1234);
+      const b = await bound;
+      assert.equal(b.driver, 'vfio-pci');
+      assert.equal(b.isVfio, true);
+      assert.ok(a.seqnum === null || b.seqnum === null || a.seqnum < b.seqnum, 'added before bound');
+      t.diagnostic(`removed #${r.seqnum}, added #${a.seqnum}, bound #${b.seqnum}`);
+    } finally {
+      m.close();
+    }
+    const group = basename(readlinkSync(`/sys/bus/pci/devices/${EDU}/iommu_group`));
+    const dev = openKernelDevice(EDU);
+    try {
+      assert.equal(dev.bar(0).read32(0), 0x010000ed, 'edu identification register');
+    } finally {
+      dev.close();
+    }
+    // The group file was made anew (root's): give it back to the user as /init did.
+    chownSync(`/dev/vfio/${group}`, USER.uid, USER.gid);
+  },
+);

@@ -17,8 +17,26 @@ test('bdf: full, short, upper-case and wide-domain addresses', () => {
 });
 
 test('bdf: malformed addresses are EINVAL', () => {
-  for (const bad of ['', '00:04', '0000:00:04', 'zz:00.0', '0000:00:20.0', '0000:00:04.8', '0000:100:00.0', '0000:00:04.0.1', '/dev/vfio/1', 'vfio0']) {
-    assert.throws(() => parseBdf(bad), (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL' && e.errno === 22, JSON.stringify(bad));
+  for (const bad of [
+    '',
+    '00:04',
+    '0000:00:04',
+    'zz:00.0',
+    '0000:00:20.0',
+    '0000:00:04.8',
+    '0000:100:00.0',
+    '0000:00:04.0.1',
+    '/dev/vfio/1',
+    'vfio0',
+  ]) {
+    assert.throws(
+      () => parseBdf(bad),
+      (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL' && e.errno === 22,
+      JSON.stringify(bad),
+    );
   }
-  assert.throws(() => parseBdf(4 as unknown as string), (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL');
+  assert.throws(
+    () => parseBdf(4 as unknown as string),
+    (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL',
+  );
 });

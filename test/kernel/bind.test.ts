@@ -30,11 +30,17 @@ test('unbind: clears driver_override, unbinds from the driver, probes again', ()
   writeFileSync(sysfile('bus', 'pci', 'drivers_probe'), '');
   unbind('0000:00:04.0', { paths: P, probe: false });
   assert.equal(read(sysfile('bus', 'pci', 'drivers_probe')), '', 'no probe when asked not to');
-  assert.throws(() => unbind('0000:00:1e.0', { paths: P }), (e: { code?: string }) => e.code === 'ENODEV');
+  assert.throws(
+    () => unbind('0000:00:1e.0', { paths: P }),
+    (e: { code?: string }) => e.code === 'ENODEV',
+  );
 });
 
 test('bind: a device on another driver gets driver_override, unbind and a probe (and an error if vfio-pci did not take it)', async () => {
-  await assert.rejects(bind('0000:00:06.0', { paths: P }), (e: Error & { code?: string }) => e.code === 'EIO' && /bound to virtio-pci after probing/.test(e.message));
+  await assert.rejects(
+    bind('0000:00:06.0', { paths: P }),
+    (e: Error & { code?: string }) => e.code === 'EIO' && /bound to virtio-pci after probing/.test(e.message),
+  );
   assert.equal(read(devFile('0000:00:06.0', 'driver_override')), 'vfio-pci\n');
   assert.equal(read(sysfile('bus', 'pci', 'drivers', 'virtio-pci', 'unbind')), '0000:00:06.0');
   assert.equal(read(sysfile('bus', 'pci', 'drivers_probe')), '0000:00:06.0');
@@ -49,18 +55,26 @@ test('bind: refusals before touching anything', async () => {
   const bare = fakeMachine();
   try {
     bare.addDevice({ bdf: '0000:01:00.0', group: 2, driver: 'nvme' });
-    await assert.rejects(bind('0000:01:00.0', { paths: bare.paths }), (e: { code?: string; hint?: string }) => e.code === 'VFIO_NO_VFIO' && /modprobe vfio-pci/.test(e.hint ?? ''));
+    await assert.rejects(
+      bind('0000:01:00.0', { paths: bare.paths }),
+      (e: { code?: string; hint?: string }) => e.code === 'VFIO_NO_VFIO' && /modprobe vfio-pci/.test(e.hint ?? ''),
+    );
   } finally {
     bare.cleanup();
   }
 });
 
 test('bind: waits for the group file, then a time-out', async () => {
-  await assert.rejects(bind('0000:00:04.0', { paths: P, timeoutMs: 50 }), (e: { code?: string; message?: string }) => e.code === 'ETIMEDOUT' && /\/vfio\/1 did not appear/.test(e.message ?? ''));
+  await assert.rejects(
+    bind('0000:00:04.0', { paths: P, timeoutMs: 50 }),
+    (e: { code?: string; message?: string }) => e.code === 'ETIMEDOUT' && /\/vfio\/1 did not appear/.test(e.message ?? ''),
+  );
 });
 
 const asRoot = process.getuid?.() === 0;
-test(`bind: a device already on vfio-pci only gets its group file re-owned (user and group by name)${asRoot ? '' : ' (SKIPPED: chown needs root)'}`, { skip: asRoot ? false : 'chown needs root' }, async () => {
+test(`bind: a device already on vfio-pci only gets its group file re-owned (user and group by name)${asRoot ? '' : ' (SKIPPED: chown needs root)'}`, {
+  skip: asRoot ? false : 'chown needs root',
+}, async () => {
   const file = m.addDevFile('1', 0o600);
   const r = await bind('0000:00:04.0', { paths: P, user: 'alice', group: 'kvm' });
   assert.deepEqual(r, { bdf: '0000:00:04.0', previousDriver: 'vfio-pci', group: 1, groupFile: file });

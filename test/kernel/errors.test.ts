@@ -71,7 +71,10 @@ test('set-up check: bound to another driver, or to none, says which and how to b
   // The same check guards every way in, before any file is opened.
   setupError(() => Group.forDevice('00:06.0', { paths: P }), 'VFIO_NOT_BOUND');
   setupError(() => openKernelDevice('0000:00:06.0', { paths: P }), 'VFIO_NOT_BOUND');
-  assert.throws(() => openKernelDevice('0000:00:06', { paths: P }), (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL');
+  assert.throws(
+    () => openKernelDevice('0000:00:06', { paths: P }),
+    (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL',
+  );
 });
 
 test('set-up check: vfio-pci not loaded is part of the hint', () => {
@@ -136,12 +139,20 @@ test('DMA map: ENOMEM/EPERM are the memlock limit, read from /proc/self/limits',
   assert.deepEqual(memlockLimit(P), { soft: 'unlimited', hard: 'unlimited' });
   const exists = new SysError('ioctl', errnoOf('EEXIST'));
   assert.equal(explainDmaMapError(exists, P, 4096, 'VFIO_IOMMU_MAP_DMA'), exists, 'an overlapping map is not a limit problem');
-  const noLimits = explainDmaMapError(new SysError('ioctl', errnoOf('ENOMEM')), { ...P, limits: `${m.root}/none` }, 4096, 'VFIO_IOMMU_MAP_DMA');
+  const noLimits = explainDmaMapError(
+    new SysError('ioctl', errnoOf('ENOMEM')),
+    { ...P, limits: `${m.root}/none` },
+    4096,
+    'VFIO_IOMMU_MAP_DMA',
+  );
   assert.ok(noLimits instanceof VfioSetupError && /could not be read/.test(noLimits.message));
 });
 
 test('iommufd forced where the kernel offers no cdev: VFIO_NO_CDEV', () => {
   const e = setupError(() => openKernelDevice('0000:00:04.0', { paths: P, iommu: 'iommufd' }), 'VFIO_NO_CDEV');
   assert.match(e.hint, /Linux 6\.6/);
-  assert.throws(() => openKernelDevice('0000:00:04.0', { paths: P, iommu: 'bogus' as 'auto' }), (x: unknown) => x instanceof ErrnoError && x.code === 'EINVAL');
+  assert.throws(
+    () => openKernelDevice('0000:00:04.0', { paths: P, iommu: 'bogus' as 'auto' }),
+    (x: unknown) => x instanceof ErrnoError && x.code === 'EINVAL',
+  );
 });

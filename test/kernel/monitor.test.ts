@@ -16,7 +16,13 @@ const PATH = '/devices/pci0000:00/0000:00:04.0';
 
 /** A kernel datagram: "ACTION@DEVPATH\0" then KEY=VALUE\0 fields. */
 function uevent(action: string, devpath: string, env: Record<string, string>, seq = 42): Buffer {
-  const fields = [`${action}@${devpath}`, `ACTION=${action}`, `DEVPATH=${devpath}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), `SEQNUM=${seq}`];
+  const fields = [
+    `${action}@${devpath}`,
+    `ACTION=${action}`,
+    `DEVPATH=${devpath}`,
+    ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    `SEQNUM=${seq}`,
+  ];
   return Buffer.from(fields.join('\0') + '\0', 'latin1');
 }
 const pci = (extra: Record<string, string> = {}): Record<string, string> => ({
@@ -44,7 +50,15 @@ test('parseUevent: header, environment and sequence number', () => {
 test('add: `added` with the BDF, vendor/device from PCI_ID, no driver', () => {
   const ev = parsePciEvent(uevent('add', PATH, pci()));
   assert.deepEqual(ev, {
-    kind: 'added', action: 'add', bdf: '0000:00:04.0', vendor: 0x1234, device: 0x11e8, driver: null, isVfio: false, devpath: PATH, seqnum: 42,
+    kind: 'added',
+    action: 'add',
+    bdf: '0000:00:04.0',
+    vendor: 0x1234,
+    device: 0x11e8,
+    driver: null,
+    isVfio: false,
+    devpath: PATH,
+    seqnum: 42,
   } satisfies PciDeviceEvent);
 });
 
@@ -60,7 +74,9 @@ test('bind: `bound` with DRIVER; isVfio only for vfio-pci', () => {
   assert.equal(v.kind, 'bound');
   assert.equal(v.driver, 'vfio-pci');
   assert.equal(v.isVfio, true);
-  const n = parsePciEvent(uevent('bind', '/devices/pci0000:00/0000:00:05.0', pci({ DRIVER: 'nvme', PCI_SLOT_NAME: '0000:00:05.0', PCI_ID: '1B36:0010' })))!;
+  const n = parsePciEvent(
+    uevent('bind', '/devices/pci0000:00/0000:00:05.0', pci({ DRIVER: 'nvme', PCI_SLOT_NAME: '0000:00:05.0', PCI_ID: '1B36:0010' })),
+  )!;
   assert.equal(n.kind, 'bound');
   assert.equal(n.driver, 'nvme');
   assert.equal(n.isVfio, false);
@@ -75,13 +91,17 @@ test('unbind: `unbound` (the kernel no longer names the driver)', () => {
   assert.equal(ev.isVfio, false);
 });
 
-test('ignored: other subsystems (a PCI device\'s children too), other actions, udev\'s libudev messages', () => {
+test("ignored: other subsystems (a PCI device's children too), other actions, udev's libudev messages", () => {
   assert.equal(parsePciEvent(uevent('add', `${PATH}/vfio-dev/vfio0`, { SUBSYSTEM: 'vfio-dev', MAJOR: '240', MINOR: '0' })), null);
   assert.equal(parsePciEvent(uevent('add', '/devices/virtual/net/lo', { SUBSYSTEM: 'net', INTERFACE: 'lo' })), null);
   assert.equal(parsePciEvent(uevent('change', PATH, pci())), null);
   assert.equal(parsePciEvent(uevent('move', PATH, pci())), null);
   assert.ok(parseUevent(uevent('change', PATH, pci())), 'a change still parses as a uevent');
-  const udev = Buffer.concat([Buffer.from('libudev\0', 'latin1'), Buffer.from([0xfe, 0xed, 0xca, 0xfe, 0, 0, 0, 0x28]), uevent('add', PATH, pci())]);
+  const udev = Buffer.concat([
+    Buffer.from('libudev\0', 'latin1'),
+    Buffer.from([0xfe, 0xed, 0xca, 0xfe, 0, 0, 0, 0x28]),
+    uevent('add', PATH, pci()),
+  ]);
   assert.equal(parseUevent(udev), null);
   assert.equal(parsePciEvent(udev), null);
 });
@@ -128,7 +148,10 @@ test('DeviceMonitor (fed by hand): emits the kind and `event`; the BDF filter; n
   assert.deepEqual(seen, ['added 0000:00:04.0', 'bound-listener vfio-pci', 'bound 0000:00:04.0']);
   await assert.rejects(m.next('removed', { timeoutMs: 20 }), (e: { code?: string }) => e.code === 'ETIMEDOUT');
   assert.equal(m.listenerCount('removed'), 0, 'next() leaves no listener behind');
-  assert.throws(() => new DeviceMonitor(null, { bdf: 'nope' }), (e: { code?: string }) => e.code === 'EINVAL');
+  assert.throws(
+    () => new DeviceMonitor(null, { bdf: 'nope' }),
+    (e: { code?: string }) => e.code === 'EINVAL',
+  );
   m.close();
   m.close();
 });
@@ -140,13 +163,22 @@ test('watch line formats: text and JSON', () => {
   const rm = parsePciEvent(uevent('remove', PATH, { SUBSYSTEM: 'pci', PCI_SLOT_NAME: '0000:00:04.0' }))!;
   assert.equal(formatEvent(rm, t), '2026-01-02T03:04:05.000Z removed 0000:00:04.0 ????:????');
   assert.deepEqual(JSON.parse(formatEventJson(ev, t)), {
-    time: '2026-01-02T03:04:05.000Z', event: 'bound', bdf: '0000:00:04.0', vendor: '1234', device: '11e8', driver: 'vfio-pci', isVfio: true, seqnum: 42,
+    time: '2026-01-02T03:04:05.000Z',
+    event: 'bound',
+    bdf: '0000:00:04.0',
+    vendor: '1234',
+    device: '11e8',
+    driver: 'vfio-pci',
+    isVfio: true,
+    seqnum: 42,
   });
 });
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-test('vfio-ts watch --json: runs until SIGINT, then exits 0 (or fails cleanly where the socket is refused)', { timeout: 20_000 }, async (t) => {
+test('vfio-ts watch --json: runs until SIGINT, then exits 0 (or fails cleanly where the socket is refused)', {
+  timeout: 20_000,
+}, async (t) => {
   const child = spawn(process.execPath, [MAIN, 'watch', '--json', '0000:00:04.0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));

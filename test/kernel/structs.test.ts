@@ -17,7 +17,15 @@ import { cdevIoctl, iommufdIoctl, vfioIoctl as ioctl, structSize } from '../../s
 const dv = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 /** A region-info answer as the kernel would write it. */
-function regionAnswer(opts: { index: number; flags: number; size: number; offset: bigint; argsz?: number; caps?: Uint8Array[]; length?: number }): Uint8Array {
+function regionAnswer(opts: {
+  index: number;
+  flags: number;
+  size: number;
+  offset: bigint;
+  argsz?: number;
+  caps?: Uint8Array[];
+  length?: number;
+}): Uint8Array {
   const caps = opts.caps ?? [];
   const capBytes = caps.reduce((n, c) => n + c.length, 0);
   const length = opts.length ?? 32 + capBytes;
@@ -59,7 +67,16 @@ test('region info: a plain mappable BAR is one mmap area, its fd offset as the k
   const info = s.decodeRegionInfo(regionAnswer({ index: 0, flags: 0x7, size: 1 << 20, offset: 0n }));
   assert.deepEqual(
     { ...info },
-    { index: 0, flags: 7, size: 1 << 20, readable: true, writable: true, mappable: true, mmapAreas: [{ offset: 0, size: 1 << 20 }], fdOffset: 0n },
+    {
+      index: 0,
+      flags: 7,
+      size: 1 << 20,
+      readable: true,
+      writable: true,
+      mappable: true,
+      mmapAreas: [{ offset: 0, size: 1 << 20 }],
+      fdOffset: 0n,
+    },
   );
   const cfg = s.decodeRegionInfo(regionAnswer({ index: 7, flags: 0x3, size: 256, offset: 7n << 40n }));
   assert.equal(cfg.mappable, false);
@@ -75,7 +92,14 @@ test('region info: sparse mmap, type and MSI-X mappable capabilities', () => {
     flags: 0xf,
     size: 0x4000,
     offset: 2n << 40n,
-    caps: [sparse([[0, 0x2000], [0x3000, 0x1000]]), cap(2, 1, [0x80000000 | 0x8086, 1]), cap(3, 1, [])],
+    caps: [
+      sparse([
+        [0, 0x2000],
+        [0x3000, 0x1000],
+      ]),
+      cap(2, 1, [0x80000000 | 0x8086, 1]),
+      cap(3, 1, []),
+    ],
   });
   const info = s.decodeRegionInfo(b);
   assert.deepEqual(info.mmapAreas, [
@@ -106,13 +130,22 @@ test('region info: caps that did not fit are reported by needsMore, then decoded
 test('region info: corrupt chains are EIO, never a loop or an out-of-bounds read', () => {
   const loop = regionAnswer({ index: 0, flags: 0xf, size: 0x1000, offset: 0n, caps: [cap(2, 1, [1, 2])] });
   dv(loop).setUint32(36, 32, true); // next -> itself
-  assert.throws(() => s.decodeRegionInfo(loop), (e: { code?: string }) => e.code === 'EIO');
+  assert.throws(
+    () => s.decodeRegionInfo(loop),
+    (e: { code?: string }) => e.code === 'EIO',
+  );
   const outside = regionAnswer({ index: 0, flags: 0xf, size: 0x1000, offset: 0n, caps: [cap(2, 1, [1, 2])] });
   dv(outside).setUint32(36, 4096, true);
-  assert.throws(() => s.decodeRegionInfo(outside), (e: { code?: string }) => e.code === 'EIO');
+  assert.throws(
+    () => s.decodeRegionInfo(outside),
+    (e: { code?: string }) => e.code === 'EIO',
+  );
   const many = regionAnswer({ index: 0, flags: 0xf, size: 0x1000, offset: 0n, caps: [sparse([[0, 0x1000]])] });
   dv(many).setUint32(40, 1000, true); // nr_areas beyond the answer
-  assert.throws(() => s.decodeRegionInfo(many), (e: { code?: string }) => e.code === 'EIO');
+  assert.throws(
+    () => s.decodeRegionInfo(many),
+    (e: { code?: string }) => e.code === 'EIO',
+  );
   const beyond = regionAnswer({ index: 0, flags: 0xf, size: 0x1000, offset: 0n, caps: [sparse([[0, 0x2000]])] });
   assert.throws(() => s.decodeRegionInfo(beyond), /outside the 4096-byte region/);
   const unknown = regionAnswer({ index: 0, flags: 0xf, size: 0x1000, offset: 0n, caps: [cap(99, 1, [7])] });
@@ -148,9 +181,18 @@ test('SET_IRQS: vfio_irq_set for each data kind and action', () => {
   const bools = s.encodeIrqSet(2, 'mask', 3, { kind: 'bool', values: [true, false, true] });
   assert.deepEqual(words(bools), [23, 0x2 | 0x08, 2, 3, 3]);
   assert.deepEqual([...bools.subarray(20)], [1, 0, 1]);
-  assert.throws(() => s.encodeIrqSet(0, 'trigger', 0, { kind: 'eventfd', fds: [-2] }), (e: { code?: string }) => e.code === 'EINVAL');
-  assert.throws(() => s.encodeIrqSet(-1, 'trigger', 0, { kind: 'none', count: 0 }), (e: { code?: string }) => e.code === 'EINVAL');
-  assert.throws(() => s.encodeIrqSet(0, 'poke' as 'mask', 0, { kind: 'none', count: 1 }), (e: { code?: string }) => e.code === 'EINVAL');
+  assert.throws(
+    () => s.encodeIrqSet(0, 'trigger', 0, { kind: 'eventfd', fds: [-2] }),
+    (e: { code?: string }) => e.code === 'EINVAL',
+  );
+  assert.throws(
+    () => s.encodeIrqSet(-1, 'trigger', 0, { kind: 'none', count: 0 }),
+    (e: { code?: string }) => e.code === 'EINVAL',
+  );
+  assert.throws(
+    () => s.encodeIrqSet(0, 'poke' as 'mask', 0, { kind: 'none', count: 1 }),
+    (e: { code?: string }) => e.code === 'EINVAL',
+  );
 });
 
 test('IOMMU info: page sizes, IOVA ranges and DMA_AVAIL from the chain; truncation says how much room', () => {
@@ -190,9 +232,15 @@ test('IOMMU info: page sizes, IOVA ranges and DMA_AVAIL from the chain; truncati
 test('DMA map/unmap, hot-reset info', () => {
   const m = s.encodeDmaMap(0x7f0000001000n, 0x100000n, 8192, { read: true, write: false });
   assert.deepEqual([dv(m).getUint32(0, true), dv(m).getUint32(4, true)], [32, 0x1]);
-  assert.deepEqual([dv(m).getBigUint64(8, true), dv(m).getBigUint64(16, true), dv(m).getBigUint64(24, true)], [0x7f0000001000n, 0x100000n, 8192n]);
+  assert.deepEqual(
+    [dv(m).getBigUint64(8, true), dv(m).getBigUint64(16, true), dv(m).getBigUint64(24, true)],
+    [0x7f0000001000n, 0x100000n, 8192n],
+  );
   const u = s.encodeDmaUnmap(0x100000n, 8192);
-  assert.deepEqual([dv(u).getUint32(0, true), dv(u).getUint32(4, true), dv(u).getBigUint64(8, true), dv(u).getBigUint64(16, true)], [24, 0, 0x100000n, 8192n]);
+  assert.deepEqual(
+    [dv(u).getUint32(0, true), dv(u).getUint32(4, true), dv(u).getBigUint64(8, true), dv(u).getBigUint64(16, true)],
+    [24, 0, 0x100000n, 8192n],
+  );
   assert.equal(s.decodeDmaUnmapSize(u), 8192n);
   const h = new Uint8Array(12 + 16);
   const hv = dv(h);
@@ -224,12 +272,24 @@ test('cdev and iommufd structs (Linux 6.6+ layouts)', () => {
   assert.equal(s.decodeIoasAlloc(alloc).ioasId, 9);
   const map = s.encodeIoasMap(9, 0x7f0000000000n, 4096, 0x2000n, { read: true, write: true });
   assert.equal(map.length, 40);
-  assert.deepEqual([dv(map).getUint32(0, true), dv(map).getUint32(4, true), dv(map).getUint32(8, true), dv(map).getUint32(12, true)], [40, 1 | 2 | 4, 9, 0]);
-  assert.deepEqual([dv(map).getBigUint64(16, true), dv(map).getBigUint64(24, true), dv(map).getBigUint64(32, true)], [0x7f0000000000n, 4096n, 0x2000n]);
+  assert.deepEqual(
+    [dv(map).getUint32(0, true), dv(map).getUint32(4, true), dv(map).getUint32(8, true), dv(map).getUint32(12, true)],
+    [40, 1 | 2 | 4, 9, 0],
+  );
+  assert.deepEqual(
+    [dv(map).getBigUint64(16, true), dv(map).getBigUint64(24, true), dv(map).getBigUint64(32, true)],
+    [0x7f0000000000n, 4096n, 0x2000n],
+  );
   const unmap = s.encodeIoasUnmap(9, 0x2000n, 4096);
-  assert.deepEqual([dv(unmap).getUint32(0, true), dv(unmap).getUint32(4, true), dv(unmap).getBigUint64(8, true), dv(unmap).getBigUint64(16, true)], [24, 9, 0x2000n, 4096n]);
+  assert.deepEqual(
+    [dv(unmap).getUint32(0, true), dv(unmap).getUint32(4, true), dv(unmap).getBigUint64(8, true), dv(unmap).getBigUint64(16, true)],
+    [24, 9, 0x2000n, 4096n],
+  );
   const ranges = s.encodeIoasIovaRanges(9, 4, 0x1000n);
-  assert.deepEqual([dv(ranges).getUint32(0, true), dv(ranges).getUint32(4, true), dv(ranges).getUint32(8, true), dv(ranges).getBigUint64(16, true)], [32, 9, 4, 0x1000n]);
+  assert.deepEqual(
+    [dv(ranges).getUint32(0, true), dv(ranges).getUint32(4, true), dv(ranges).getUint32(8, true), dv(ranges).getBigUint64(16, true)],
+    [32, 9, 4, 0x1000n],
+  );
   dv(ranges).setUint32(8, 1, true);
   dv(ranges).setBigUint64(24, 4096n, true);
   const out = new Uint8Array(64);
@@ -257,10 +317,13 @@ function findCc(): string | undefined {
   return undefined;
 }
 
-test(`ioctl numbers agree with ${HEADER}${existsSync(HEADER) ? '' : ' (SKIPPED: no header)'}`, { skip: existsSync(HEADER) ? false : `no ${HEADER} (apt-get install linux-libc-dev)` }, (t) => {
+test(`ioctl numbers agree with ${HEADER}${existsSync(HEADER) ? '' : ' (SKIPPED: no header)'}`, {
+  skip: existsSync(HEADER) ? false : `no ${HEADER} (apt-get install linux-libc-dev)`,
+}, (t) => {
   const text = readFileSync(HEADER, 'utf8');
   const defined = new Map<string, number>();
-  for (const m of text.matchAll(/#define\s+(VFIO_\w+)\s+_IO\(VFIO_TYPE,\s*VFIO_BASE\s*\+\s*(\d+)\)/g)) defined.set(m[1]!, 0x3b00 + 100 + Number(m[2]));
+  for (const m of text.matchAll(/#define\s+(VFIO_\w+)\s+_IO\(VFIO_TYPE,\s*VFIO_BASE\s*\+\s*(\d+)\)/g))
+    defined.set(m[1]!, 0x3b00 + 100 + Number(m[2]));
   const ours: Record<string, number> = { ...ioctl, ...cdevIoctl };
   let checked = 0;
   for (const [name, value] of Object.entries(ours)) {
@@ -276,7 +339,9 @@ test(`ioctl numbers agree with ${HEADER}${existsSync(HEADER) ? '' : ' (SKIPPED: 
 });
 
 const cc = findCc();
-test(`struct layouts agree with ${HEADER} (offsetof/sizeof by ${cc ?? 'a C compiler'})${cc && existsSync(HEADER) ? '' : ' (SKIPPED: no C compiler or header)'}`, { skip: cc && existsSync(HEADER) ? false : 'no C compiler or no linux/vfio.h' }, () => {
+test(`struct layouts agree with ${HEADER} (offsetof/sizeof by ${cc ?? 'a C compiler'})${cc && existsSync(HEADER) ? '' : ' (SKIPPED: no C compiler or header)'}`, {
+  skip: cc && existsSync(HEADER) ? false : 'no C compiler or no linux/vfio.h',
+}, () => {
   const checks: [string, number][] = [
     ['sizeof(struct vfio_group_status)', structSize.GROUP_STATUS],
     ['sizeof(struct vfio_device_info)', structSize.DEVICE_INFO],

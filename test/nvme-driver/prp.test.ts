@@ -111,7 +111,10 @@ test('a list space at an offset inside a bigger buffer, and other page sizes', (
   const r = buildPrps(0x2000_0000n, 5 * 8192, 8192, list);
   assert.equal(r.prp2, 0x9000_0000n + 16384n);
   const v = new DataView(bytes.buffer);
-  assert.deepEqual([0, 1, 2, 3].map((i) => v.getBigUint64(16384 + i * 8, true)), [1n, 2n, 3n, 4n].map((i) => 0x2000_0000n + i * 8192n));
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => v.getBigUint64(16384 + i * 8, true)),
+    [1n, 2n, 3n, 4n].map((i) => 0x2000_0000n + i * 8192n),
+  );
   assert.equal(v.getBigUint64(0, true), 0n, 'nothing written before the slot’s list');
 });
 

@@ -72,7 +72,7 @@ test('async commands across 10 wraps of a 4-entry queue: ids are slots, completi
   // every CQ head doorbell write is the ring's head after consumption
   const cqWrites = fake.doorbellWrites.filter((w) => w.offset === 0x100c).map((w) => w.value);
   assert.equal(cqWrites.at(-1), 40 % 4);
-  assert.equal(q.cq.phase, (Math.floor(40 / 4) % 2 === 0 ? 1 : 0), 'phase after 10 wraps');
+  assert.equal(q.cq.phase, Math.floor(40 / 4) % 2 === 0 ? 1 : 0, 'phase after 10 wraps');
 });
 
 test('sync path: batches of commands, one doorbell per batch, completions in any order, slot buffers', () => {

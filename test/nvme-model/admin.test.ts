@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { NvmeTestHost, type HostQueue } from './host.js';
 
-const ascii = (b: Uint8Array, o: number, n: number): string => Buffer.from(b.subarray(o, o + n)).toString('latin1').trimEnd();
+const ascii = (b: Uint8Array, o: number, n: number): string =>
+  Buffer.from(b.subarray(o, o + n))
+    .toString('latin1')
+    .trimEnd();
 
 describe('NVMe model: admin commands', () => {
   let h: NvmeTestHost;
@@ -88,7 +91,11 @@ describe('NVMe model: admin commands', () => {
       assert.equal(c.status, 0);
     }
     // Several commands in one ring.
-    const cids = [a.put({ opc: 0x06, prp1: buf.iova, cdw10: 1 }), a.put({ opc: 0x06, prp1: buf.iova, cdw10: 1 }), a.put({ opc: 0x06, prp1: buf.iova, cdw10: 1 })];
+    const cids = [
+      a.put({ opc: 0x06, prp1: buf.iova, cdw10: 1 }),
+      a.put({ opc: 0x06, prp1: buf.iova, cdw10: 1 }),
+      a.put({ opc: 0x06, prp1: buf.iova, cdw10: 1 }),
+    ];
     a.ring();
     for (const cid of cids) assert.equal((await a.next()).cid, cid);
   });

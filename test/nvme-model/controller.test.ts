@@ -52,17 +52,17 @@ describe('NVMe model: registers and controller states', () => {
     h.bar.write64(0x28, h.admin.sq.iova);
     h.bar.write64(0x30, h.admin.cq.iova);
     h.cc = NvmeTestHost.ccValue(true);
-    assert.equal(await h.waitCsts((s) => (s & 3) !== 0) & 3, 2, 'CFS');
+    assert.equal((await h.waitCsts((s) => (s & 3) !== 0)) & 3, 2, 'CFS');
     assert.equal(await h.disable(), 0);
     // MPS above MPSMAX
     h.bar.write32(0x24, 0x000f000f);
     h.cc = NvmeTestHost.ccValue(true, 5);
-    assert.equal(await h.waitCsts((s) => (s & 3) !== 0) & 3, 2);
+    assert.equal((await h.waitCsts((s) => (s & 3) !== 0)) & 3, 2);
     await h.disable();
     // unaligned ASQ with 8 KiB pages
     h.bar.write64(0x28, h.admin.sq.iova % 0x2000n === 0n ? h.admin.sq.iova + 0x1000n : h.admin.sq.iova);
     h.cc = NvmeTestHost.ccValue(true, 1);
-    assert.equal(await h.waitCsts((s) => (s & 3) !== 0) & 3, 2);
+    assert.equal((await h.waitCsts((s) => (s & 3) !== 0)) & 3, 2);
     await h.disable();
   });
 

@@ -248,7 +248,12 @@ export class NvmeTestHost {
     const cqDepth = o.cqDepth ?? depth;
     const sq = this.dev.allocDma(Math.max(4096, depth * 64));
     const cq = this.dev.allocDma(Math.max(4096, cqDepth * 16));
-    let c = await this.admin.run({ opc: 0x05, prp1: cq.iova, cdw10: ((cqDepth - 1) << 16) | qid, cdw11: ((o.iv ?? 0) << 16) | (o.ien ? 2 : 0) | 1 });
+    let c = await this.admin.run({
+      opc: 0x05,
+      prp1: cq.iova,
+      cdw10: ((cqDepth - 1) << 16) | qid,
+      cdw11: ((o.iv ?? 0) << 16) | (o.ien ? 2 : 0) | 1,
+    });
     if (c.status !== 0) throw new Error(`Create I/O CQ ${qid}: status 0x${c.status.toString(16)}`);
     c = await this.admin.run({ opc: 0x01, prp1: sq.iova, cdw10: ((depth - 1) << 16) | qid, cdw11: (qid << 16) | 1 });
     if (c.status !== 0) throw new Error(`Create I/O SQ ${qid}: status 0x${c.status.toString(16)}`);

@@ -76,7 +76,10 @@ describe('NVMe model: I/O', () => {
     check.bytes.fill(0xee);
     c = await rw(READ, check, offset, slba, blocks, 1, listOffset);
     assert.equal(c.status, 0, `read of ${len} bytes`);
-    assert.ok(Buffer.from(check.bytes.subarray(offset, offset + len)).equals(data.bytes.subarray(offset, offset + len)), `data of ${len} bytes at offset ${offset}`);
+    assert.ok(
+      Buffer.from(check.bytes.subarray(offset, offset + len)).equals(data.bytes.subarray(offset, offset + len)),
+      `data of ${len} bytes at offset ${offset}`,
+    );
     assert.equal(check.bytes[offset + len], 0xee, 'nothing written beyond the transfer');
   }
 

@@ -33,7 +33,13 @@ process.on('message', (m: Request) => {
       break;
     }
     case 'state':
-      reply({ cc: c.registers.cc, csts: c.registers.csts, sqs: c.queues.sqList.map((q) => q.qid), cqs: c.queues.cqList.map((q) => q.qid), aers: c.events.requests.length });
+      reply({
+        cc: c.registers.cc,
+        csts: c.registers.csts,
+        sqs: c.queues.sqList.map((q) => q.qid),
+        cqs: c.queues.cqList.map((q) => q.qid),
+        aers: c.events.requests.length,
+      });
       break;
     case 'close':
       void served.close().then(() => {

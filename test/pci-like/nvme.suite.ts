@@ -31,7 +31,10 @@ class AdminQueue {
   phase = 1;
   cid = 0;
 
-  constructor(readonly pci: PciLikeDevice, readonly bar: PciLikeBar) {
+  constructor(
+    readonly pci: PciLikeDevice,
+    readonly bar: PciLikeBar,
+  ) {
     const dev = pci.device;
     this.sq = dev.allocDma(4096);
     this.cq = dev.allocDma(4096);
@@ -157,7 +160,10 @@ export function nvmePciLikeSuite(label: string, open: () => Device, options: Nvm
     const c = await q.next();
     assert.equal(c.cid, cid);
     assert.equal(c.status, 0);
-    assert.ok(q.id.bytes.some((b) => b !== 0), 'Identify data arrived');
+    assert.ok(
+      q.id.bytes.some((b) => b !== 0),
+      'Identify data arrived',
+    );
     // Masked.
     bar.write32(table(0, regs.PCI_MSIX_ENTRY_VECTOR_CTRL), regs.PCI_MSIX_ENTRY_CTRL_MASKBIT);
     assert.equal(bar.read32(table(0, regs.PCI_MSIX_ENTRY_VECTOR_CTRL)), 1);

@@ -126,7 +126,7 @@ describe('PCI-like view over the test device (vfio-user)', () => {
     assert.equal(pci.barAddress(4), 0x2000n);
     assert.equal(cfg.read8(0x11), 0x00);
     assert.equal(cfg.read8(0x13), 0xfe);
-    assert.equal(dev.config.read32(regs.PCI_BASE_ADDRESS_0), before0, 'the device\'s own BAR register was not touched');
+    assert.equal(dev.config.read32(regs.PCI_BASE_ADDRESS_0), before0, "the device's own BAR register was not touched");
     // Access keeps working wherever the driver put the BAR.
     assert.equal(pci.bar(0).read32(REG.ID), DEVICE_ID);
     pci.bar(0).write32(REG.SCRATCH, 0x12345678);
@@ -260,7 +260,7 @@ describe('PCI-like view over the test device (vfio-user)', () => {
     assert.equal(pci.interruptMode, 'intx');
   });
 
-  t('INTx: delivered while INTx Disable is clear; the driver\'s acknowledging write unmasks it', async ({ pci }) => {
+  t("INTx: delivered while INTx Disable is clear; the driver's acknowledging write unmasks it", async ({ pci }) => {
     const bar0 = pci.bar(0);
     const first = pci.waitInterrupt(0);
     bar0.write32(REG.INTX, 1); // the device asserts its line
@@ -326,18 +326,22 @@ describe('PCI-like view over the test device (vfio-user)', () => {
     assert.ok(cfg.read16(devctl) & regs.PCI_EXP_DEVCTL_URRE);
   });
 
-  t('FLR by the Advanced Features capability', async ({ pci }) => {
-    assert.equal(pci.capabilities.afFlr, true);
-    const af = pci.findCapability(regs.PCI_CAP_ID_AF)!;
-    pci.config.write32(0x10, 0xfd000000);
-    pci.bar(0).write32(REG.SCRATCH, 5);
-    const ev = new Promise((r) => pci.once('reset', r));
-    pci.config.write8(af + regs.PCI_AF_CTRL, regs.PCI_AF_CTRL_FLR);
-    assert.deepEqual(await ev, { source: 'af-flr' });
-    assert.equal(pci.config.read8(af + regs.PCI_AF_CTRL), 0);
-    assert.equal(pci.bar(0).read32(REG.SCRATCH), 0);
-    assert.equal(pci.config.read32(0x10), 0xfd000000);
-  }, () => srvAf);
+  t(
+    'FLR by the Advanced Features capability',
+    async ({ pci }) => {
+      assert.equal(pci.capabilities.afFlr, true);
+      const af = pci.findCapability(regs.PCI_CAP_ID_AF)!;
+      pci.config.write32(0x10, 0xfd000000);
+      pci.bar(0).write32(REG.SCRATCH, 5);
+      const ev = new Promise((r) => pci.once('reset', r));
+      pci.config.write8(af + regs.PCI_AF_CTRL, regs.PCI_AF_CTRL_FLR);
+      assert.deepEqual(await ev, { source: 'af-flr' });
+      assert.equal(pci.config.read8(af + regs.PCI_AF_CTRL), 0);
+      assert.equal(pci.bar(0).read32(REG.SCRATCH), 0);
+      assert.equal(pci.config.read32(0x10), 0xfd000000);
+    },
+    () => srvAf,
+  );
 
   t('D3hot through PMCSR: BAR access fails until D0', ({ pci }) => {
     const pm = pci.findCapability(regs.PCI_CAP_ID_PM)!;
@@ -355,36 +359,47 @@ describe('PCI-like view over the test device (vfio-user)', () => {
     pci.config.write16(pmcsr, pci.config.read16(pmcsr) & ~3);
     assert.equal(pci.powerState, 0);
     assert.equal(pci.bar(0).read32(REG.SCRATCH), 0x55, 'No_Soft_Reset: the registers survived');
-    assert.deepEqual(changes, [{ from: 0, to: 3 }, { from: 3, to: 0 }]);
+    assert.deepEqual(changes, [
+      { from: 0, to: 3 },
+      { from: 3, to: 0 },
+    ]);
   });
 
-  t('D3hot -> D0 without No_Soft_Reset resets the function: the view resets its MSI state', async ({ pci }) => {
-    const pm = pci.findCapability(regs.PCI_CAP_ID_PM)!;
-    const pmcsr = pm + regs.PCI_PM_CTRL;
-    const msi = pci.capabilities.msi!.offset;
-    pci.config.write16(msi + 2, pci.config.read16(msi + 2) | 1);
-    assert.equal(pci.interruptMode, 'msi');
-    pci.config.write16(pmcsr, 3);
-    const ev = new Promise((r) => pci.once('reset', r));
-    pci.config.write16(pmcsr, 0);
-    assert.deepEqual(await ev, { source: 'pm-soft-reset' });
-    assert.equal(pci.config.read16(msi + 2) & 1, 0);
-    assert.equal(pci.interruptMode, 'intx');
-    assert.equal(pci.bar(0).read32(REG.ID), DEVICE_ID);
-  }, () => srvSoft);
+  t(
+    'D3hot -> D0 without No_Soft_Reset resets the function: the view resets its MSI state',
+    async ({ pci }) => {
+      const pm = pci.findCapability(regs.PCI_CAP_ID_PM)!;
+      const pmcsr = pm + regs.PCI_PM_CTRL;
+      const msi = pci.capabilities.msi!.offset;
+      pci.config.write16(msi + 2, pci.config.read16(msi + 2) | 1);
+      assert.equal(pci.interruptMode, 'msi');
+      pci.config.write16(pmcsr, 3);
+      const ev = new Promise((r) => pci.once('reset', r));
+      pci.config.write16(pmcsr, 0);
+      assert.deepEqual(await ev, { source: 'pm-soft-reset' });
+      assert.equal(pci.config.read16(msi + 2) & 1, 0);
+      assert.equal(pci.interruptMode, 'intx');
+      assert.equal(pci.bar(0).read32(REG.ID), DEVICE_ID);
+    },
+    () => srvSoft,
+  );
 
-  t('FLR while in D3hot: one reset, back in D0, BARs reachable again', ({ pci }) => {
-    const pmcsr = pci.capabilities.pm! + regs.PCI_PM_CTRL;
-    const resets: unknown[] = [];
-    pci.on('reset', (e) => resets.push(e));
-    pci.config.write16(pmcsr, 3);
-    assert.throws(() => pci.bar(0).read32(REG.ID), { code: 'EIO' });
-    const devctl = pci.findCapability(regs.PCI_CAP_ID_EXP)! + regs.PCI_EXP_DEVCTL;
-    pci.config.write16(devctl, regs.PCI_EXP_DEVCTL_BCR_FLR);
-    assert.deepEqual(resets, [{ source: 'pcie-flr' }], 'the FLR, not a second soft reset');
-    assert.equal(pci.powerState, 0);
-    assert.equal(pci.bar(0).read32(REG.ID), DEVICE_ID);
-  }, () => srvSoft);
+  t(
+    'FLR while in D3hot: one reset, back in D0, BARs reachable again',
+    ({ pci }) => {
+      const pmcsr = pci.capabilities.pm! + regs.PCI_PM_CTRL;
+      const resets: unknown[] = [];
+      pci.on('reset', (e) => resets.push(e));
+      pci.config.write16(pmcsr, 3);
+      assert.throws(() => pci.bar(0).read32(REG.ID), { code: 'EIO' });
+      const devctl = pci.findCapability(regs.PCI_CAP_ID_EXP)! + regs.PCI_EXP_DEVCTL;
+      pci.config.write16(devctl, regs.PCI_EXP_DEVCTL_BCR_FLR);
+      assert.deepEqual(resets, [{ source: 'pcie-flr' }], 'the FLR, not a second soft reset');
+      assert.equal(pci.powerState, 0);
+      assert.equal(pci.bar(0).read32(REG.ID), DEVICE_ID);
+    },
+    () => srvSoft,
+  );
 
   test('the view closes with its Device', () => {
     const dev = connectVfioUser(srv.path);

@@ -120,7 +120,10 @@ test('an access beyond the config space is refused with EINVAL before touching a
   assert.throws(() => edu.readBytes(0, 257), errorWith('EINVAL'));
   assert.throws(() => edu.read(0, 3 as 4), errorWith('EINVAL'));
   const before = edu.snapshot();
-  assert.throws(() => edu.writeBytes(0x3c, new Uint8Array(0xc5)), (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL' && e.errno === 22);
+  assert.throws(
+    () => edu.writeBytes(0x3c, new Uint8Array(0xc5)),
+    (e: unknown) => e instanceof ErrnoError && e.code === 'EINVAL' && e.errno === 22,
+  );
   assert.deepEqual(edu.snapshot(), before, 'a refused write changes nothing');
   const nvme = createConfigSpace(NVME);
   assert.equal(nvme.size, 4096);

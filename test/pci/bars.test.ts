@@ -47,7 +47,11 @@ test('prefetchable 64-bit BAR larger than 4 GiB sizes with the high bits', () =>
 });
 
 test('32-bit prefetchable and I/O BARs', () => {
-  const cs = dev([{ kind: 'mem32', size: 4096, prefetchable: true }, { kind: 'io', size: 32 }, { kind: 'io', size: 256 }]);
+  const cs = dev([
+    { kind: 'mem32', size: 4096, prefetchable: true },
+    { kind: 'io', size: 32 },
+    { kind: 'io', size: 256 },
+  ]);
   cs.write(BAR(0), 4, 0xffffffff);
   assert.equal(cs.read(BAR(0), 4), 0xfffff008);
   cs.write(BAR(1), 4, 0xffffffff);
@@ -93,7 +97,10 @@ test('BARs are virtual: the backing never sees them', () => {
 });
 
 test('probeBarSizes sizes every BAR through the access API and restores the values', () => {
-  const cs = dev([{ kind: 'mem64', size: 16 * 1024 }, undefined, { kind: 'io', size: 64 }, { kind: 'mem32', size: 1 << 20, prefetchable: true }], 128 * 1024);
+  const cs = dev(
+    [{ kind: 'mem64', size: 16 * 1024 }, undefined, { kind: 'io', size: 64 }, { kind: 'mem32', size: 1 << 20, prefetchable: true }],
+    128 * 1024,
+  );
   cs.write(BAR(0), 4, 0xfe000000);
   cs.write(BAR(2), 4, 0xc000);
   const before = cs.snapshot();
@@ -134,9 +141,21 @@ test('impossible BAR declarations are refused with stable reasons', () => {
     [[{ kind: 'io', size: 512 }], 'too-large'],
     [[{ kind: 'mem32', size: 2 ** 32 }], 'too-large'],
     [[{ index: 5, kind: 'mem64', size: 4096 }], 'bar-slot'],
-    [[{ kind: 'mem64', size: 4096 }, { kind: 'mem32', size: 4096 }], 'bar-slot'],
+    [
+      [
+        { kind: 'mem64', size: 4096 },
+        { kind: 'mem32', size: 4096 },
+      ],
+      'bar-slot',
+    ],
     [[{ index: 6, kind: 'mem32', size: 4096 }], 'bar-slot'],
-    [[{ index: 2, kind: 'mem32', size: 4096 }, { index: 2, kind: 'io', size: 4 }], 'bar-slot'],
+    [
+      [
+        { index: 2, kind: 'mem32', size: 4096 },
+        { index: 2, kind: 'io', size: 4 },
+      ],
+      'bar-slot',
+    ],
     [[{ kind: 'io', size: 16, prefetchable: true }], 'bad-value'],
   ];
   for (const [bars, reason] of bad) {

@@ -86,7 +86,16 @@ test('class code as a number or as parts', () => {
 
 test('impossible layouts throw LayoutErrors with stable codes and reasons', () => {
   const cases: [Partial<DeviceDecl>, string, string][] = [
-    [{ capabilities: [{ id: 'pm', offset: 0x40 }, { id: 'msi', offset: 0x44 }] }, 'EINVAL', 'overlap'],
+    [
+      {
+        capabilities: [
+          { id: 'pm', offset: 0x40 },
+          { id: 'msi', offset: 0x44 },
+        ],
+      },
+      'EINVAL',
+      'overlap',
+    ],
     [{ capabilities: [{ id: 'pm', offset: 0x42 }] }, 'EINVAL', 'misaligned'],
     [{ capabilities: [{ id: 'pm', offset: 0x3c }] }, 'EINVAL', 'out-of-range'],
     [{ capabilities: [{ id: 'pm', offset: 0xfc }] }, 'EINVAL', 'out-of-range'],
@@ -94,9 +103,29 @@ test('impossible layouts throw LayoutErrors with stable codes and reasons', () =
     [{ extendedCapabilities: [{ id: 'aer' }], configSize: 256 }, 'EINVAL', 'ext-on-conventional'],
     [{ configSize: 4096, extendedCapabilities: [{ id: 'aer', offset: 0x200 }] }, 'EINVAL', 'ext-head'],
     [{ configSize: 4096, extendedCapabilities: [{ id: 'aer' }, { id: 'dsn', serial: 1n, offset: 0xffc }] }, 'EINVAL', 'out-of-range'],
-    [{ configSize: 4096, extendedCapabilities: [{ id: 'aer', offset: 0x100 }, { id: 'dsn', serial: 1n, offset: 0x110 }] }, 'EINVAL', 'overlap'],
+    [
+      {
+        configSize: 4096,
+        extendedCapabilities: [
+          { id: 'aer', offset: 0x100 },
+          { id: 'dsn', serial: 1n, offset: 0x110 },
+        ],
+      },
+      'EINVAL',
+      'overlap',
+    ],
     [{ capabilities: [{ id: 'msi' }, { id: 'msi' }] }, 'EINVAL', 'duplicate'],
-    [{ configSize: 4096, extendedCapabilities: [{ id: 'dsn', serial: 1n }, { id: 'dsn', serial: 2n }] }, 'EINVAL', 'duplicate'],
+    [
+      {
+        configSize: 4096,
+        extendedCapabilities: [
+          { id: 'dsn', serial: 1n },
+          { id: 'dsn', serial: 2n },
+        ],
+      },
+      'EINVAL',
+      'duplicate',
+    ],
     [{ vendorId: 0xffff }, 'EINVAL', 'bad-value'],
     [{ deviceId: 0x10000 }, 'EINVAL', 'bad-value'],
     [{ classCode: 0x1000000 }, 'EINVAL', 'bad-value'],
@@ -110,11 +139,15 @@ test('impossible layouts throw LayoutErrors with stable codes and reasons', () =
   for (const [patch, code, reason] of cases) {
     assert.throws(
       () => buildLayout({ ...EDU, capabilities: [], ...patch }),
-      (e: unknown) => e instanceof LayoutError && e instanceof ErrnoError && e.code === code && e.reason === reason && typeof e.errno === 'number',
+      (e: unknown) =>
+        e instanceof LayoutError && e instanceof ErrnoError && e.code === code && e.reason === reason && typeof e.errno === 'number',
       `${reason}: ${JSON.stringify(patch, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
     );
   }
-  assert.throws(() => buildLayout({ ...EDU, capabilities: new Array(4).fill({ id: 'vendor', data: new Array(60).fill(0) }) }), errorWith('ENOSPC', 'no-room'));
+  assert.throws(
+    () => buildLayout({ ...EDU, capabilities: new Array(4).fill({ id: 'vendor', data: new Array(60).fill(0) }) }),
+    errorWith('ENOSPC', 'no-room'),
+  );
 });
 
 test('a full standard area is usable to its last dword', () => {

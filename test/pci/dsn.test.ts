@@ -28,6 +28,9 @@ test('the capability is read-only', () => {
 });
 
 test('a serial outside 64 bits is refused', () => {
-  assert.throws(() => createConfigSpace({ ...NVME, extendedCapabilities: [{ id: 'dsn', serial: 1n << 64n }] }), errorWith('EINVAL', 'bad-value'));
+  assert.throws(
+    () => createConfigSpace({ ...NVME, extendedCapabilities: [{ id: 'dsn', serial: 1n << 64n }] }),
+    errorWith('EINVAL', 'bad-value'),
+  );
   assert.throws(() => createConfigSpace({ ...NVME, extendedCapabilities: [{ id: 'dsn', serial: -1n }] }), errorWith('EINVAL', 'bad-value'));
 });

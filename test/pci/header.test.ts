@@ -22,7 +22,10 @@ test('command: every bit is writable, the hardware keeps what it implements; get
   assert.equal(cs.memoryEnabled, false);
   cs.write(R.PCI_COMMAND, 2, 0xffff);
   // IO, MEMORY, MASTER, PARITY, SERR stick in the backing; INTx-disable in the shadow; the rest are hardwired 0.
-  assert.equal(cs.command, R.PCI_COMMAND_IO | R.PCI_COMMAND_MEMORY | R.PCI_COMMAND_MASTER | R.PCI_COMMAND_PARITY | R.PCI_COMMAND_SERR | R.PCI_COMMAND_INTX_DISABLE);
+  assert.equal(
+    cs.command,
+    R.PCI_COMMAND_IO | R.PCI_COMMAND_MEMORY | R.PCI_COMMAND_MASTER | R.PCI_COMMAND_PARITY | R.PCI_COMMAND_SERR | R.PCI_COMMAND_INTX_DISABLE,
+  );
   assert.equal(cs.memoryEnabled, true);
   assert.equal(cs.ioEnabled, true);
   assert.equal(cs.busMaster, true);

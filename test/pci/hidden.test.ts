@@ -115,7 +115,9 @@ test('when every standard capability is hidden, Cap+ is cleared and the pointer 
 });
 
 test('the owner may hide more than the kernel does', () => {
-  const cs = ConfigSpace.fromRaw(rawSpace(), { hide: (c) => (!c.extended && c.id === R.PCI_CAP_ID_MSI) || (c.extended && c.id === R.PCI_EXT_CAP_ID_DSN) });
+  const cs = ConfigSpace.fromRaw(rawSpace(), {
+    hide: (c) => (!c.extended && c.id === R.PCI_CAP_ID_MSI) || (c.extended && c.id === R.PCI_EXT_CAP_ID_DSN),
+  });
   assert.deepEqual(walkStd(cs), [0x40, 0x60]);
   assert.deepEqual(walkExt(cs), [[0x100, R.PCI_EXT_CAP_ID_ERR]]);
   assert.equal(cs.hasMsi, false);

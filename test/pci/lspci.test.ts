@@ -29,7 +29,9 @@ function findLspci(): string | undefined {
 const LSPCI = findLspci();
 
 if (!LSPCI) {
-  test('lspci cross-check SKIPPED: pciutils is not installed (apt-get install -y pciutils)', { skip: 'pciutils is not installed' }, () => {});
+  test('lspci cross-check SKIPPED: pciutils is not installed (apt-get install -y pciutils)', {
+    skip: 'pciutils is not installed',
+  }, () => {});
 } else {
   const lspci = LSPCI;
   const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-lspci-'));

@@ -148,7 +148,11 @@ test('table and PBA placement is validated against the BARs', () => {
   }
   // Table and PBA in different BARs is fine.
   const ok = createConfigSpace(
-    withMsix({ table: { bar: 0, offset: 0 }, pba: { bar: 2, offset: 0 } }, [{ kind: 'mem64', size: 4096 }, undefined, { kind: 'mem32', size: 4096 }]),
+    withMsix({ table: { bar: 0, offset: 0 }, pba: { bar: 2, offset: 0 } }, [
+      { kind: 'mem64', size: 4096 },
+      undefined,
+      { kind: 'mem32', size: 4096 },
+    ]),
   );
   assert.equal(ok.msix?.pbaBar, 2);
 });

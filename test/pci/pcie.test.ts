@@ -57,17 +57,28 @@ test('without FLR capability the bit is ignored and still reads 0', () => {
 
 test('Max_Payload_Size and Max_Read_Request_Size are virtual and writable', () => {
   const { cs, spy } = withSpy(NVME);
-  const v = R.PCI_EXP_DEVCTL_PAYLOAD & (2 << 5) | (5 << 12);
+  const v = (R.PCI_EXP_DEVCTL_PAYLOAD & (2 << 5)) | (5 << 12);
   cs.write(DEVCTL, 2, v);
   assert.equal(cs.read(DEVCTL, 2) & (R.PCI_EXP_DEVCTL_PAYLOAD | R.PCI_EXP_DEVCTL_READRQ), v);
-  assert.equal(spy.read(DEVCTL, 2) & (R.PCI_EXP_DEVCTL_PAYLOAD | R.PCI_EXP_DEVCTL_READRQ), R.PCI_EXP_DEVCTL_READRQ_512B, 'the device keeps its own');
+  assert.equal(
+    spy.read(DEVCTL, 2) & (R.PCI_EXP_DEVCTL_PAYLOAD | R.PCI_EXP_DEVCTL_READRQ),
+    R.PCI_EXP_DEVCTL_READRQ_512B,
+    'the device keeps its own',
+  );
 });
 
 test('other Device Control bits pass through to the device, except Phantom Functions', () => {
   const { cs, spy } = withSpy(NVME);
   cs.write(DEVCTL, 2, 0xffff & ~R.PCI_EXP_DEVCTL_BCR_FLR);
   const ctl = cs.read(DEVCTL, 2);
-  for (const bit of [R.PCI_EXP_DEVCTL_CERE, R.PCI_EXP_DEVCTL_NFERE, R.PCI_EXP_DEVCTL_FERE, R.PCI_EXP_DEVCTL_URRE, R.PCI_EXP_DEVCTL_EXT_TAG, R.PCI_EXP_DEVCTL_NOSNOOP_EN]) {
+  for (const bit of [
+    R.PCI_EXP_DEVCTL_CERE,
+    R.PCI_EXP_DEVCTL_NFERE,
+    R.PCI_EXP_DEVCTL_FERE,
+    R.PCI_EXP_DEVCTL_URRE,
+    R.PCI_EXP_DEVCTL_EXT_TAG,
+    R.PCI_EXP_DEVCTL_NOSNOOP_EN,
+  ]) {
     assert.equal(ctl & bit, bit, `bit ${bit.toString(16)}`);
     assert.equal(spy.read(DEVCTL, 2) & bit, bit);
   }
@@ -88,7 +99,15 @@ test('Device Control 2 is writable except ARI forwarding; the device keeps what 
 test('capabilities, status and link registers are read-only', () => {
   const cs = createConfigSpace(NVME);
   const before = cs.readBytes(EXP, 0x32);
-  for (const off of [R.PCI_EXP_FLAGS, R.PCI_EXP_DEVCAP, R.PCI_EXP_LNKCAP, R.PCI_EXP_LNKCTL, R.PCI_EXP_DEVCAP2, R.PCI_EXP_LNKCAP2, R.PCI_EXP_LNKCTL2]) {
+  for (const off of [
+    R.PCI_EXP_FLAGS,
+    R.PCI_EXP_DEVCAP,
+    R.PCI_EXP_LNKCAP,
+    R.PCI_EXP_LNKCTL,
+    R.PCI_EXP_DEVCAP2,
+    R.PCI_EXP_LNKCAP2,
+    R.PCI_EXP_LNKCTL2,
+  ]) {
     cs.write(EXP + off, 2, 0xffff);
     if (off % 4 === 0) cs.write(EXP + off, 4, 0xffffffff);
   }

@@ -69,7 +69,13 @@ test('PME support and PME status from the hardware are hidden (virtual zeros)', 
 });
 
 test('D3hot -> D0 without No_Soft_Reset resets the function (BARs kept)', () => {
-  const decl: DeviceDecl = { ...NVME, capabilities: [{ id: 'pm', noSoftReset: false }, { id: 'msi', vectors: 1 }] };
+  const decl: DeviceDecl = {
+    ...NVME,
+    capabilities: [
+      { id: 'pm', noSoftReset: false },
+      { id: 'msi', vectors: 1 },
+    ],
+  };
   const resets: string[] = [];
   const cs = createConfigSpace(decl, { hooks: { onReset: (s) => resets.push(s) } });
   cs.write(0x10, 4, 0xfe000000);

@@ -26,7 +26,13 @@ test('a declared write mask makes those bits writable through to the device', ()
 });
 
 test('several vendor capabilities may coexist; a mask of the wrong length is refused', () => {
-  const cs = createConfigSpace({ ...EDU, capabilities: [{ id: 'vendor', data: [1] }, { id: 'vendor', data: [2] }] });
+  const cs = createConfigSpace({
+    ...EDU,
+    capabilities: [
+      { id: 'vendor', data: [1] },
+      { id: 'vendor', data: [2] },
+    ],
+  });
   assert.deepEqual(
     cs.capabilities.map((c) => [c.id, c.offset]),
     [
@@ -34,7 +40,10 @@ test('several vendor capabilities may coexist; a mask of the wrong length is ref
       [9, 0x44],
     ],
   );
-  assert.throws(() => createConfigSpace({ ...EDU, capabilities: [{ id: 'vendor', data: [1, 2], writeMask: [1] }] }), errorWith('EINVAL', 'bad-value'));
+  assert.throws(
+    () => createConfigSpace({ ...EDU, capabilities: [{ id: 'vendor', data: [1, 2], writeMask: [1] }] }),
+    errorWith('EINVAL', 'bad-value'),
+  );
 });
 
 test('a vendor capability from a raw space is writable raw, as the kernel does', () => {

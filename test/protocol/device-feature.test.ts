@@ -79,7 +79,13 @@ test('MIG_DEVICE_STATE states a client may not ask for are EINVAL', () => {
 });
 
 test('DMA_LOGGING_START: page size, ranges; reserved zero, no overlap', () => {
-  const data = encodeDmaLoggingControl({ pageSize: 4096, ranges: [{ iova: 0x10_0000, length: 0x1000 }, { iova: 0, length: 0x8000 }] });
+  const data = encodeDmaLoggingControl({
+    pageSize: 4096,
+    ranges: [
+      { iova: 0x10_0000, length: 0x1000 },
+      { iova: 0, length: 0x8000 },
+    ],
+  });
   const wire = [...u64(4096), ...u32(2), ...u32(0), ...u64(0x10_0000), ...u64(0x1000), ...u64(0), ...u64(0x8000)];
   assert.deepEqual([...data], wire);
   const req = decodeDeviceFeatureRequest(feature(8 + wire.length, DEVICE_FEATURE_SET | 6, wire));
@@ -148,7 +154,11 @@ test('flag rules: GET and SET only together with PROBE; one of the three; known 
   ];
   for (const [f, re] of cases) assertErrno(() => decodeDeviceFeatureRequest(feature(8, f)), 'EINVAL', re);
   const probe = decodeDeviceFeatureRequest(feature(11, DEVICE_FEATURE_PROBE | DEVICE_FEATURE_GET | DEVICE_FEATURE_SET | 2, [1, 2, 3]));
-  assertErrno(() => decodeDeviceFeatureRequest(feature(10, DEVICE_FEATURE_PROBE | 2, [1, 2, 3])), 'EINVAL', /argsz 10 is smaller than the 11-byte payload/);
+  assertErrno(
+    () => decodeDeviceFeatureRequest(feature(10, DEVICE_FEATURE_PROBE | 2, [1, 2, 3])),
+    'EINVAL',
+    /argsz 10 is smaller than the 11-byte payload/,
+  );
   assertErrno(() => decodeDeviceFeatureRequest(feature(8, DEVICE_FEATURE_SET | 7, [0, 0, 0, 0])), 'EINVAL', /argsz 8/);
   assert.deepEqual(interpretDeviceFeatureRequest(probe), { kind: 'probe', feature: 2, get: true, set: true });
   const reply = decodeDeviceFeatureReply(encodeDeviceFeatureReply(1, probe));
@@ -161,7 +171,11 @@ test('flag rules: GET and SET only together with PROBE; one of the three; known 
 test('unknown features are ENOTTY; operations a feature lacks are EINVAL', () => {
   assertErrno(() => interpretDeviceFeatureRequest(decodeDeviceFeatureRequest(feature(8, 0x10003))), 'ENOTTY', /unknown feature 3/);
   assertErrno(() => interpretDeviceFeatureRequest(decodeDeviceFeatureRequest(feature(8, 0x40000))), 'ENOTTY', /feature 0/);
-  assertErrno(() => interpretDeviceFeatureRequest(decodeDeviceFeatureRequest(feature(16, 0x20001, [0, 0, 0, 0, 0, 0, 0, 0]))), 'EINVAL', /no SET/);
+  assertErrno(
+    () => interpretDeviceFeatureRequest(decodeDeviceFeatureRequest(feature(16, 0x20001, [0, 0, 0, 0, 0, 0, 0, 0]))),
+    'EINVAL',
+    /no SET/,
+  );
   assertErrno(() => interpretDeviceFeatureRequest(decodeDeviceFeatureRequest(feature(8, 0x10006))), 'EINVAL', /no GET/);
   assertErrno(() => interpretDeviceFeatureRequest(decodeDeviceFeatureRequest(feature(16, 0x10001, [0, 0, 0, 0]))), 'EINVAL', /too long/);
 });

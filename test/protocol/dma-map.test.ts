@@ -20,7 +20,12 @@ import { assertErrno, bytes, hdr, msg, patch32, resize, u32, u64 } from './helpe
 const payload = [...u32(32), ...u32(3), ...u64(0x1000), ...u64(0x1_0000_0000), ...u64(0x20_0000)];
 
 test('request bytes follow the table (16 + 32 bytes)', () => {
-  const m = encodeDmaMapRequest(5, { flags: DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE, offset: 0x1000, address: 0x1_0000_0000, size: 0x20_0000 });
+  const m = encodeDmaMapRequest(5, {
+    flags: DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE,
+    offset: 0x1000,
+    address: 0x1_0000_0000,
+    size: 0x20_0000,
+  });
   assert.deepEqual(m, bytes(hdr(5, 2, 48, 0), payload));
 });
 

@@ -22,11 +22,15 @@ test('request bytes follow the table (16 + 24 bytes)', () => {
   assert.deepEqual(r, { argsz: 24, flags: 0, address: 0x10000n, size: 0x4000n, all: false, bitmap: undefined });
 });
 
-test("unmap-all as QEMU sends it: flags VFIO_DMA_UNMAP_FLAG_ALL, address and size 0", () => {
+test('unmap-all as QEMU sends it: flags VFIO_DMA_UNMAP_FLAG_ALL, address and size 0', () => {
   const wire = [...u32(24), ...u32(2), ...u64(0), ...u64(0)];
   assert.deepEqual(encodeDmaUnmapRequest(1, { flags: DMA_UNMAP_FLAG_ALL, address: 0, size: 0 }), bytes(hdr(1, 3, 40), wire));
   assert.equal(decodeDmaUnmapRequest(msg(1, 3, 0, wire)).all, true);
-  assertErrno(() => decodeDmaUnmapRequest(msg(1, 3, 0, [...u32(24), ...u32(2), ...u64(0x1000), ...u64(0)])), 'EINVAL', /ALL needs address and size 0/);
+  assertErrno(
+    () => decodeDmaUnmapRequest(msg(1, 3, 0, [...u32(24), ...u32(2), ...u64(0x1000), ...u64(0)])),
+    'EINVAL',
+    /ALL needs address and size 0/,
+  );
 });
 
 test('dirty bitmap request: 24 + 16 bytes, argsz room for the bitmap', () => {

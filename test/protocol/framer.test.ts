@@ -101,7 +101,10 @@ test('descriptors belong to the last message that starts in their chunk', () => 
   const f = new MessageFramer({ maxFds: 2 });
   // [reset][map] arrive together with map's fd (the kernel glued reset in front).
   const a = f.push(Buffer.concat([reset, map]), [40]);
-  assert.deepEqual(a.map((m) => m.fds), [[], [40]]);
+  assert.deepEqual(
+    a.map((m) => m.fds),
+    [[], [40]],
+  );
   // [first half of irqs] with its two fds, then the rest with none.
   const b = f.push(irqs.subarray(0, 10), [41, 42]);
   assert.deepEqual(b, []);
@@ -109,7 +112,7 @@ test('descriptors belong to the last message that starts in their chunk', () => 
   assert.deepEqual(c[0]!.fds, [41, 42]);
 });
 
-test("descriptors of a chunk that only continues a message go to that message", () => {
+test('descriptors of a chunk that only continues a message go to that message', () => {
   const map = encodeDmaMapRequest(2, { flags: 3, address: 0, size: 4096 });
   const f = new MessageFramer();
   assert.deepEqual(f.push(map.subarray(0, 20)), []);
@@ -131,7 +134,11 @@ test('descriptors fed with every split of a message stay with it', () => {
     // The fd comes with the chunk holding map's first byte (and possibly reset).
     const f = new MessageFramer();
     const out = pushAll(f, [s.subarray(0, cut), s.subarray(cut)], [[99], []]);
-    assert.deepEqual(out.map((m) => m.fds), [[], [99]], `cut ${cut}`);
+    assert.deepEqual(
+      out.map((m) => m.fds),
+      [[], [99]],
+      `cut ${cut}`,
+    );
   }
 });
 
@@ -151,14 +158,20 @@ test('more descriptors than allowed break the stream and are handed back', () =>
   );
   assert.equal(f.broken, true);
   // Afterwards every push fails and returns what it was given.
-  assert.throws(() => f.push(map, [9]), (e: unknown) => e instanceof StreamError && e.reason === 'broken' && e.fds[0] === 9);
+  assert.throws(
+    () => f.push(map, [9]),
+    (e: unknown) => e instanceof StreamError && e.reason === 'broken' && e.fds[0] === 9,
+  );
 });
 
 test('descriptors accumulated across chunks count toward the limit', () => {
   const map = encodeDmaMapRequest(2, { flags: 3, address: 0, size: 4096 });
   const f = new MessageFramer({ maxFds: 1 });
   f.push(map.subarray(0, 3), [1]);
-  assert.throws(() => f.push(map.subarray(3, 6), [2]), (e: unknown) => e instanceof StreamError && e.reason === 'too-many-fds' && e.fds.length === 2);
+  assert.throws(
+    () => f.push(map.subarray(3, 6), [2]),
+    (e: unknown) => e instanceof StreamError && e.reason === 'too-many-fds' && e.fds.length === 2,
+  );
 });
 
 test('the size limit is enforced as soon as the header is in, before the body', () => {
@@ -185,7 +198,10 @@ test('the size limit is enforced as soon as the header is in, before the body', 
 test('a size field below 16 breaks the stream', () => {
   for (const size of [0, 1, 15]) {
     const f = new MessageFramer();
-    assert.throws(() => f.push(bytes(hdr(1, 1, size), [0, 0, 0, 0])), (e: unknown) => e instanceof StreamError && e.reason === 'header-size');
+    assert.throws(
+      () => f.push(bytes(hdr(1, 1, size), [0, 0, 0, 0])),
+      (e: unknown) => e instanceof StreamError && e.reason === 'header-size',
+    );
   }
 });
 
@@ -202,7 +218,10 @@ test('an error mid-chunk hands back the descriptors of messages completed before
 test('descriptors between messages with no bytes are stray', () => {
   const f = new MessageFramer();
   f.push(encodeDeviceResetRequest(1));
-  assert.throws(() => f.push(new Uint8Array(0), [4]), (e: unknown) => e instanceof StreamError && e.reason === 'stray-fds' && e.fds[0] === 4);
+  assert.throws(
+    () => f.push(new Uint8Array(0), [4]),
+    (e: unknown) => e instanceof StreamError && e.reason === 'stray-fds' && e.fds[0] === 4,
+  );
   // With a message in progress they join it.
   const g = new MessageFramer();
   const map = encodeDmaMapRequest(2, { flags: 3, address: 0, size: 4096 });
@@ -221,7 +240,7 @@ test('end() reports a message cut off mid-way and returns its descriptors', () =
   assert.equal(f.push(map).length, 1);
 });
 
-test('a header that frames but is otherwise bad is not the framer\'s business', () => {
+test("a header that frames but is otherwise bad is not the framer's business", () => {
   // Unknown command, reserved flags: framed, left to the codecs (ENOSYS / EINVAL).
   const odd = bytes(hdr(1, 14, 20, 0x40), [1, 2, 3, 4]);
   const out = new MessageFramer().push(Buffer.concat([odd, encodeDeviceResetRequest(2)]));

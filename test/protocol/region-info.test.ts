@@ -69,15 +69,38 @@ const bar0: RegionInfo = {
   size: 0x4000,
   offset: 0x10000,
   caps: [
-    { kind: 'sparse-mmap', areas: [{ offset: 0x1000n, size: 0x1000n }, { offset: 0x3000n, size: 0x1000n }] },
+    {
+      kind: 'sparse-mmap',
+      areas: [
+        { offset: 0x1000n, size: 0x1000n },
+        { offset: 0x3000n, size: 0x1000n },
+      ],
+    },
     { kind: 'type', type: 0x8000_8086, subtype: 1 },
   ],
 };
 // structure (32) | sparse at 32: header, nr_areas 2, reserved, 2 areas = 48 | type at 80: 16  => 96
 const bar0Wire = [
-  ...u32(96), ...u32(RW | REGION_INFO_FLAG_MMAP | REGION_INFO_FLAG_CAPS), ...u32(0), ...u32(32), ...u64(0x4000), ...u64(0x10000),
-  ...u16(1), ...u16(1), ...u32(80), ...u32(2), ...u32(0), ...u64(0x1000), ...u64(0x1000), ...u64(0x3000), ...u64(0x1000),
-  ...u16(2), ...u16(1), ...u32(0), ...u32(0x8000_8086), ...u32(1),
+  ...u32(96),
+  ...u32(RW | REGION_INFO_FLAG_MMAP | REGION_INFO_FLAG_CAPS),
+  ...u32(0),
+  ...u32(32),
+  ...u64(0x4000),
+  ...u64(0x10000),
+  ...u16(1),
+  ...u16(1),
+  ...u32(80),
+  ...u32(2),
+  ...u32(0),
+  ...u64(0x1000),
+  ...u64(0x1000),
+  ...u64(0x3000),
+  ...u64(0x1000),
+  ...u16(2),
+  ...u16(1),
+  ...u32(0),
+  ...u32(0x8000_8086),
+  ...u32(1),
 ];
 
 test('reply with a sparse mmap and a type capability, byte for byte', () => {
@@ -114,9 +137,26 @@ test('cut-short replies in the kernel style (CAPS set, cap_offset 0) and libvfio
 
 test('unknown capabilities are kept as bytes; MSIX_MAPPABLE is known', () => {
   const wire = [
-    ...u32(32 + 8 + 16), ...u32(RW | REGION_INFO_FLAG_CAPS), ...u32(1), ...u32(32), ...u64(0x100), ...u64(0),
-    ...u16(3), ...u16(1), ...u32(40),
-    ...u16(99), ...u16(7), ...u32(0), 1, 2, 3, 4, 5, 6, 7, 8,
+    ...u32(32 + 8 + 16),
+    ...u32(RW | REGION_INFO_FLAG_CAPS),
+    ...u32(1),
+    ...u32(32),
+    ...u64(0x100),
+    ...u64(0),
+    ...u16(3),
+    ...u16(1),
+    ...u32(40),
+    ...u16(99),
+    ...u16(7),
+    ...u32(0),
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
   ];
   const r = decodeRegionInfoReply(msg(1, 5, 1, wire));
   assert.equal(r.caps.length, 2);
@@ -126,7 +166,10 @@ test('unknown capabilities are kept as bytes; MSIX_MAPPABLE is known', () => {
   assert.equal(u.id, 99);
   assert.deepEqual([...u.data], [1, 2, 3, 4, 5, 6, 7, 8]);
   // and they encode back to the same bytes
-  assert.deepEqual(encodeRegionInfoReply(1, 4096, { flags: RW, index: 1, size: 0x100, offset: 0, caps: r.caps }).message, msg(1, 5, 1, wire));
+  assert.deepEqual(
+    encodeRegionInfoReply(1, 4096, { flags: RW, index: 1, size: 0x100, offset: 0, caps: r.caps }).message,
+    msg(1, 5, 1, wire),
+  );
 });
 
 test('a reply whose argsz exceeds its payload is cut short; its chain is not read', () => {
@@ -168,7 +211,11 @@ test('the encoder checks capabilities against the region', () => {
     'EINVAL',
     /exceeds the region/,
   );
-  assertErrno(() => encodeRegionInfoReply(1, 4096, { ...bar0, caps: [{ kind: 'sparse-mmap', areas: [{ offset: 0n, size: 0n }] }] }), 'EINVAL', /empty/);
+  assertErrno(
+    () => encodeRegionInfoReply(1, 4096, { ...bar0, caps: [{ kind: 'sparse-mmap', areas: [{ offset: 0n, size: 0n }] }] }),
+    'EINVAL',
+    /empty/,
+  );
   assertErrno(() => encodeRegionInfoReply(1, 4096, { ...bar0, flags: 0x10 }), 'EINVAL', /unknown region flags/);
   assertErrno(() => encodeRegionInfoReply(1, 16, bar0), 'EINVAL', /argsz 16/);
 });

@@ -34,9 +34,24 @@ const subs: SubRegionArgs[] = [
   { type: 'ioregionfd', offset: 0x2000, size: 0, fdIndex: 1, flags: KVM_IOREGION_POSTED_WRITES, userData: 7 },
 ];
 const wire = [
-  ...u32(16 + 80), ...u32(0), ...u32(0), ...u32(2),
-  ...u64(0x1000), ...u64(4), ...u32(0), ...u32(0), ...u32(1), ...u32(0), ...u64(0x1234_5678_9abc_def0n),
-  ...u64(0x2000), ...u64(0), ...u32(1), ...u32(1), ...u32(2), ...u32(0), ...u64(7),
+  ...u32(16 + 80),
+  ...u32(0),
+  ...u32(0),
+  ...u32(2),
+  ...u64(0x1000),
+  ...u64(4),
+  ...u32(0),
+  ...u32(0),
+  ...u32(1),
+  ...u32(0),
+  ...u64(0x1234_5678_9abc_def0n),
+  ...u64(0x2000),
+  ...u64(0),
+  ...u32(1),
+  ...u32(1),
+  ...u32(2),
+  ...u32(0),
+  ...u64(7),
 ];
 
 test('reply with an ioeventfd and an ioregionfd, 40 bytes each', () => {
@@ -68,7 +83,20 @@ test('an empty list and a wider entry stride decode', () => {
   assert.deepEqual(empty.message, bytes(hdr(6, 6, 32, 1), u32(16), u32(0), u32(3), u32(0)));
   assert.deepEqual(decodeRegionIoFdsReply(empty.message).subRegions, []);
   // A future 48-byte entry: the stride comes from argsz.
-  const wide = [...u32(16 + 48), ...u32(0), ...u32(0), ...u32(1), ...u64(8), ...u64(4), ...u32(0), ...u32(0), ...u32(0), ...u32(0), ...u64(1), ...u64(0)];
+  const wide = [
+    ...u32(16 + 48),
+    ...u32(0),
+    ...u32(0),
+    ...u32(1),
+    ...u64(8),
+    ...u64(4),
+    ...u32(0),
+    ...u32(0),
+    ...u32(0),
+    ...u32(0),
+    ...u64(1),
+    ...u64(0),
+  ];
   assert.equal(decodeRegionIoFdsReply(msg(1, 6, 1, wide), [5]).subRegions.length, 1);
 });
 

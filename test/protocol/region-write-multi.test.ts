@@ -14,8 +14,25 @@ import { assertErrno, bytes, hdr, msg, patch32, resize, u32, u64, zeros } from '
 // whose 8-byte data field carries `count` bytes.
 const wire = [
   ...u64(2),
-  ...u64(0x1000), ...u32(0), ...u32(4), 1, 0, 0, 0, ...zeros(4),
-  ...u64(0x1008), ...u32(0), ...u32(8), 1, 2, 3, 4, 5, 6, 7, 8,
+  ...u64(0x1000),
+  ...u32(0),
+  ...u32(4),
+  1,
+  0,
+  0,
+  0,
+  ...zeros(4),
+  ...u64(0x1008),
+  ...u32(0),
+  ...u32(8),
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
 ];
 
 test('request: wr_cnt then 24-byte entries', () => {

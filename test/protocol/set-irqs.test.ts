@@ -88,8 +88,14 @@ test('ranges: count 0 only as start 0 with NONE|TRIGGER; no wrap; within the dev
 });
 
 test('the encoder refuses what the decoder refuses', () => {
-  assertErrno(() => encodeSetIrqsRequest(1, { data: 'bool', action: 'mask', index: 0, start: 0, count: 2, bools: new Uint8Array(1) }), 'EINVAL');
-  assertErrno(() => encodeSetIrqsRequest(1, { data: 'none', action: 'mask', index: 0, start: 0, count: 1, bools: new Uint8Array(1) }), 'EINVAL');
+  assertErrno(
+    () => encodeSetIrqsRequest(1, { data: 'bool', action: 'mask', index: 0, start: 0, count: 2, bools: new Uint8Array(1) }),
+    'EINVAL',
+  );
+  assertErrno(
+    () => encodeSetIrqsRequest(1, { data: 'none', action: 'mask', index: 0, start: 0, count: 1, bools: new Uint8Array(1) }),
+    'EINVAL',
+  );
   assertErrno(() => encodeSetIrqsRequest(1, { data: 'eventfd', action: 'trigger', index: 0, start: 0, count: 2 }, 1), 'EINVAL');
   assertErrno(() => encodeSetIrqsRequest(1, { data: 'none', action: 'trigger', index: 0, start: 0, count: 1 }, 1), 'EINVAL');
   assertErrno(() => encodeSetIrqsRequest(1, { data: 'none', action: 'unmask', index: 0, start: 2, count: 0 }), 'EINVAL');

@@ -79,7 +79,11 @@ test("decodes QEMU's proposal", () => {
 
 test("decodes libvfio-user's reply with a twin socket", () => {
   const v = decodeVersionPayload(
-    payloadWith('{ "capabilities": { "max_msg_fds": 8, "max_data_xfer_size": 1048576, "twin_socket": { "supported": true, "fd_index": 0 } } }', 0, 1),
+    payloadWith(
+      '{ "capabilities": { "max_msg_fds": 8, "max_data_xfer_size": 1048576, "twin_socket": { "supported": true, "fd_index": 0 } } }',
+      0,
+      1,
+    ),
   );
   assert.deepEqual(v.capabilities, { maxMsgFds: 8, maxDataXferSize: 1048576, twinSocket: { supported: true, fdIndex: 0 } });
 });
@@ -218,7 +222,11 @@ test('twin socket: enabled only when the client supports it and the server offer
 
 test('server negotiation failures: other major, no common page size (ENOTSUP)', () => {
   assertErrno(() => negotiateVersion({ major: 1, minor: 0 }, server), 'ENOTSUP', /major version 1/);
-  assertErrno(() => negotiateVersion({ major: 0, minor: 0, capabilities: { pgsizes: 1 << 16 } }, server), 'ENOTSUP', /no common DMA page size/);
+  assertErrno(
+    () => negotiateVersion({ major: 0, minor: 0, capabilities: { pgsizes: 1 << 16 } }, server),
+    'ENOTSUP',
+    /no common DMA page size/,
+  );
 });
 
 test('client checks of the reply', () => {
@@ -232,14 +240,30 @@ test('client checks of the reply', () => {
     /did not propose/,
   );
   const twin: VersionOffer = { major: 0, minor: 1, capabilities: { twinSocket: { supported: true } } };
-  assertErrno(() => acceptVersionReply(twin, { major: 0, minor: 1, capabilities: { twinSocket: { supported: true } } }, 1), 'EINVAL', /fd_index undefined/);
-  assertErrno(() => acceptVersionReply(twin, { major: 0, minor: 1, capabilities: { twinSocket: { supported: true, fdIndex: 1 } } }, 1), 'EINVAL', /fd_index 1/);
-  assertErrno(() => acceptVersionReply({ major: 0, minor: 1, capabilities: { pgsizes: 4096 } }, { major: 0, minor: 1, capabilities: { pgsizes: 8192 } }), 'ENOTSUP');
+  assertErrno(
+    () => acceptVersionReply(twin, { major: 0, minor: 1, capabilities: { twinSocket: { supported: true } } }, 1),
+    'EINVAL',
+    /fd_index undefined/,
+  );
+  assertErrno(
+    () => acceptVersionReply(twin, { major: 0, minor: 1, capabilities: { twinSocket: { supported: true, fdIndex: 1 } } }, 1),
+    'EINVAL',
+    /fd_index 1/,
+  );
+  assertErrno(
+    () =>
+      acceptVersionReply({ major: 0, minor: 1, capabilities: { pgsizes: 4096 } }, { major: 0, minor: 1, capabilities: { pgsizes: 8192 } }),
+    'ENOTSUP',
+  );
 });
 
 test('client tolerates capabilities it did not propose (libvfio-user always sends some)', () => {
   const offer: VersionOffer = { major: 0, minor: 2, capabilities: {} };
-  const s = acceptVersionReply(offer, { major: 0, minor: 1, capabilities: { maxMsgFds: 8, maxDataXferSize: 1 << 20, migration: { pgsize: 4096 } } });
+  const s = acceptVersionReply(offer, {
+    major: 0,
+    minor: 1,
+    capabilities: { maxMsgFds: 8, maxDataXferSize: 1 << 20, migration: { pgsize: 4096 } },
+  });
   assert.equal(s.minor, 1);
   assert.equal(s.maxSendFds, 8);
   assert.equal(s.migration, undefined);

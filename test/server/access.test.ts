@@ -75,7 +75,10 @@ describe('access control', () => {
 
   it('refuses to listen on a live socket (EADDRINUSE) and removes its own socket file on close', async () => {
     const t = startServer();
-    assert.throws(() => VfioUserServer.listen(t.path, new TestDevice()), (e: { code?: string }) => e.code === 'EADDRINUSE');
+    assert.throws(
+      () => VfioUserServer.listen(t.path, new TestDevice()),
+      (e: { code?: string }) => e.code === 'EADDRINUSE',
+    );
     assert.ok(existsSync(t.path), 'the live server keeps its socket');
     await t.server.close();
     assert.ok(!existsSync(t.path));
@@ -89,7 +92,9 @@ describe('access control', () => {
   it('lingers for clients in other processes only (a client on our own loop could not send meanwhile)', async () => {
     const t = startServer({ server: { lingerUs: 700 } });
     const local = await TestClient.open(t.path);
-    const child = spawn(process.execPath, ['-e', 'require("net").connect(process.argv[1]); setInterval(() => {}, 1000)', t.path], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['-e', 'require("net").connect(process.argv[1]); setInterval(() => {}, 1000)', t.path], {
+      stdio: 'ignore',
+    });
     try {
       let info: ClientInfo | undefined;
       for (let i = 0; i < 500 && !info; i++) {
@@ -119,7 +124,9 @@ describe('access control', () => {
     await s.close();
     assert.equal(SERVING_LINGER_US, 1000);
     const t = startServer();
-    const child = spawn(process.execPath, ['-e', 'require("net").connect(process.argv[1]); setInterval(() => {}, 1000)', t.path], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['-e', 'require("net").connect(process.argv[1]); setInterval(() => {}, 1000)', t.path], {
+      stdio: 'ignore',
+    });
     try {
       let info: ClientInfo | undefined;
       for (let i = 0; i < 500 && !info; i++) {

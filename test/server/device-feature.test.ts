@@ -50,10 +50,26 @@ describe('DEVICE_FEATURE and migration data', () => {
   });
 
   it('answers ENOTTY for every feature (migration, DMA logging, unknown)', async () => {
-    assertError(await c.request(encodeDeviceFeatureRequest(c.id(), { feature: Feature.MIGRATION, probe: true, get: true })), 'ENOTTY', 'probe migration');
-    assertError(await c.request(encodeDeviceFeatureRequest(c.id(), { feature: Feature.MIGRATION, get: true, argsz: 16 })), 'ENOTTY', 'get migration');
-    assertError(await c.request(encodeDeviceFeatureRequest(c.id(), { feature: Feature.MIG_DEVICE_STATE, get: true, argsz: 16 })), 'ENOTTY', 'get state');
-    assertError(await c.request(encodeDeviceFeatureRequest(c.id(), { feature: Feature.DMA_LOGGING_STOP, set: true })), 'ENOTTY', 'logging stop');
+    assertError(
+      await c.request(encodeDeviceFeatureRequest(c.id(), { feature: Feature.MIGRATION, probe: true, get: true })),
+      'ENOTTY',
+      'probe migration',
+    );
+    assertError(
+      await c.request(encodeDeviceFeatureRequest(c.id(), { feature: Feature.MIGRATION, get: true, argsz: 16 })),
+      'ENOTTY',
+      'get migration',
+    );
+    assertError(
+      await c.request(encodeDeviceFeatureRequest(c.id(), { feature: Feature.MIG_DEVICE_STATE, get: true, argsz: 16 })),
+      'ENOTTY',
+      'get state',
+    );
+    assertError(
+      await c.request(encodeDeviceFeatureRequest(c.id(), { feature: Feature.DMA_LOGGING_STOP, set: true })),
+      'ENOTTY',
+      'logging stop',
+    );
     assertError(await c.request(encodeDeviceFeatureRequest(c.id(), { feature: 99, probe: true })), 'ENOTTY', 'unknown feature');
     assertError(await c.request(encodeDeviceFeatureRequest(c.id(), { feature: 0, get: true })), 'ENOTTY', 'feature 0');
   });
@@ -66,7 +82,11 @@ describe('DEVICE_FEATURE and migration data', () => {
     assertError(await c.request(rawFeature(c.id(), 8, 0, [], 4)), 'EINVAL', 'truncated');
     assertError(await c.request(rawFeature(c.id(), 8, Feature.MIGRATION | SET)), 'EINVAL', 'SET on a GET-only feature');
     assertError(await c.request(rawFeature(c.id(), 24, Feature.DMA_LOGGING_START | SET, [1, 2, 3, 4])), 'EINVAL', 'malformed logging data');
-    assertError(await c.request(rawFeature(c.id(), 8, Feature.MIG_DEVICE_STATE | SET, new Array(8).fill(0))), 'EINVAL', 'SET argsz below the payload');
+    assertError(
+      await c.request(rawFeature(c.id(), 8, Feature.MIG_DEVICE_STATE | SET, new Array(8).fill(0))),
+      'EINVAL',
+      'SET argsz below the payload',
+    );
     const before = resources();
     const e = EventFd.create();
     assertError(await c.request(encodeDeviceFeatureRequest(c.id(), { feature: 1, probe: true }), [e.fd]), 'EINVAL', 'descriptor');

@@ -3,12 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import {
-  Command,
-  FLAG_NO_REPLY,
-  decodeDeviceGetInfoReply,
-  encodeDeviceGetInfoRequest,
-} from '../../src/protocol/index.js';
+import { Command, FLAG_NO_REPLY, decodeDeviceGetInfoReply, encodeDeviceGetInfoRequest } from '../../src/protocol/index.js';
 import { deviceFlags } from '../../src/uapi/vfio.js';
 import { EventFd } from '../../src/sys/index.js';
 import { assertError, assertNoLeak, assertOk, resources, sleep, startServer, TestClient, type TestServer } from './helpers.js';

@@ -18,7 +18,14 @@ describe('device declarations', () => {
     const bad = [
       { 2: { mappable: [{ offset: 100, size: 4096 }] } },
       { 2: { mappable: [{ offset: 4096, size: 100 }] } },
-      { 2: { mappable: [{ offset: 4096, size: 8192 }, { offset: 8192, size: 4096 }] } },
+      {
+        2: {
+          mappable: [
+            { offset: 4096, size: 8192 },
+            { offset: 8192, size: 4096 },
+          ],
+        },
+      },
       { 2: { mappable: [{ offset: 3 * 4096, size: 8192 }] } },
       { 5: { mappable: [{ offset: 0, size: 4096 }] } },
       { 4: { mappable: [{ offset: 0, size: 4096 }] } },
@@ -26,16 +33,32 @@ describe('device declarations', () => {
     ];
     const before = resources();
     for (const bars of bad) {
-      assert.throws(() => new VirtualDevice({ config: base, bars }), (e: { code?: string }) => e.code === 'EINVAL', JSON.stringify(bars));
+      assert.throws(
+        () => new VirtualDevice({ config: base, bars }),
+        (e: { code?: string }) => e.code === 'EINVAL',
+        JSON.stringify(bars),
+      );
     }
     return assertNoLeak(before, 'refused declarations');
   });
 
   it('refuses handlers for absent BARs and ROM contents without a ROM (or too long)', () => {
-    assert.throws(() => new VirtualDevice({ config: base, bars: { 1: {} } }), (e: { code?: string }) => e.code === 'EINVAL');
-    assert.throws(() => new VirtualDevice({ config: base, bars: { 3: {} } }), (e: { code?: string }) => e.code === 'EINVAL');
-    assert.throws(() => new VirtualDevice({ config: { ...base, rom: undefined }, rom: new Uint8Array(4) }), (e: { code?: string }) => e.code === 'EINVAL');
-    assert.throws(() => new VirtualDevice({ config: base, rom: new Uint8Array(4096) }), (e: { code?: string }) => e.code === 'EINVAL');
+    assert.throws(
+      () => new VirtualDevice({ config: base, bars: { 1: {} } }),
+      (e: { code?: string }) => e.code === 'EINVAL',
+    );
+    assert.throws(
+      () => new VirtualDevice({ config: base, bars: { 3: {} } }),
+      (e: { code?: string }) => e.code === 'EINVAL',
+    );
+    assert.throws(
+      () => new VirtualDevice({ config: { ...base, rom: undefined }, rom: new Uint8Array(4) }),
+      (e: { code?: string }) => e.code === 'EINVAL',
+    );
+    assert.throws(
+      () => new VirtualDevice({ config: base, rom: new Uint8Array(4096) }),
+      (e: { code?: string }) => e.code === 'EINVAL',
+    );
   });
 
   it('gives a whole-BAR mappable area without the sparse capability', () => {
@@ -51,12 +74,27 @@ describe('device declarations', () => {
   it('has no DMA without an owner, and checks DMA arguments', async () => {
     const d = new VirtualDevice({ config: base, dmaRequiresBusMaster: false });
     assert.equal(d.dma.available, false);
-    assert.throws(() => d.dma.readSync(0, new Uint8Array(1)), (e) => e instanceof DmaError && e.reason === 'no-client' && e.code === 'ENODEV');
+    assert.throws(
+      () => d.dma.readSync(0, new Uint8Array(1)),
+      (e) => e instanceof DmaError && e.reason === 'no-client' && e.code === 'ENODEV',
+    );
     await assert.rejects(d.dma.read(0, new Uint8Array(1)), (e) => e instanceof DmaError && e.reason === 'no-client');
-    assert.throws(() => d.dma.readSync(-1, new Uint8Array(1)), (e) => e instanceof DmaError && e.reason === 'bad-args');
-    assert.throws(() => d.dma.readSync(1.5, new Uint8Array(1)), (e) => e instanceof DmaError && e.reason === 'bad-args');
-    assert.throws(() => d.dma.readSync(2n ** 64n - 1n, new Uint8Array(2)), (e) => e instanceof DmaError && e.reason === 'bad-args');
-    assert.throws(() => d.dma.view(0, -1), (e) => e instanceof DmaError && e.reason === 'bad-args');
+    assert.throws(
+      () => d.dma.readSync(-1, new Uint8Array(1)),
+      (e) => e instanceof DmaError && e.reason === 'bad-args',
+    );
+    assert.throws(
+      () => d.dma.readSync(1.5, new Uint8Array(1)),
+      (e) => e instanceof DmaError && e.reason === 'bad-args',
+    );
+    assert.throws(
+      () => d.dma.readSync(2n ** 64n - 1n, new Uint8Array(2)),
+      (e) => e instanceof DmaError && e.reason === 'bad-args',
+    );
+    assert.throws(
+      () => d.dma.view(0, -1),
+      (e) => e instanceof DmaError && e.reason === 'bad-args',
+    );
     d.close();
   });
 });
@@ -76,7 +114,10 @@ describe('DMA views and tracing through a server', () => {
     const r = new Uint8Array(4);
     t.device.dma.readSync(0x10ffen, r);
     assert.deepEqual([...r], [1, 2, 3, 4]);
-    assert.throws(() => t.device.dma.view(0x10ffe, 4), (e) => e instanceof DmaError && e.reason === 'not-contiguous');
+    assert.throws(
+      () => t.device.dma.view(0x10ffe, 4),
+      (e) => e instanceof DmaError && e.reason === 'not-contiguous',
+    );
     assert.equal(t.device.dma.view(0x11000, 0).length, 0);
     assert.equal(t.device.dma.view(0x11000n, 4096, 'read').length, 4096);
     assert.ok(t.device.dma.isDirect(0x10000, 8192, 'rw'));
@@ -96,7 +137,13 @@ describe('DMA views and tracing through a server', () => {
     };
     t.server.on('message', listener);
     assertOk(await c.request(encodeDeviceGetInfoRequest(c.id())));
-    assert.deepEqual(seen.map((m) => [m.direction, m.name, m.header.size]), [['in', 'DEVICE_GET_INFO', 32], ['out', 'DEVICE_GET_INFO', 32]]);
+    assert.deepEqual(
+      seen.map((m) => [m.direction, m.name, m.header.size]),
+      [
+        ['in', 'DEVICE_GET_INFO', 32],
+        ['out', 'DEVICE_GET_INFO', 32],
+      ],
+    );
     assert.equal(seen[0]!.client, t.server.owner!.id);
     t.server.off('message', listener);
     assertOk(await c.request(encodeDeviceGetInfoRequest(c.id())));

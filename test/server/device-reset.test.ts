@@ -8,7 +8,21 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { Command, encodeDeviceResetRequest } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
 import { REG } from './fixtures/test-device.js';
-import { assertError, assertNoLeak, assertOk, CONFIG, eventfds, MSIX, REQ, resources, setIrqs, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import {
+  assertError,
+  assertNoLeak,
+  assertOk,
+  CONFIG,
+  eventfds,
+  MSIX,
+  REQ,
+  resources,
+  setIrqs,
+  sleep,
+  startServer,
+  TestClient,
+  type TestServer,
+} from './helpers.js';
 
 describe('DEVICE_RESET', () => {
   let t: TestServer;
@@ -42,7 +56,7 @@ describe('DEVICE_RESET', () => {
     assert.equal(r.payload.length, 0);
     assert.deepEqual(t.model.resets.slice(resets), ['device-reset']);
     assert.equal(await c.read32(CONFIG, 0x10), 0xfe000000, 'BAR programming kept');
-    assert.equal(await c.read16(CONFIG, 4) & 0x6, 0x6, 'command kept');
+    assert.equal((await c.read16(CONFIG, 4)) & 0x6, 0x6, 'command kept');
     assert.equal(await c.read32(0, REG.SCRATCH), 0, 'the model reset its registers');
     assert.equal(t.device.irq.mode, 'none');
     assert.equal(t.device.irq.boundEventFds, 1, 'only REQ stays');
@@ -102,7 +116,10 @@ describe('PM soft reset', () => {
     const n = t.model.resets.length;
     await c.write16(CONFIG, pm + 4, 0);
     assert.deepEqual(t.model.resets.slice(n), ['pm-soft-reset']);
-    assert.deepEqual(t.model.powerChanges, [[0, 3], [3, 0]]);
+    assert.deepEqual(t.model.powerChanges, [
+      [0, 3],
+      [3, 0],
+    ]);
     c.close();
     await c.ended;
   });

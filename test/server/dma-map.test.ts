@@ -7,11 +7,26 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { Command, DMA_MAP_FLAG_READ, DMA_MAP_FLAG_WRITE, encodeDmaMapRequest, encodeDmaUnmapRequest } from '../../src/protocol/index.js';
 import { EventFd, MemFd } from '../../src/sys/index.js';
 import { DmaError } from '../../src/server/errors.js';
-import { assertError, assertNoLeak, assertOk, ClientMemory, CONFIG, resources, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import {
+  assertError,
+  assertNoLeak,
+  assertOk,
+  ClientMemory,
+  CONFIG,
+  resources,
+  sleep,
+  startServer,
+  TestClient,
+  type TestServer,
+} from './helpers.js';
 
 const RW = DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE;
 
-function rawMap(id: number, fields: { argsz?: number; flags?: number; offset?: bigint; address?: bigint; size?: bigint }, payloadLength = 32): Buffer {
+function rawMap(
+  id: number,
+  fields: { argsz?: number; flags?: number; offset?: bigint; address?: bigint; size?: bigint },
+  payloadLength = 32,
+): Buffer {
   const b = Buffer.alloc(16 + payloadLength);
   b.writeUInt16LE(id, 0);
   b.writeUInt16LE(Command.DMA_MAP, 2);
@@ -70,7 +85,11 @@ describe('DMA_MAP', () => {
   it('honours the descriptor offset', async () => {
     const mem = new ClientMemory(3 * 4096);
     mem.bytes[2 * 4096 + 5] = 0x77;
-    assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: DMA_MAP_FLAG_READ, offset: 8192, address: 0x200000n, size: 4096n }), [mem.memfd.fd]));
+    assertOk(
+      await c.request(encodeDmaMapRequest(c.id(), { flags: DMA_MAP_FLAG_READ, offset: 8192, address: 0x200000n, size: 4096n }), [
+        mem.memfd.fd,
+      ]),
+    );
     const b = new Uint8Array(1);
     t.device.dma.readSync(0x200005n, b);
     assert.equal(b[0], 0x77);
@@ -80,7 +99,10 @@ describe('DMA_MAP', () => {
   it('maps memory without a descriptor (reached only asynchronously)', async () => {
     assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x40000n, size: 4096n })));
     assert.equal(t.device.dma.isDirect(0x40000n, 16), false);
-    assert.throws(() => t.device.dma.readSync(0x40000n, new Uint8Array(4)), (e) => e instanceof DmaError && e.reason === 'needs-async' && e.code === 'ENOTSUP');
+    assert.throws(
+      () => t.device.dma.readSync(0x40000n, new Uint8Array(4)),
+      (e) => e instanceof DmaError && e.reason === 'needs-async' && e.code === 'ENOTSUP',
+    );
     const maps = t.device.dma.maps();
     assert.equal(maps.length, 1);
     assert.equal(maps[0]!.direct, false);
@@ -89,7 +111,10 @@ describe('DMA_MAP', () => {
   it('keeps permissions: a read-only map refuses writes', async () => {
     const mem = new ClientMemory(4096);
     assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: DMA_MAP_FLAG_READ, address: 0x1000n, size: 4096n }), [mem.memfd.fd]));
-    assert.throws(() => t.device.dma.writeSync(0x1000n, Uint8Array.of(1)), (e) => e instanceof DmaError && e.reason === 'permission' && e.code === 'EACCES');
+    assert.throws(
+      () => t.device.dma.writeSync(0x1000n, Uint8Array.of(1)),
+      (e) => e instanceof DmaError && e.reason === 'permission' && e.code === 'EACCES',
+    );
     assert.equal(mem.bytes[0], 0);
     mem.close();
   });
@@ -101,7 +126,11 @@ describe('DMA_MAP', () => {
     assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0xf000n, size: 0x2000n })), 'EEXIST', 'head overlap');
     assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x8000n, size: 0x10000n })), 'EEXIST', 'covering');
     const mem = new ClientMemory(4096);
-    assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x11000n, size: 0x1000n }), [mem.memfd.fd]), 'EEXIST', 'with a descriptor');
+    assertError(
+      await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x11000n, size: 0x1000n }), [mem.memfd.fd]),
+      'EEXIST',
+      'with a descriptor',
+    );
     assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x12000n, size: 0x1000n }), [mem.memfd.fd]));
     assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0xf000n, size: 0x1000n })));
     assert.equal(t.device.dma.maps().length, 3);
@@ -112,7 +141,11 @@ describe('DMA_MAP', () => {
     const mem = new ClientMemory(3 * 4096);
     assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x10010n, size: 4096n })), 'EINVAL', 'address');
     assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x10000n, size: 100n })), 'EINVAL', 'size');
-    assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, offset: 12, address: 0x10000n, size: 4096n }), [mem.memfd.fd]), 'EINVAL', 'offset');
+    assertError(
+      await c.request(encodeDmaMapRequest(c.id(), { flags: RW, offset: 12, address: 0x10000n, size: 4096n }), [mem.memfd.fd]),
+      'EINVAL',
+      'offset',
+    );
     assert.equal(t.device.dma.maps().length, 0);
     mem.close();
   });
@@ -133,8 +166,16 @@ describe('DMA_MAP', () => {
     const before = resources();
     const a = new ClientMemory(4096);
     const b = new ClientMemory(4096);
-    assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x1000n, size: 4096n }), [a.memfd.fd, b.memfd.fd]), 'EINVAL', 'two fds');
-    assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x1000n, size: 8192n }), [a.memfd.fd]), 'EINVAL', 'file too small');
+    assertError(
+      await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x1000n, size: 4096n }), [a.memfd.fd, b.memfd.fd]),
+      'EINVAL',
+      'two fds',
+    );
+    assertError(
+      await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x1000n, size: 8192n }), [a.memfd.fd]),
+      'EINVAL',
+      'file too small',
+    );
     const e = EventFd.create();
     assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x1000n, size: 4096n }), [e.fd]), 'EINVAL', 'an eventfd');
     e.close();
@@ -146,12 +187,16 @@ describe('DMA_MAP', () => {
 
   it('refuses a map with a descriptor above 4 GiB (E2BIG)', async () => {
     const big = MemFd.create('big', 5 * 2 ** 30);
-    assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x1_0000_0000n, size: 5n * 2n ** 30n }), [big.fd]), 'E2BIG');
+    assertError(
+      await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x1_0000_0000n, size: 5n * 2n ** 30n }), [big.fd]),
+      'E2BIG',
+    );
     big.close();
   });
 
   it('enforces max_dma_maps (ENOSPC) and the byte limit (ENOMEM)', async () => {
-    for (let i = 0; i < 6; i++) assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: BigInt(i) * 0x10000n, size: 0x1000n })));
+    for (let i = 0; i < 6; i++)
+      assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: BigInt(i) * 0x10000n, size: 0x1000n })));
     assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0x100000n, size: 0x1000n })), 'ENOSPC');
     assertOk(await c.request(encodeDmaUnmapRequest(c.id(), { flags: 2, address: 0, size: 0 })));
     assertError(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: 0n, size: BigInt(1 << 24) + 4096n })), 'ENOMEM');
@@ -176,7 +221,10 @@ describe('DMA_MAP', () => {
     await sleep(5);
     await t.server.settled();
     assert.equal(view.length, 0, 'a view of a map that went is empty');
-    assert.throws(() => t.device.dma.readSync(0x10000n, new Uint8Array(1)), (e) => e instanceof DmaError && e.reason === 'no-client');
+    assert.throws(
+      () => t.device.dma.readSync(0x10000n, new Uint8Array(1)),
+      (e) => e instanceof DmaError && e.reason === 'no-client',
+    );
     await assertNoLeak(before, 'after the client left');
   });
 });

@@ -67,7 +67,7 @@ describe('DMA_READ / DMA_WRITE', () => {
     await t.server.settled();
   });
 
-  it('copies between maps without descriptors through messages, in chunks of the client\'s limit', async () => {
+  it("copies between maps without descriptors through messages, in chunks of the client's limit", async () => {
     src.set(pattern(8192));
     await setupCopy(c, SRC + 100n, DST + 50n, 5000);
     await c.write32(0, REG.DMA_CMD, DMA_START | DMA_WAIT);
@@ -123,13 +123,16 @@ describe('DMA_READ / DMA_WRITE', () => {
     await assert.rejects(t.device.dma.write(SRC, Uint8Array.of(1)), (e) => e instanceof DmaError && e.reason === 'permission');
   });
 
-  it('fails the model with the client\'s errno when it answers an error', async () => {
+  it("fails the model with the client's errno when it answers an error", async () => {
     c.dmaMode = 'error';
     await setupCopy(c, SRC, DST, 16);
     await c.write32(0, REG.DMA_CMD, DMA_START | DMA_WAIT);
     assert.equal(t.model.reg(REG.DMA_STATUS), DMA_ERROR);
     assert.equal(t.model.reg(REG.DMA_ERRNO), 14, 'EFAULT');
-    await assert.rejects(t.device.dma.read(SRC, new Uint8Array(4)), (e) => e instanceof DmaError && e.reason === 'peer-error' && e.code === 'EFAULT');
+    await assert.rejects(
+      t.device.dma.read(SRC, new Uint8Array(4)),
+      (e) => e instanceof DmaError && e.reason === 'peer-error' && e.code === 'EFAULT',
+    );
   });
 
   it('times out (ETIMEDOUT) when the client does not answer, and answers the late reply EINVAL with a warning', async () => {
@@ -137,12 +140,18 @@ describe('DMA_READ / DMA_WRITE', () => {
     const before = t.warnings.length;
     const strays = c.unsolicited.length;
     const started = Date.now();
-    await assert.rejects(t.device.dma.read(SRC, new Uint8Array(4)), (e) => e instanceof DmaError && e.reason === 'timeout' && e.code === 'ETIMEDOUT');
+    await assert.rejects(
+      t.device.dma.read(SRC, new Uint8Array(4)),
+      (e) => e instanceof DmaError && e.reason === 'timeout' && e.code === 'ETIMEDOUT',
+    );
     assert.ok(Date.now() - started >= 140);
     await sleep(250);
     assert.ok(t.warnings.slice(before).some((w) => w.code === 'unmatched-reply'));
     const answers = c.unsolicited.slice(strays);
-    assert.ok(answers.some((r) => r.error && r.code === 'EINVAL' && r.header.command === Command.DMA_READ), 'the late reply got EINVAL');
+    assert.ok(
+      answers.some((r) => r.error && r.code === 'EINVAL' && r.header.command === Command.DMA_READ),
+      'the late reply got EINVAL',
+    );
     c.dmaDelayMs = 0;
     assert.equal(await c.read32(0, REG.ID), 0x7e571de5, 'the connection still works');
   });
@@ -183,9 +192,16 @@ describe('DMA_READ / DMA_WRITE', () => {
   it('never sends a request for an unmapped range or without bus mastering', async () => {
     const n = c.serverRequests.length;
     await assert.rejects(t.device.dma.read(0x900000n, new Uint8Array(4)), (e) => e instanceof DmaError && e.reason === 'unmapped');
-    await assert.rejects(t.device.dma.read(SRC + 8190n, new Uint8Array(4)), (e) => e instanceof DmaError && e.reason === 'unmapped', 'runs off the end');
+    await assert.rejects(
+      t.device.dma.read(SRC + 8190n, new Uint8Array(4)),
+      (e) => e instanceof DmaError && e.reason === 'unmapped',
+      'runs off the end',
+    );
     await c.write16(CONFIG, 4, 0x2);
-    await assert.rejects(t.device.dma.read(SRC, new Uint8Array(4)), (e) => e instanceof DmaError && e.reason === 'bus-master' && e.code === 'EPERM');
+    await assert.rejects(
+      t.device.dma.read(SRC, new Uint8Array(4)),
+      (e) => e instanceof DmaError && e.reason === 'bus-master' && e.code === 'EPERM',
+    );
     assert.equal(c.serverRequests.length, n);
   });
 

@@ -15,7 +15,19 @@ import {
 } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
 import { DmaError } from '../../src/server/errors.js';
-import { assertError, assertNoLeak, assertOk, ClientMemory, CONFIG, memfdMapCount, resources, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import {
+  assertError,
+  assertNoLeak,
+  assertOk,
+  ClientMemory,
+  CONFIG,
+  memfdMapCount,
+  resources,
+  sleep,
+  startServer,
+  TestClient,
+  type TestServer,
+} from './helpers.js';
 
 const RW = DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE;
 
@@ -61,7 +73,10 @@ describe('DMA_UNMAP', () => {
     const r = await c.request(encodeDmaUnmapRequest(c.id(), { address: 0x11000n, size: 0x1000n }));
     assertOk(r);
     const reply = decodeDmaUnmapReply(r.message);
-    assert.deepEqual({ argsz: reply.argsz, flags: reply.flags, address: reply.address, size: reply.size }, { argsz: 24, flags: 0, address: 0x11000n, size: 0x1000n });
+    assert.deepEqual(
+      { argsz: reply.argsz, flags: reply.flags, address: reply.address, size: reply.size },
+      { argsz: 24, flags: 0, address: 0x11000n, size: 0x1000n },
+    );
     assert.deepEqual(iovas(), [0x10000n, 0x20000n]);
   });
 
@@ -84,7 +99,10 @@ describe('DMA_UNMAP', () => {
   it('unmaps everything with VFIO_DMA_UNMAP_FLAG_ALL', async () => {
     assertOk(await c.request(encodeDmaUnmapRequest(c.id(), { flags: DMA_UNMAP_FLAG_ALL, address: 0, size: 0 })));
     assert.equal(iovas().length, 0);
-    assertOk(await c.request(encodeDmaUnmapRequest(c.id(), { flags: DMA_UNMAP_FLAG_ALL, address: 0, size: 0 })), 'nothing left: still fine');
+    assertOk(
+      await c.request(encodeDmaUnmapRequest(c.id(), { flags: DMA_UNMAP_FLAG_ALL, address: 0, size: 0 })),
+      'nothing left: still fine',
+    );
   });
 
   it('empties views and unmaps the memory of descriptor maps', async () => {
@@ -96,7 +114,10 @@ describe('DMA_UNMAP', () => {
     assertOk(await c.request(encodeDmaUnmapRequest(c.id(), { address: 0x40000n, size: 8192n })));
     assert.equal(view.length, 0);
     assert.equal(memfdMapCount(), maps - 1);
-    assert.throws(() => t.device.dma.readSync(0x40000n, new Uint8Array(1)), (e) => e instanceof DmaError && e.reason === 'unmapped' && e.code === 'EFAULT');
+    assert.throws(
+      () => t.device.dma.readSync(0x40000n, new Uint8Array(1)),
+      (e) => e instanceof DmaError && e.reason === 'unmapped' && e.code === 'EFAULT',
+    );
     mem.close();
     await assertNoLeak(before);
   });
@@ -109,7 +130,11 @@ describe('DMA_UNMAP', () => {
 
   it('refuses malformed requests (EINVAL)', async () => {
     assertError(await c.request(rawUnmap(c.id(), { address: 0x10000n, size: 0n })), 'EINVAL', 'size 0');
-    assertError(await c.request(rawUnmap(c.id(), { flags: DMA_UNMAP_FLAG_ALL, address: 0x10000n, size: 0x1000n })), 'EINVAL', 'ALL with a range');
+    assertError(
+      await c.request(rawUnmap(c.id(), { flags: DMA_UNMAP_FLAG_ALL, address: 0x10000n, size: 0x1000n })),
+      'EINVAL',
+      'ALL with a range',
+    );
     assertError(await c.request(rawUnmap(c.id(), { flags: 4, address: 0x10000n, size: 0x1000n })), 'EINVAL', 'VADDR');
     assertError(await c.request(rawUnmap(c.id(), { flags: 3 })), 'EINVAL', 'ALL with GET_DIRTY_BITMAP');
     assertError(await c.request(rawUnmap(c.id(), { address: 0xffff_ffff_ffff_f000n, size: 0x2000n })), 'EINVAL', 'wraps');

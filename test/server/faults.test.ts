@@ -179,7 +179,10 @@ describe('faults', () => {
     const before = resources();
     const c = await TestClient.open(t.path);
     const es = [EventFd.create(), EventFd.create(), EventFd.create()];
-    const r = await c.request(encodeSetIrqsRequest(c.id(), { data: 'eventfd', action: 'trigger', index: 2, start: 0, count: 3 }, 3), es.map((e) => e.fd));
+    const r = await c.request(
+      encodeSetIrqsRequest(c.id(), { data: 'eventfd', action: 'trigger', index: 2, start: 0, count: 3 }, 3),
+      es.map((e) => e.fd),
+    );
     assertError(r, 'EPROTO');
     await c.ended;
     es.forEach((e) => e.close());
@@ -230,7 +233,9 @@ describe('faults', () => {
       const r = await c.request(reply);
       assertError(r, 'EINVAL', `a ${command} reply`);
       assert.equal(r.header.command, command);
-      assert.ok(t.warnings.slice(before).some((w) => w.code === 'unmatched-reply' && /only answers DMA_READ and DMA_WRITE/.test(w.message)));
+      assert.ok(
+        t.warnings.slice(before).some((w) => w.code === 'unmatched-reply' && /only answers DMA_READ and DMA_WRITE/.test(w.message)),
+      );
     }
     await c.write16(CONFIG, 4, 2);
     assert.equal(await c.read32(0, REG.ID), 0x7e571de5);

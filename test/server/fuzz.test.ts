@@ -52,7 +52,10 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-const INTERESTING = [0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 20, 24, 31, 32, 0x7f, 0x80, 0xff, 0x100, 0xfff, 0x1000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+const INTERESTING = [
+  0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 20, 24, 31, 32, 0x7f, 0x80, 0xff, 0x100, 0xfff, 0x1000, 0xffff, 0x10000, 0x7fffffff, 0x80000000,
+  0xfffffffe, 0xffffffff,
+];
 
 export class Fuzzer {
   readonly rnd: () => number;
@@ -127,7 +130,11 @@ export class Fuzzer {
       case 13:
         return encodeRegionWriteMultiRequest(
           id,
-          Array.from({ length: 1 + this.int(4) }, () => ({ region: this.pick([0, 7, 2]), offset: this.int(0x200), data: this.bytes(1 + this.int(8)) })),
+          Array.from({ length: 1 + this.int(4) }, () => ({
+            region: this.pick([0, 7, 2]),
+            offset: this.int(0x200),
+            data: this.bytes(1 + this.int(8)),
+          })),
         );
       case 14:
         return encodeDeviceResetRequest(id);
@@ -136,7 +143,9 @@ export class Fuzzer {
       case 16:
         return this.int(2) ? encodeMigDataReadRequest(id, this.int(64)) : encodeMigDataWriteRequest(id, this.bytes(this.int(32)));
       default:
-        return this.int(2) ? encodeDmaReadRequest(id, this.u64(), this.int(16)) : encodeDmaWriteRequest(id, this.u64(), this.bytes(this.int(16)));
+        return this.int(2)
+          ? encodeDmaReadRequest(id, this.u64(), this.int(16))
+          : encodeDmaWriteRequest(id, this.u64(), this.bytes(this.int(16)));
     }
   }
 
@@ -226,9 +235,10 @@ class FuzzConnection {
     if (type === MessageType.COMMAND) {
       // The server's DMA_READ/DMA_WRITE: answer (mostly) with an error, sometimes with data.
       try {
-        const r = m.header.command === Command.DMA_READ && msg.length === 32 && msg.readUInt32LE(28) === 0 && msg.readUInt32LE(24) <= 4096
-          ? encodeDmaReadReply(m.header.msgId, msg.readBigUInt64LE(16), new Uint8Array(msg.readUInt32LE(24)))
-          : encodeErrorReply(m.header, 'EFAULT');
+        const r =
+          m.header.command === Command.DMA_READ && msg.length === 32 && msg.readUInt32LE(28) === 0 && msg.readUInt32LE(24) <= 4096
+            ? encodeDmaReadReply(m.header.msgId, msg.readBigUInt64LE(16), new Uint8Array(msg.readUInt32LE(24)))
+            : encodeErrorReply(m.header, 'EFAULT');
         this.conn.send(r);
       } catch {
         // gone
@@ -295,57 +305,61 @@ describe('fuzz', () => {
     ctx.diagnostic(`fuzz seed ${seed} (set FUZZ_SEED to replay)`);
     const t = startServer({ device: { slowMs: 0 }, server: { dmaTimeoutMs: 100, handshakeTimeoutMs: 2000 } });
     try {
-    const before = resources();
-    const f = new Fuzzer(seed);
-    let sent = 0;
-    let connections = 0;
-    let replies = 0;
-    let conn: FuzzConnection | undefined;
-    const started = process.hrtime.bigint();
-    while (sent < TARGET) {
-      if (!conn || conn.ended) {
-        if (conn) replies += conn.replies;
-        await t.server.settled();
-        conn = new FuzzConnection(t.path);
-        connections++;
-        if (!(await conn.handshake())) continue;
-        // Memory decode, I/O, bus master on: more of the device is reachable.
-        await conn.batch([encodeRegionWriteRequest(1, CONFIG, 4, Buffer.from([7, 0]))]);
+      const before = resources();
+      const f = new Fuzzer(seed);
+      let sent = 0;
+      let connections = 0;
+      let replies = 0;
+      let conn: FuzzConnection | undefined;
+      const started = process.hrtime.bigint();
+      while (sent < TARGET) {
+        if (!conn || conn.ended) {
+          if (conn) replies += conn.replies;
+          await t.server.settled();
+          conn = new FuzzConnection(t.path);
+          connections++;
+          if (!(await conn.handshake())) continue;
+          // Memory decode, I/O, bus master on: more of the device is reachable.
+          await conn.batch([encodeRegionWriteRequest(1, CONFIG, 4, Buffer.from([7, 0]))]);
+        }
+        const batch: Buffer[] = [];
+        for (let i = 0; i < BATCH; i++) {
+          const m = f.template(f.int(0xfff0));
+          batch.push(f.int(10) < 8 ? f.mutate(m) : m);
+        }
+        sent += batch.length;
+        const ok = await conn.batch(batch);
+        if (process.env.FUZZ_DEBUG) {
+          const codes = new Map<string, number>();
+          for (const w of t.warnings.splice(0)) codes.set(w.code, (codes.get(w.code) ?? 0) + 1);
+          console.error(
+            `batch ${sent} ok=${ok} ended=${conn.ended} replies=${conn.replies} clients=${t.server.clients.length} warnings=${JSON.stringify([...codes])}`,
+          );
+        }
+        if (!ok) {
+          replies += conn.replies;
+          conn.close();
+          conn = undefined;
+        }
       }
-      const batch: Buffer[] = [];
-      for (let i = 0; i < BATCH; i++) {
-        const m = f.template(f.int(0xfff0));
-        batch.push(f.int(10) < 8 ? f.mutate(m) : m);
-      }
-      sent += batch.length;
-      const ok = await conn.batch(batch);
-      if (process.env.FUZZ_DEBUG) {
-        const codes = new Map<string, number>();
-        for (const w of t.warnings.splice(0)) codes.set(w.code, (codes.get(w.code) ?? 0) + 1);
-        console.error(`batch ${sent} ok=${ok} ended=${conn.ended} replies=${conn.replies} clients=${t.server.clients.length} warnings=${JSON.stringify([...codes])}`);
-      }
-      if (!ok) {
+      if (conn) {
         replies += conn.replies;
         conn.close();
-        conn = undefined;
       }
-    }
-    if (conn) {
-      replies += conn.replies;
-      conn.close();
-    }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const rate = Math.round(sent / seconds);
-    ctx.diagnostic(`fuzz: ${sent} messages over ${connections} connections in ${seconds.toFixed(1)} s (${rate} messages/s), ${replies} replies, ${t.warnings.length} warnings`);
-    assert.ok(sent >= 100_000);
-    assert.ok(connections >= 2, 'several connections');
-    assert.ok(t.server.listening);
-    await t.server.settled();
-    await assertNoLeak(before, 'after fuzzing');
-    const c = await TestClient.open(t.path);
-    await c.write16(CONFIG, 4, 0x2);
-    assert.equal(await c.read32(0, REG.ID), 0x7e571de5);
-    c.close();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const rate = Math.round(sent / seconds);
+      ctx.diagnostic(
+        `fuzz: ${sent} messages over ${connections} connections in ${seconds.toFixed(1)} s (${rate} messages/s), ${replies} replies, ${t.warnings.length} warnings`,
+      );
+      assert.ok(sent >= 100_000);
+      assert.ok(connections >= 2, 'several connections');
+      assert.ok(t.server.listening);
+      await t.server.settled();
+      await assertNoLeak(before, 'after fuzzing');
+      const c = await TestClient.open(t.path);
+      await c.write16(CONFIG, 4, 0x2);
+      assert.equal(await c.read32(0, REG.ID), 0x7e571de5);
+      c.close();
     } finally {
       await t.stop();
     }

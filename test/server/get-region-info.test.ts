@@ -16,11 +16,26 @@ import {
 } from '../../src/protocol/index.js';
 import { closeFd, EventFd, Mapping } from '../../src/sys/index.js';
 import { REG } from './fixtures/test-device.js';
-import { assertError, assertNoLeak, assertOk, CONFIG, resources, sleep, startServer, TestClient, type Reply, type TestServer } from './helpers.js';
+import {
+  assertError,
+  assertNoLeak,
+  assertOk,
+  CONFIG,
+  resources,
+  sleep,
+  startServer,
+  TestClient,
+  type Reply,
+  type TestServer,
+} from './helpers.js';
 
 const RW = REGION_INFO_FLAG_READ | REGION_INFO_FLAG_WRITE;
 
-function raw(id: number, f: { argsz?: number; flags?: number; index?: number; capOffset?: number; size?: bigint; offset?: bigint }, length = 32): Buffer {
+function raw(
+  id: number,
+  f: { argsz?: number; flags?: number; index?: number; capOffset?: number; size?: bigint; offset?: bigint },
+  length = 32,
+): Buffer {
   const b = Buffer.alloc(16 + length);
   b.writeUInt16LE(id, 0);
   b.writeUInt16LE(Command.DEVICE_GET_REGION_INFO, 2);
@@ -124,7 +139,7 @@ describe('DEVICE_GET_REGION_INFO', () => {
     closeFd(full.r.fds[0]!);
   });
 
-  it('gives the next owner fresh memory: the old client\'s mapping no longer reaches the device', async () => {
+  it("gives the next owner fresh memory: the old client's mapping no longer reaches the device", async () => {
     const { r } = await info(2);
     const old = Mapping.map(r.fds[0]!, 0x1000, 0x1000);
     closeFd(r.fds[0]!);

@@ -41,7 +41,10 @@ describe('DEVICE_GET_REGION_IO_FDS', () => {
       assertOk(r, `region ${index}`);
       assert.equal(r.fds.length, 0);
       const d = decodeRegionIoFdsReply(r.message, r.fds, { index });
-      assert.deepEqual({ argsz: d.argsz, index: d.index, count: d.count, truncated: d.truncated, subRegions: d.subRegions }, { argsz: 16, index, count: 0, truncated: false, subRegions: [] });
+      assert.deepEqual(
+        { argsz: d.argsz, index: d.index, count: d.count, truncated: d.truncated, subRegions: d.subRegions },
+        { argsz: 16, index, count: 0, truncated: false, subRegions: [] },
+      );
     }
   });
 

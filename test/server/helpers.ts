@@ -42,7 +42,9 @@ export function openFdCount(): number {
 
 /** Mappings of memfds in this process (/proc/self/maps lines naming a memfd). */
 export function memfdMapCount(): number {
-  return readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('/memfd:')).length;
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('/memfd:')).length;
 }
 
 /** fd and memfd-mapping counts, to compare before/after. */
@@ -382,13 +384,27 @@ export const PAGE = 4096;
 /** Sends DEVICE_SET_IRQS with `fds` (eventfds) and returns the reply. */
 export function setIrqs(
   c: TestClient,
-  a: { data: 'none' | 'bool' | 'eventfd'; action: 'mask' | 'unmask' | 'trigger'; index: number; start?: number; count: number; bools?: number[] },
+  a: {
+    data: 'none' | 'bool' | 'eventfd';
+    action: 'mask' | 'unmask' | 'trigger';
+    index: number;
+    start?: number;
+    count: number;
+    bools?: number[];
+  },
   fds: readonly number[] = [],
 ): Promise<Reply> {
   return c.request(
     encodeSetIrqsRequest(
       c.id(),
-      { data: a.data, action: a.action, index: a.index, start: a.start ?? 0, count: a.count, ...(a.bools ? { bools: Uint8Array.from(a.bools) } : {}) },
+      {
+        data: a.data,
+        action: a.action,
+        index: a.index,
+        start: a.start ?? 0,
+        count: a.count,
+        ...(a.bools ? { bools: Uint8Array.from(a.bools) } : {}),
+      },
       fds.length,
     ),
     fds,

@@ -7,7 +7,21 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { EventFd } from '../../src/sys/index.js';
 import { DMA_IRQ, DMA_START, DMA_WAIT, REG } from './fixtures/test-device.js';
-import { assertOk, CONFIG, ERR, eventfds, INTX, MSI, MSIX, REQ, setIrqs, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import {
+  assertOk,
+  CONFIG,
+  ERR,
+  eventfds,
+  INTX,
+  MSI,
+  MSIX,
+  REQ,
+  setIrqs,
+  sleep,
+  startServer,
+  TestClient,
+  type TestServer,
+} from './helpers.js';
 import { DMA_MAP_FLAG_READ, DMA_MAP_FLAG_WRITE, encodeDmaMapRequest } from '../../src/protocol/index.js';
 
 const DELIVERED = 0;
@@ -94,9 +108,18 @@ describe('interrupt delivery', () => {
 
   it('MSI: vectors below the enabled count, per-vector masks set pending bits delivered on unmask', async () => {
     const es = eventfds(4);
-    assertOk(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSI, count: 4 }, es.map((e) => e.fd)));
+    assertOk(
+      await setIrqs(
+        c,
+        { data: 'eventfd', action: 'trigger', index: MSI, count: 4 },
+        es.map((e) => e.fd),
+      ),
+    );
     for (let v = 0; v < 4; v++) assert.equal(await raise(REG.MSI, v), DELIVERED);
-    assert.deepEqual(es.map((e) => e.read()), [1, 1, 1, 1]);
+    assert.deepEqual(
+      es.map((e) => e.read()),
+      [1, 1, 1, 1],
+    );
     assert.equal(await raise(REG.MSI, 4), DROPPED, 'beyond the enabled vectors');
     await c.write32(CONFIG, msiCap + 0x10, 0b0010);
     assert.equal(await raise(REG.MSI, 1), PENDING);
@@ -112,7 +135,13 @@ describe('interrupt delivery', () => {
 
   it('MSI: two vectors enabled, the rest dropped; signal() picks the enabled mode', async () => {
     const es = eventfds(2);
-    assertOk(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSI, count: 2 }, es.map((e) => e.fd)));
+    assertOk(
+      await setIrqs(
+        c,
+        { data: 'eventfd', action: 'trigger', index: MSI, count: 2 },
+        es.map((e) => e.fd),
+      ),
+    );
     assert.equal(await raise(REG.MSI, 2), DROPPED);
     assert.equal(t.device.irq.signal(1), 'delivered');
     assert.equal(es[1]!.read(), 1);
@@ -121,7 +150,13 @@ describe('interrupt delivery', () => {
 
   it('MSI-X: binding unmasks, table masks and the PBA hold vectors until unmasked', async () => {
     const es = eventfds(8);
-    assertOk(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSIX, count: 8 }, es.map((e) => e.fd)));
+    assertOk(
+      await setIrqs(
+        c,
+        { data: 'eventfd', action: 'trigger', index: MSIX, count: 8 },
+        es.map((e) => e.fd),
+      ),
+    );
     assert.equal((await c.read(4, 3 * 16 + 12, 4)).readUInt32LE(0), 0, 'bound vectors are unmasked');
     assert.equal(await raise(REG.MSIX, 3), DELIVERED);
     assert.equal(es[3]!.read(), 1);
@@ -143,7 +178,13 @@ describe('interrupt delivery', () => {
 
   it('MSI-X: unbinding masks (pending in the PBA), rebinding delivers what is pending', async () => {
     const es = eventfds(3);
-    assertOk(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSIX, count: 3 }, es.map((e) => e.fd)));
+    assertOk(
+      await setIrqs(
+        c,
+        { data: 'eventfd', action: 'trigger', index: MSIX, count: 3 },
+        es.map((e) => e.fd),
+      ),
+    );
     assertOk(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSIX, start: 2, count: 1 }));
     assert.equal(await raise(REG.MSIX, 2), PENDING);
     assert.equal((await c.read(4, 0x1000, 1))[0], 0b100);
@@ -177,9 +218,17 @@ describe('interrupt delivery', () => {
     const dst = new Uint8Array(4096);
     c.memory.push({ iova: 0x10000n, bytes: src }, { iova: 0x20000n, bytes: dst });
     assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: DMA_MAP_FLAG_READ, address: 0x10000n, size: 4096n })));
-    assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE, address: 0x20000n, size: 4096n })));
+    assertOk(
+      await c.request(encodeDmaMapRequest(c.id(), { flags: DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE, address: 0x20000n, size: 4096n })),
+    );
     const es = eventfds(2);
-    assertOk(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSIX, count: 2 }, es.map((e) => e.fd)));
+    assertOk(
+      await setIrqs(
+        c,
+        { data: 'eventfd', action: 'trigger', index: MSIX, count: 2 },
+        es.map((e) => e.fd),
+      ),
+    );
     await c.write32(0, REG.DMA_SRC, 0x10000);
     await c.write32(0, REG.DMA_DST, 0x20000);
     await c.write32(0, REG.DMA_LEN, 4096);

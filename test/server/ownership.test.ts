@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { DMA_MAP_FLAG_READ, DMA_MAP_FLAG_WRITE, encodeDmaMapRequest, encodeRegionWriteRequest, encodeVersionRequest } from '../../src/protocol/index.js';
+import {
+  DMA_MAP_FLAG_READ,
+  DMA_MAP_FLAG_WRITE,
+  encodeDmaMapRequest,
+  encodeRegionWriteRequest,
+  encodeVersionRequest,
+} from '../../src/protocol/index.js';
 import { UnixConnection } from '../../src/sys/index.js';
 import type { ClientEvent } from '../../src/server/server.js';
 import { REG } from './fixtures/test-device.js';
@@ -59,7 +65,11 @@ describe('ownership', () => {
     await a.write32(CONFIG, 0x10, 0xfe000000);
     await a.write32(0, REG.SCRATCH, 0x1234);
     const mem = new ClientMemory(8192);
-    assertOk(await a.request(encodeDmaMapRequest(a.id(), { flags: DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE, address: 0x10000n, size: 8192n }), [mem.memfd.fd]));
+    assertOk(
+      await a.request(encodeDmaMapRequest(a.id(), { flags: DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE, address: 0x10000n, size: 8192n }), [
+        mem.memfd.fd,
+      ]),
+    );
     const es = eventfds(3);
     assertOk(await setIrqs(a, { data: 'eventfd', action: 'trigger', index: MSIX, count: 2 }, [es[0]!.fd, es[1]!.fd]));
     assertOk(await setIrqs(a, { data: 'eventfd', action: 'trigger', index: REQ, count: 1 }, [es[2]!.fd]));

@@ -61,7 +61,7 @@ describe('REGION_READ', () => {
     assert.deepEqual([...(await c.read(5, 30, 2))], [0xaa, 0xbb]);
     const rom = await c.read(ROM, 0, 2048);
     assert.equal(rom.subarray(0, ROM_TEXT.length).toString(), ROM_TEXT);
-    assert.equal(rom[200], 0, 'past the model\'s contents the ROM reads zeros');
+    assert.equal(rom[200], 0, "past the model's contents the ROM reads zeros");
   });
 
   it('reads the MSI-X table and PBA from the engine, not the model', async () => {
@@ -110,7 +110,10 @@ describe('REGION_READ', () => {
     assert.equal(await c.readError(CONFIG, 0, 4), '', 'config space stays accessible');
     await c.write16(CONFIG, pmCap + 4, 0);
     assert.equal(await c.readError(0, 0, 4), '');
-    assert.deepEqual(t.model.powerChanges.slice(-2), [[0, 3], [3, 0]]);
+    assert.deepEqual(t.model.powerChanges.slice(-2), [
+      [0, 3],
+      [3, 0],
+    ]);
   });
 
   it('turns model failures into errnos: EPERM from the model, EIO (and a warning) for a bug', async () => {

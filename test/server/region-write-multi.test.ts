@@ -63,7 +63,7 @@ describe('REGION_WRITE_MULTI', () => {
     assert.equal(decodeRegionWriteMultiReply(r.message).completed, 5);
     assert.equal(t.model.reg(REG.SCRATCH), 3);
     assert.equal(t.model.reg(REG.SLOW), 2, 'the asynchronous write was awaited');
-    assert.equal(await c.read32(CONFIG, 0x3c) & 0xff, 0x0b);
+    assert.equal((await c.read32(CONFIG, 0x3c)) & 0xff, 0x0b);
     assert.equal(t.device.barMemory(2)![0x1007], 0x66);
   });
 
@@ -85,14 +85,27 @@ describe('REGION_WRITE_MULTI', () => {
   it('refuses malformed batches (EINVAL)', async () => {
     assertError(await c.request(raw(c.id(), 0n, [])), 'EINVAL', 'wr_cnt 0');
     assertError(await c.request(raw(c.id(), 2n, [{ offset: 4n, region: 0, count: 4 }])), 'EINVAL', 'wr_cnt above the entries');
-    assertError(await c.request(raw(c.id(), 1n, [{ offset: 4n, region: 0, count: 4 }, { offset: 4n, region: 0, count: 4 }])), 'EINVAL', 'wr_cnt below the entries');
+    assertError(
+      await c.request(
+        raw(c.id(), 1n, [
+          { offset: 4n, region: 0, count: 4 },
+          { offset: 4n, region: 0, count: 4 },
+        ]),
+      ),
+      'EINVAL',
+      'wr_cnt below the entries',
+    );
     assertError(await c.request(raw(c.id(), 1n, [{ offset: 4n, region: 0, count: 0 }])), 'EINVAL', 'count 0');
     assertError(await c.request(raw(c.id(), 1n, [{ offset: 4n, region: 0, count: 9 }])), 'EINVAL', 'count 9');
     assertError(await c.request(raw(c.id(), 1n, [{ offset: 4n, region: 9, count: 4 }])), 'EINVAL', 'region 9');
     assertError(await c.request(raw(c.id(), 1n, [{ offset: 0xffff_ffff_ffff_fffen, region: 0, count: 4 }])), 'EINVAL', 'wraps');
     const before = resources();
     const e = EventFd.create();
-    assertError(await c.request(encodeRegionWriteMultiRequest(c.id(), [{ region: 0, offset: 4, data: u32(1) }]), [e.fd]), 'EINVAL', 'descriptor');
+    assertError(
+      await c.request(encodeRegionWriteMultiRequest(c.id(), [{ region: 0, offset: 4, data: u32(1) }]), [e.fd]),
+      'EINVAL',
+      'descriptor',
+    );
     e.close();
     await assertNoLeak(before);
   });
@@ -119,7 +132,10 @@ describe('REGION_WRITE_MULTI on a server that does not offer it', () => {
 
   it('negotiates write_multiple false and refuses the command (ENOTSUP)', async () => {
     const c = await TestClient.open(t.path);
-    assertError(await c.request(encodeRegionWriteMultiRequest(c.id(), [{ region: CONFIG, offset: 0x3c, data: Buffer.from([1]) }])), 'ENOTSUP');
+    assertError(
+      await c.request(encodeRegionWriteMultiRequest(c.id(), [{ region: CONFIG, offset: 0x3c, data: Buffer.from([1]) }])),
+      'ENOTSUP',
+    );
     c.close();
     await c.ended;
   });

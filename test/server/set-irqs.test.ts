@@ -6,7 +6,14 @@
 
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { Command, IRQ_SET_ACTION_MASK, IRQ_SET_ACTION_TRIGGER, IRQ_SET_DATA_BOOL, IRQ_SET_DATA_EVENTFD, IRQ_SET_DATA_NONE } from '../../src/protocol/index.js';
+import {
+  Command,
+  IRQ_SET_ACTION_MASK,
+  IRQ_SET_ACTION_TRIGGER,
+  IRQ_SET_DATA_BOOL,
+  IRQ_SET_DATA_EVENTFD,
+  IRQ_SET_DATA_NONE,
+} from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
 import { REG } from './fixtures/test-device.js';
 import {
@@ -71,13 +78,25 @@ describe('DEVICE_SET_IRQS', () => {
   it('enables MSI-X with eventfds, loops back NONE and BOOL triggers, disables with count 0', async () => {
     const before = resources();
     const es = eventfds(2);
-    assertOk(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSIX, start: 0, count: 2 }, es.map((e) => e.fd)));
+    assertOk(
+      await setIrqs(
+        c,
+        { data: 'eventfd', action: 'trigger', index: MSIX, start: 0, count: 2 },
+        es.map((e) => e.fd),
+      ),
+    );
     assert.equal(t.device.irq.mode, 'msix');
     assert.ok((await c.read16(CONFIG, msixCap + 2)) & 0x8000, 'MSI-X Enable is set');
     assertOk(await setIrqs(c, { data: 'none', action: 'trigger', index: MSIX, start: 0, count: 2 }));
-    assert.deepEqual(es.map((e) => e.read()), [1, 1]);
+    assert.deepEqual(
+      es.map((e) => e.read()),
+      [1, 1],
+    );
     assertOk(await setIrqs(c, { data: 'bool', action: 'trigger', index: MSIX, start: 0, count: 2, bools: [0, 1] }));
-    assert.deepEqual(es.map((e) => e.read()), [0, 1]);
+    assert.deepEqual(
+      es.map((e) => e.read()),
+      [0, 1],
+    );
     assertOk(await setIrqs(c, { data: 'none', action: 'trigger', index: MSIX, start: 0, count: 0 }));
     assert.equal(t.device.irq.mode, 'none');
     assert.equal((await c.read16(CONFIG, msixCap + 2)) & 0x8000, 0, 'MSI-X Enable is clear');
@@ -107,7 +126,13 @@ describe('DEVICE_SET_IRQS', () => {
 
   it('enables MSI for start + count vectors (Multiple Message Enable rounded up)', async () => {
     const es = eventfds(3);
-    assertOk(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSI, start: 0, count: 3 }, es.map((e) => e.fd)));
+    assertOk(
+      await setIrqs(
+        c,
+        { data: 'eventfd', action: 'trigger', index: MSI, start: 0, count: 3 },
+        es.map((e) => e.fd),
+      ),
+    );
     const flags = await c.read16(CONFIG, msiCap + 2);
     assert.equal(flags & 1, 1, 'MSI Enable');
     assert.equal((flags >> 4) & 7, 2, 'MME = 4 vectors');
@@ -122,8 +147,16 @@ describe('DEVICE_SET_IRQS', () => {
     assertError(await setIrqs(c, { data: 'none', action: 'trigger', index: INTX, start: 0, count: 0 }), 'EINVAL', 'disable INTx when off');
     assertError(await setIrqs(c, { data: 'none', action: 'trigger', index: MSIX, start: 0, count: 1 }), 'EINVAL', 'loopback when off');
     assertOk(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSIX, start: 0, count: 1 }, [a!.fd]));
-    assertError(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSI, start: 0, count: 1 }, [b!.fd]), 'EINVAL', 'MSI while MSI-X');
-    assertError(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: INTX, start: 0, count: 1 }, [d!.fd]), 'EINVAL', 'INTx while MSI-X');
+    assertError(
+      await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSI, start: 0, count: 1 }, [b!.fd]),
+      'EINVAL',
+      'MSI while MSI-X',
+    );
+    assertError(
+      await setIrqs(c, { data: 'eventfd', action: 'trigger', index: INTX, start: 0, count: 1 }, [d!.fd]),
+      'EINVAL',
+      'INTx while MSI-X',
+    );
     assertError(await setIrqs(c, { data: 'none', action: 'trigger', index: MSI, start: 0, count: 0 }), 'EINVAL', 'disable MSI while MSI-X');
     assert.equal(t.device.irq.mode, 'msix');
     assert.equal(t.device.irq.boundEventFds, 1);
@@ -165,7 +198,11 @@ describe('DEVICE_SET_IRQS', () => {
     unmask.signal();
     for (let i = 0; i < 100 && t.device.irq.intxMasked; i++) await sleep(2);
     assert.equal(t.device.irq.intxMasked, false, 'unmasked through the eventfd');
-    assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | IRQ_SET_ACTION_MASK, index: INTX, start: 0, count: 0 })), 'EINVAL', 'count 0 MASK');
+    assertError(
+      await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | IRQ_SET_ACTION_MASK, index: INTX, start: 0, count: 0 })),
+      'EINVAL',
+      'count 0 MASK',
+    );
     assertOk(await setIrqs(c, { data: 'none', action: 'trigger', index: INTX, count: 0 }));
     assert.equal(t.device.irq.mode, 'none');
     assert.equal(t.device.irq.boundEventFds, 0);
@@ -210,21 +247,53 @@ describe('DEVICE_SET_IRQS', () => {
     assertError(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSIX, start: 0, count: 9 }), 'EINVAL', 'MSI-X 9');
     assertError(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: INTX, start: 1, count: 1 }), 'EINVAL', 'INTx start 1');
     assertError(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: ERR, start: 0, count: 2 }), 'EINVAL', 'ERR count 2');
-    assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | IRQ_SET_ACTION_TRIGGER, index: MSIX, start: 0xffffffff, count: 2 })), 'EINVAL', 'wrapping range');
+    assertError(
+      await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | IRQ_SET_ACTION_TRIGGER, index: MSIX, start: 0xffffffff, count: 2 })),
+      'EINVAL',
+      'wrapping range',
+    );
     assert.equal(t.device.irq.mode, 'none');
     e.close();
   });
 
   it('refuses bad flag combinations and payloads (EINVAL)', async () => {
     const T = IRQ_SET_ACTION_TRIGGER;
-    assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | IRQ_SET_DATA_BOOL | T, index: MSIX, start: 0, count: 1 }, [1])), 'EINVAL', 'two data types');
+    assertError(
+      await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | IRQ_SET_DATA_BOOL | T, index: MSIX, start: 0, count: 1 }, [1])),
+      'EINVAL',
+      'two data types',
+    );
     assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE, index: MSIX, start: 0, count: 1 })), 'EINVAL', 'no action');
-    assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | T | 0x18, index: MSIX, start: 0, count: 1 })), 'EINVAL', 'three actions');
-    assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | T | 0x40, index: MSIX, start: 0, count: 1 })), 'EINVAL', 'unknown bit');
-    assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_BOOL | T, index: MSIX, start: 0, count: 2 }, [1])), 'EINVAL', 'bools short');
-    assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | T, index: MSIX, start: 0, count: 1 }, [1])), 'EINVAL', 'data with NONE');
-    assertError(await c.request(raw(c.id(), { argsz: 24, flags: IRQ_SET_DATA_NONE | T, index: MSIX, start: 0, count: 1 })), 'EINVAL', 'argsz');
-    assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_EVENTFD | T, index: MSIX, start: 1, count: 0 })), 'EINVAL', 'count 0 with start 1');
+    assertError(
+      await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | T | 0x18, index: MSIX, start: 0, count: 1 })),
+      'EINVAL',
+      'three actions',
+    );
+    assertError(
+      await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | T | 0x40, index: MSIX, start: 0, count: 1 })),
+      'EINVAL',
+      'unknown bit',
+    );
+    assertError(
+      await c.request(raw(c.id(), { flags: IRQ_SET_DATA_BOOL | T, index: MSIX, start: 0, count: 2 }, [1])),
+      'EINVAL',
+      'bools short',
+    );
+    assertError(
+      await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | T, index: MSIX, start: 0, count: 1 }, [1])),
+      'EINVAL',
+      'data with NONE',
+    );
+    assertError(
+      await c.request(raw(c.id(), { argsz: 24, flags: IRQ_SET_DATA_NONE | T, index: MSIX, start: 0, count: 1 })),
+      'EINVAL',
+      'argsz',
+    );
+    assertError(
+      await c.request(raw(c.id(), { flags: IRQ_SET_DATA_EVENTFD | T, index: MSIX, start: 1, count: 0 })),
+      'EINVAL',
+      'count 0 with start 1',
+    );
     const short = raw(c.id(), { flags: IRQ_SET_DATA_NONE | T, index: MSIX, start: 0, count: 1 }).subarray(0, 30);
     short.writeUInt32LE(30, 4);
     assertError(await c.request(short), 'EINVAL', 'truncated');
@@ -235,9 +304,24 @@ describe('DEVICE_SET_IRQS', () => {
     const es = eventfds(3);
     const mem = new ClientMemory(4096);
     const ET = IRQ_SET_DATA_EVENTFD | IRQ_SET_ACTION_TRIGGER;
-    assertError(await c.request(raw(c.id(), { flags: ET, index: MSIX, start: 0, count: 3 }), es.slice(0, 2).map((e) => e.fd)), 'EINVAL', '2 fds for 3');
-    assertError(await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | IRQ_SET_ACTION_TRIGGER, index: MSIX, start: 0, count: 1 }), [es[0]!.fd]), 'EINVAL', 'fd with NONE');
-    assertError(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSIX, start: 0, count: 2 }, [es[0]!.fd, mem.memfd.fd]), 'EINVAL', 'a memfd');
+    assertError(
+      await c.request(
+        raw(c.id(), { flags: ET, index: MSIX, start: 0, count: 3 }),
+        es.slice(0, 2).map((e) => e.fd),
+      ),
+      'EINVAL',
+      '2 fds for 3',
+    );
+    assertError(
+      await c.request(raw(c.id(), { flags: IRQ_SET_DATA_NONE | IRQ_SET_ACTION_TRIGGER, index: MSIX, start: 0, count: 1 }), [es[0]!.fd]),
+      'EINVAL',
+      'fd with NONE',
+    );
+    assertError(
+      await setIrqs(c, { data: 'eventfd', action: 'trigger', index: MSIX, start: 0, count: 2 }, [es[0]!.fd, mem.memfd.fd]),
+      'EINVAL',
+      'a memfd',
+    );
     assert.equal(t.device.irq.mode, 'none', 'a failed enable leaves the mode disabled');
     assertError(await setIrqs(c, { data: 'eventfd', action: 'trigger', index: REQ, count: 1 }, [mem.memfd.fd]), 'EINVAL', 'REQ memfd');
     assert.equal(t.device.irq.boundEventFds, 0);

@@ -3,13 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  Command,
-  MessageType,
-  decodeVersionReply,
-  encodeDeviceGetInfoRequest,
-  encodeVersionRequest,
-} from '../../src/protocol/index.js';
+import { Command, MessageType, decodeVersionReply, encodeDeviceGetInfoRequest, encodeVersionRequest } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
 import { assertError, assertOk, DEFAULT_CAPS, sleep, startServer, TestClient, type TestServer } from './helpers.js';
 
@@ -33,7 +27,11 @@ describe('VERSION', () => {
     const c = TestClient.connect(t.path);
     const id = c.id();
     const r = await c.request(
-      encodeVersionRequest(id, { major: 0, minor: 2, capabilities: { maxMsgFds: 8, maxDataXferSize: 1 << 20, maxDmaMaps: 100, writeMultiple: true } }),
+      encodeVersionRequest(id, {
+        major: 0,
+        minor: 2,
+        capabilities: { maxMsgFds: 8, maxDataXferSize: 1 << 20, maxDmaMaps: 100, writeMultiple: true },
+      }),
     );
     assertOk(r);
     assert.equal(r.header.msgId, id);
@@ -123,7 +121,11 @@ describe('VERSION', () => {
 
   it('answers a second VERSION EINVAL and keeps the connection', async () => {
     const c = await TestClient.open(t.path);
-    assertError(await c.request(encodeVersionRequest(c.id(), { major: 0, minor: 2, capabilities: DEFAULT_CAPS })), 'EINVAL', 'second VERSION');
+    assertError(
+      await c.request(encodeVersionRequest(c.id(), { major: 0, minor: 2, capabilities: DEFAULT_CAPS })),
+      'EINVAL',
+      'second VERSION',
+    );
     assertOk(await c.request(encodeDeviceGetInfoRequest(c.id())));
     c.close();
     await sleep(5);

@@ -74,7 +74,10 @@ test('overflow of a non-blocking counter is EAGAIN; 2^64-1 is out of range', () 
   const e = EventFd.create();
   try {
     e.signal(2n ** 64n - 2n);
-    assert.throws(() => e.signal(1), (err: unknown) => err instanceof SysError && err.code === 'EAGAIN');
+    assert.throws(
+      () => e.signal(1),
+      (err: unknown) => err instanceof SysError && err.code === 'EAGAIN',
+    );
     assert.throws(() => e.signal(2n ** 64n - 1n), RangeError);
     assert.throws(() => e.signal(-1), RangeError);
   } finally {
@@ -133,13 +136,28 @@ test('closed and bad fds are EBADF; a non-eventfd read is refused', () => {
   e.close();
   e.close();
   assert.equal(e.closed, true);
-  assert.throws(() => e.signal(), (err: unknown) => err instanceof SysError && err.code === 'EBADF');
-  assert.throws(() => e.read(), (err: unknown) => err instanceof SysError && err.code === 'EBADF');
-  assert.throws(() => new EventFd(fd).read(), (err: unknown) => err instanceof SysError && err.code === 'EBADF');
-  assert.throws(() => new EventFd(-1).signal(), (err: unknown) => err instanceof SysError && err.code === 'EBADF');
+  assert.throws(
+    () => e.signal(),
+    (err: unknown) => err instanceof SysError && err.code === 'EBADF',
+  );
+  assert.throws(
+    () => e.read(),
+    (err: unknown) => err instanceof SysError && err.code === 'EBADF',
+  );
+  assert.throws(
+    () => new EventFd(fd).read(),
+    (err: unknown) => err instanceof SysError && err.code === 'EBADF',
+  );
+  assert.throws(
+    () => new EventFd(-1).signal(),
+    (err: unknown) => err instanceof SysError && err.code === 'EBADF',
+  );
   const mem = memfdCreate('not-an-eventfd');
   try {
-    assert.throws(() => native.eventfdRead(mem, 0), (err: unknown) => err instanceof SysError && err.code === 'EINVAL');
+    assert.throws(
+      () => native.eventfdRead(mem, 0),
+      (err: unknown) => err instanceof SysError && err.code === 'EINVAL',
+    );
   } finally {
     native.close(mem);
   }

@@ -8,7 +8,21 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { SysError } from '../../src/errors.js';
 import {
-  IO, IOR, IOW, IOWR, POLLIN, POLLOUT, closeFd, dupFd, fstatSize, ftruncate, ioctl, openFd, pollFd, pread, pwrite,
+  IO,
+  IOR,
+  IOW,
+  IOWR,
+  POLLIN,
+  POLLOUT,
+  closeFd,
+  dupFd,
+  fstatSize,
+  ftruncate,
+  ioctl,
+  openFd,
+  pollFd,
+  pread,
+  pwrite,
   setNonblocking,
 } from '../../src/sys/fd.js';
 import { native } from '../../src/sys/native.js';
@@ -17,12 +31,14 @@ import { isCloexec, isOpen, openFdCount, tempDir } from './helpers.js';
 const FIONREAD = 0x541b;
 const TCGETS = 0x5401;
 
-const isSys = (code: string, syscall?: string) => (err: unknown): boolean => {
-  assert.ok(err instanceof SysError, `expected SysError, got ${String(err)}`);
-  assert.equal(err.code, code);
-  if (syscall) assert.equal(err.syscall, syscall);
-  return true;
-};
+const isSys =
+  (code: string, syscall?: string) =>
+  (err: unknown): boolean => {
+    assert.ok(err instanceof SysError, `expected SysError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    if (syscall) assert.equal(err.syscall, syscall);
+    return true;
+  };
 
 test('open, pwrite, pread at number and bigint offsets, close', () => {
   const { dir, cleanup } = tempDir();
@@ -119,12 +135,15 @@ test('ioctl with a buffer argument: the kernel writes it in place', () => {
 test('ioctl errors: ENOTTY on a regular file, RangeError for a too-small sized argument', () => {
   const fd = openFd('/etc/hostname', constants.O_RDONLY);
   try {
-    assert.throws(() => ioctl(fd, TCGETS, new Uint8Array(64)), (err: unknown) => {
-      assert.ok(err instanceof SysError);
-      assert.equal(err.code, 'ENOTTY');
-      assert.match(err.message, /0x5401/);
-      return true;
-    });
+    assert.throws(
+      () => ioctl(fd, TCGETS, new Uint8Array(64)),
+      (err: unknown) => {
+        assert.ok(err instanceof SysError);
+        assert.equal(err.code, 'ENOTTY');
+        assert.match(err.message, /0x5401/);
+        return true;
+      },
+    );
     // An _IOR request encodes its size: a smaller buffer never reaches the kernel.
     assert.throws(() => ioctl(fd, IOR('x', 1, 16), new Uint8Array(8)), RangeError);
     // An integer argument is passed as is.

@@ -131,7 +131,10 @@ test('nextTick and promise jobs run between lingering calls', async () => {
       void Promise.resolve().then(() => marks.push(`job${i}`));
     },
   });
-  assert.ok(calls.some((c) => c.round > 0), 'some calls lingered');
+  assert.ok(
+    calls.some((c) => c.round > 0),
+    'some calls lingered',
+  );
   const expected = Array.from({ length: count }, (_, i) => [`req${i}`, `tick${i}`, `job${i}`]).flat();
   assert.deepEqual(marks, expected);
 });

@@ -10,7 +10,10 @@ import { MemFd, Mapping, PAGE_SIZE, PROT_READ, PROT_WRITE, memfdCreate } from '.
 import { native } from '../../src/sys/native.js';
 import { isCloexec, isMapped, openFdCount, runChild } from './helpers.js';
 
-const isSys = (code: string) => (err: unknown): boolean => err instanceof SysError && err.code === code;
+const isSys =
+  (code: string) =>
+  (err: unknown): boolean =>
+    err instanceof SysError && err.code === code;
 
 test('two mappings of one memfd share their pages', () => {
   const before = openFdCount();
@@ -75,7 +78,10 @@ test('anonymous mappings are zeroed and writable; shared ones too', () => {
   for (const shared of [false, true]) {
     const m = Mapping.anonymous(2 * PAGE_SIZE, { shared });
     const u = m.bytes();
-    assert.equal(u.every((x) => x === 0), true);
+    assert.equal(
+      u.every((x) => x === 0),
+      true,
+    );
     u.fill(0xab);
     assert.equal(u[2 * PAGE_SIZE - 1], 0xab);
     m.unmap();
@@ -83,7 +89,8 @@ test('anonymous mappings are zeroed and writable; shared ones too', () => {
 });
 
 test('a collected mapping is unmapped by its finalizer', async () => {
-  const r = await runChild(`
+  const r = await runChild(
+    `
     import { readFileSync } from 'node:fs';
     const isMapped = (a) => readFileSync('/proc/self/maps', 'utf8').split('\\n').some((l) => {
       const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(l);
@@ -99,14 +106,17 @@ test('a collected mapping is unmapped by its finalizer', async () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     console.log('after', isMapped(address));
-  `, { nodeArgs: ['--expose-gc'] });
+  `,
+    { nodeArgs: ['--expose-gc'] },
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /before true/);
   assert.match(r.stdout, /after false/);
 });
 
 test('an unmapped-then-collected mapping is not unmapped twice', async () => {
-  const r = await runChild(`
+  const r = await runChild(
+    `
     for (let i = 0; i < 2000; i++) {
       const m = sys.Mapping.anonymous(65536);
       m.unmap();
@@ -123,7 +133,9 @@ test('an unmapped-then-collected mapping is not unmapped twice', async () => {
     globalThis.gc();
     await new Promise((r) => setTimeout(r, 20));
     console.log('ok', keep.bytes()[100]);
-  `, { nodeArgs: ['--expose-gc'] });
+  `,
+    { nodeArgs: ['--expose-gc'] },
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /ok 3/);
 });

@@ -31,12 +31,15 @@ test('a failing system call throws SysError with syscall, errno and code', () =>
 });
 
 test('the failing path is reported as detail', () => {
-  assert.throws(() => native.open('/nonexistent/vfio-ts', 0), (err: unknown) => {
-    assert.ok(err instanceof SysError);
-    assert.equal(err.code, 'ENOENT');
-    assert.match(err.message, /\/nonexistent\/vfio-ts/);
-    return true;
-  });
+  assert.throws(
+    () => native.open('/nonexistent/vfio-ts', 0),
+    (err: unknown) => {
+      assert.ok(err instanceof SysError);
+      assert.equal(err.code, 'ENOENT');
+      assert.match(err.message, /\/nonexistent\/vfio-ts/);
+      return true;
+    },
+  );
 });
 
 test('wrong argument types throw TypeError', () => {
@@ -70,13 +73,55 @@ test('out-of-range values throw RangeError', () => {
 });
 
 test('garbage input never crashes the process', () => {
-  const values: unknown[] = [-1, 999999, 2 ** 40, 1.5, Number.NaN, 'x', null, undefined, {}, [], 7n, -7n, new Uint8Array(0),
-    new ArrayBuffer(3), new DataView(new ArrayBuffer(2)), () => 1, Symbol('s')];
+  const values: unknown[] = [
+    -1,
+    999999,
+    2 ** 40,
+    1.5,
+    Number.NaN,
+    'x',
+    null,
+    undefined,
+    {},
+    [],
+    7n,
+    -7n,
+    new Uint8Array(0),
+    new ArrayBuffer(3),
+    new DataView(new ArrayBuffer(2)),
+    () => 1,
+    Symbol('s'),
+  ];
   // Functions taking only fds, numbers and buffers: paths are left out so
   // that nothing is created in the working directory.
-  const fns = ['close', 'dup', 'pread', 'pwrite', 'ioctl', 'poll', 'ftruncate', 'fstatSize', 'setNonblocking',
-    'unixAccept', 'sendmsg', 'recvmsg', 'sendAll', 'recvSync', 'transact', 'peerCred', 'shutdown', 'eventfdWrite',
-    'eventfdRead', 'mmap', 'munmap', 'addressOf', 'watcherStart', 'watcherStop', 'watcherClose', 'watcherRef'] as const;
+  const fns = [
+    'close',
+    'dup',
+    'pread',
+    'pwrite',
+    'ioctl',
+    'poll',
+    'ftruncate',
+    'fstatSize',
+    'setNonblocking',
+    'unixAccept',
+    'sendmsg',
+    'recvmsg',
+    'sendAll',
+    'recvSync',
+    'transact',
+    'peerCred',
+    'shutdown',
+    'eventfdWrite',
+    'eventfdRead',
+    'mmap',
+    'munmap',
+    'addressOf',
+    'watcherStart',
+    'watcherStop',
+    'watcherClose',
+    'watcherRef',
+  ] as const;
   let calls = 0;
   for (const name of fns) {
     const fn = native[name] as (...args: unknown[]) => unknown;
@@ -87,8 +132,7 @@ test('garbage input never crashes the process', () => {
         try {
           fn(fd, b, b, b, b, b, b, b, b, 0);
         } catch (err) {
-          assert.ok(err instanceof SysError || err instanceof TypeError || err instanceof RangeError,
-            `${name}: unexpected ${String(err)}`);
+          assert.ok(err instanceof SysError || err instanceof TypeError || err instanceof RangeError, `${name}: unexpected ${String(err)}`);
         }
         calls++;
       }

@@ -38,34 +38,52 @@ function triggerReason(): string | null {
 }
 const noTrigger = triggerReason();
 
-test(name('UeventSocket.open: a close-on-exec, non-blocking socket; nothing pending gives null; close is idempotent and leaks nothing'), opts, () => {
-  const before = openFdCount();
-  const s = UeventSocket.open();
-  assert.ok(s.fd >= 0);
-  assert.ok(isCloexec(s.fd), 'O_CLOEXEC');
-  const flags = parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${s.fd}`, 'utf8'))![1]!, 8);
-  assert.ok((flags & 0o4000) !== 0, 'O_NONBLOCK');
-  // Drain whatever the machine happened to announce; then nothing is pending.
-  for (let i = 0; i < 10_000 && s.receive() !== null; i++);
-  assert.equal(s.receive(), null);
-  s.close();
-  s.close();
-  assert.equal(s.closed, true);
-  assert.throws(() => s.receive(), (e: { code?: string }) => e.code === 'EBADF');
-  assert.equal(openFdCount(), before);
-});
+test(
+  name('UeventSocket.open: a close-on-exec, non-blocking socket; nothing pending gives null; close is idempotent and leaks nothing'),
+  opts,
+  () => {
+    const before = openFdCount();
+    const s = UeventSocket.open();
+    assert.ok(s.fd >= 0);
+    assert.ok(isCloexec(s.fd), 'O_CLOEXEC');
+    const flags = parseInt(/^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${s.fd}`, 'utf8'))![1]!, 8);
+    assert.ok((flags & 0o4000) !== 0, 'O_NONBLOCK');
+    // Drain whatever the machine happened to announce; then nothing is pending.
+    for (let i = 0; i < 10_000 && s.receive() !== null; i++);
+    assert.equal(s.receive(), null);
+    s.close();
+    s.close();
+    assert.equal(s.closed, true);
+    assert.throws(
+      () => s.receive(),
+      (e: { code?: string }) => e.code === 'EBADF',
+    );
+    assert.equal(openFdCount(), before);
+  },
+);
 
 test(name('ueventRecv: argument checks (TypeError, RangeError) and EBADF as SysError, never a crash'), opts, () => {
-  const raw = native as unknown as { ueventRecv(fd: unknown, buf: unknown, off?: unknown, len?: unknown): number; ueventOpen(rcvbuf?: unknown): number };
+  const raw = native as unknown as {
+    ueventRecv(fd: unknown, buf: unknown, off?: unknown, len?: unknown): number;
+    ueventOpen(rcvbuf?: unknown): number;
+  };
   assert.throws(() => raw.ueventRecv('x', Buffer.alloc(8)), TypeError);
   assert.throws(() => raw.ueventRecv(0, 'not a buffer'), TypeError);
   assert.throws(() => raw.ueventRecv(0, Buffer.alloc(8), 4, 8), RangeError);
   assert.throws(() => raw.ueventOpen(-1), RangeError);
-  assert.throws(() => raw.ueventRecv(-1, Buffer.alloc(8)), (e: { name?: string; code?: string; syscall?: string }) => e.code === 'EBADF' && e.syscall === 'recvmsg');
+  assert.throws(
+    () => raw.ueventRecv(-1, Buffer.alloc(8)),
+    (e: { name?: string; code?: string; syscall?: string }) => e.code === 'EBADF' && e.syscall === 'recvmsg',
+  );
   assert.ok(UEVENT_BUFFER_SIZE >= 8192);
 });
 
-test(noTrigger ? `a synthetic uevent written to /dev/null's uevent file arrives from the kernel (SKIPPED: ${noTrigger})` : 'a synthetic uevent written to /dev/null\'s uevent file arrives from the kernel, on the event loop', { skip: noTrigger ?? false, timeout: 10_000 }, async () => {
+test(noTrigger
+  ? `a synthetic uevent written to /dev/null's uevent file arrives from the kernel (SKIPPED: ${noTrigger})`
+  : "a synthetic uevent written to /dev/null's uevent file arrives from the kernel, on the event loop", {
+  skip: noTrigger ?? false,
+  timeout: 10_000,
+}, async () => {
   const s = UeventSocket.open();
   try {
     const got = new Promise<string>((resolve) => {

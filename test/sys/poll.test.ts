@@ -66,10 +66,16 @@ test('peer hang-up wakes a readable watcher (and DISCONNECT)', async () => {
 test('bad fds: EBADF for closed ones, EPERM for regular files', () => {
   const fd = openFd('/dev/null', 0);
   closeFd(fd);
-  assert.throws(() => new FdWatcher(fd, () => {}), (err: unknown) => err instanceof SysError && err.code === 'EBADF');
+  assert.throws(
+    () => new FdWatcher(fd, () => {}),
+    (err: unknown) => err instanceof SysError && err.code === 'EBADF',
+  );
   const file = openFd('/etc/hostname', 0);
   try {
-    assert.throws(() => new FdWatcher(file, () => {}), (err: unknown) => err instanceof SysError && err.code === 'EPERM');
+    assert.throws(
+      () => new FdWatcher(file, () => {}),
+      (err: unknown) => err instanceof SysError && err.code === 'EPERM',
+    );
   } finally {
     closeFd(file);
   }
@@ -84,7 +90,10 @@ test('close is idempotent, start after close is EBADF, no fd or handle leak', as
     w.unref().ref();
     w.close();
     w.close();
-    assert.throws(() => w.start(READABLE), (err: unknown) => err instanceof SysError && err.code === 'EBADF');
+    assert.throws(
+      () => w.start(READABLE),
+      (err: unknown) => err instanceof SysError && err.code === 'EBADF',
+    );
     w.stop();
     closeFd(a);
     closeFd(b);
@@ -106,10 +115,13 @@ test('a stopped watcher lets the process exit', async () => {
 });
 
 test('an active watcher keeps the process alive; unref lets it go', async () => {
-  const alive = await runChild(`
+  const alive = await runChild(
+    `
     const [a, b] = sys.native.socketpair();
     new sys.FdWatcher(a, () => {}).start(sys.READABLE);
-  `, { timeoutMs: 700 });
+  `,
+    { timeoutMs: 700 },
+  );
   assert.equal(alive.timedOut, true, 'still running when killed');
 
   const unref = await runChild(`
@@ -121,7 +133,8 @@ test('an active watcher keeps the process alive; unref lets it go', async () => 
 });
 
 test('an unreachable stopped watcher is collected and closed', async () => {
-  const r = await runChild(`
+  const r = await runChild(
+    `
     const [a, b] = sys.native.socketpair();
     for (let i = 0; i < 1000; i++) new sys.FdWatcher(a, () => {}).start(sys.READABLE).stop();
     globalThis.gc();
@@ -130,7 +143,9 @@ test('an unreachable stopped watcher is collected and closed', async () => {
     // A new watcher on the same fd works: the old ones are gone or stopped.
     const w = new sys.FdWatcher(a, () => { console.log('event'); w.close(); });
     w.start(sys.WRITABLE);
-  `, { nodeArgs: ['--expose-gc'] });
+  `,
+    { nodeArgs: ['--expose-gc'] },
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /event/);
 });
@@ -165,13 +180,17 @@ test('workers exit cleanly with active, stopped and unclosed watchers', async ()
     assert.equal(exitCode, 0);
   }
   // Terminated from outside while watching.
-  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(`
+  const worker = new Worker(
+    new URL(
+      `data:text/javascript,${encodeURIComponent(`
     import { parentPort } from 'node:worker_threads';
     const sys = await import(${JSON.stringify(SYS_URL)});
     const [a, b] = sys.native.socketpair();
     new sys.FdWatcher(a, () => {}).start(sys.READABLE);
     parentPort.postMessage('ready');
-  `)}`));
+  `)}`,
+    ),
+  );
   await new Promise((resolve) => worker.once('message', resolve));
   await worker.terminate();
 });

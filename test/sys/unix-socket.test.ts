@@ -18,12 +18,14 @@ import { native } from '../../src/sys/native.js';
 import { UnixConnection, UnixServer } from '../../src/sys/unix-socket.js';
 import { SYS_URL, isCloexec, isOpen, once, openFdCount, runChild, sleep, tempDir } from './helpers.js';
 
-const isSys = (code: string, syscall?: string) => (err: unknown): boolean => {
-  assert.ok(err instanceof SysError, `expected SysError ${code}, got ${String(err)}`);
-  assert.equal(err.code, code);
-  if (syscall) assert.equal(err.syscall, syscall);
-  return true;
-};
+const isSys =
+  (code: string, syscall?: string) =>
+  (err: unknown): boolean => {
+    assert.ok(err instanceof SysError, `expected SysError ${code}, got ${String(err)}`);
+    assert.equal(err.code, code);
+    if (syscall) assert.equal(err.syscall, syscall);
+    return true;
+  };
 
 interface Collected {
   /** Everything received so far, in order. */
@@ -209,15 +211,21 @@ test('fds arrive with the receive that ends in the bytes they were sent with', (
 test('more fds than the receiver holds: EMSGSIZE, the fds that arrived are closed', () => {
   const [a, b] = UnixConnection.pair();
   const efds = [EventFd.create(), EventFd.create(), EventFd.create()];
-  a.sendSync(Uint8Array.of(1, 2, 3), efds.map((e) => e.fd));
+  a.sendSync(
+    Uint8Array.of(1, 2, 3),
+    efds.map((e) => e.fd),
+  );
   const before = openFdCount();
   const fds = new Int32Array(2);
-  assert.throws(() => b.receiveSync(new Uint8Array(8), 0, 8, fds, 1000), (err: unknown) => {
-    assert.ok(err instanceof SysError);
-    assert.equal(err.code, 'EMSGSIZE');
-    assert.match(err.message, /more fds than the receive array holds \(2\)/);
-    return true;
-  });
+  assert.throws(
+    () => b.receiveSync(new Uint8Array(8), 0, 8, fds, 1000),
+    (err: unknown) => {
+      assert.ok(err instanceof SysError);
+      assert.equal(err.code, 'EMSGSIZE');
+      assert.match(err.message, /more fds than the receive array holds \(2\)/);
+      return true;
+    },
+  );
   assert.equal(openFdCount(), before, 'no fd leaked');
   // With no fd array at all, any fd is too many.
   a.sendSync(Uint8Array.of(4), [efds[0]!.fd]);
@@ -284,7 +292,11 @@ test('send queues what the socket cannot take and drains it in order', async () 
   const bytes = got.bytes;
   assert.ok(Buffer.from(big).equals(bytes.subarray(0, big.length)), 'the bytes arrive intact and in order');
   assert.equal(bytes[big.length], 0xee);
-  assert.deepEqual(got.fds.map((f) => f.end), [big.length + 1], 'the fd came with the chunk ending in its byte');
+  assert.deepEqual(
+    got.fds.map((f) => f.end),
+    [big.length + 1],
+    'the fd came with the chunk ending in its byte',
+  );
   const theirs = Mapping.map(got.fds[0]!.fd, 0, PAGE_SIZE);
   assert.equal(theirs.bytes()[5], 55);
   theirs.unmap();
@@ -387,13 +399,16 @@ test('transact: a reply already there is returned with its fds', () => {
 test('transact times out with ETIMEDOUT when no reply comes', () => {
   const [a, b] = UnixConnection.pair();
   const t0 = performance.now();
-  assert.throws(() => a.transact(Uint8Array.of(1), 1, null, new Uint8Array(8), null, 50), (err: unknown) => {
-    assert.ok(err instanceof SysError);
-    assert.equal(err.code, 'ETIMEDOUT');
-    assert.equal(err.syscall, 'transact');
-    assert.match(err.message, /no data within 50 ms/);
-    return true;
-  });
+  assert.throws(
+    () => a.transact(Uint8Array.of(1), 1, null, new Uint8Array(8), null, 50),
+    (err: unknown) => {
+      assert.ok(err instanceof SysError);
+      assert.equal(err.code, 'ETIMEDOUT');
+      assert.equal(err.syscall, 'transact');
+      assert.match(err.message, /no data within 50 ms/);
+      return true;
+    },
+  );
   const elapsed = performance.now() - t0;
   assert.ok(elapsed >= 45 && elapsed < 1000, `${elapsed} ms`);
   assert.throws(() => a.receiveSync(new Uint8Array(1), 0, 1, null, 20), isSys('ETIMEDOUT', 'recvSync'));
@@ -404,12 +419,17 @@ test('transact times out with ETIMEDOUT when no reply comes', () => {
 test('transact returns 0 when the peer closes instead of replying', async () => {
   const [a, b] = UnixConnection.pair();
   // The peer reads the request and closes, in another thread.
-  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(`
+  const worker = new Worker(
+    new URL(
+      `data:text/javascript,${encodeURIComponent(`
     import { workerData } from 'node:worker_threads';
     const sys = await import(${JSON.stringify(SYS_URL)});
     const b = new sys.UnixConnection(workerData);
     b.receive(() => b.close());
-  `)}`), { workerData: b.fd });
+  `)}`,
+    ),
+    { workerData: b.fd },
+  );
   await sleep(50);
   assert.equal(a.transact(Uint8Array.of(1), 1, null, new Uint8Array(8), null, 5000), 0);
   await once(worker, 'exit');
@@ -421,7 +441,9 @@ test('transact against a peer in another thread: many round trips with fds', asy
   const path = join(dir, 'echo.sock');
   // The echo server runs in a worker: it replies to each request with the
   // same bytes, returning any fds it got.
-  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(`
+  const worker = new Worker(
+    new URL(
+      `data:text/javascript,${encodeURIComponent(`
     import { parentPort, workerData } from 'node:worker_threads';
     const sys = await import(${JSON.stringify(SYS_URL)});
     const server = sys.UnixServer.listen(workerData);
@@ -435,7 +457,10 @@ test('transact against a peer in another thread: many round trips with fds', asy
       conn.on('close', () => { server.close(); });
     });
     parentPort.postMessage('listening');
-  `)}`), { workerData: path });
+  `)}`,
+    ),
+    { workerData: path },
+  );
   let client: UnixConnection | undefined;
   try {
     await once(worker, 'message');

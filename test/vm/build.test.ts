@@ -9,7 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeCpio } from '../../vm/cpio.js';
-import { DISK_BLOCK_SIZE, DISK_BLOCKS, diskBlock, diskImage, DRIVER_WRITE_BLOCKS, DRIVER_WRITE_LBA, driverWritePattern } from '../../vm/disk.js';
+import {
+  DISK_BLOCK_SIZE,
+  DISK_BLOCKS,
+  diskBlock,
+  diskImage,
+  DRIVER_WRITE_BLOCKS,
+  DRIVER_WRITE_LBA,
+  driverWritePattern,
+} from '../../vm/disk.js';
 import { jobScript } from '../../vm/harness.js';
 import { hasPvhEntry, moduleName, readModuleIndex, resolveModules } from '../../vm/kernel.js';
 import { qemuArgs } from '../../vm/qemu.js';
@@ -140,7 +148,10 @@ test('job script: quoting survives the shell, environment is exactly the given o
   const r = spawnSync('/bin/sh', ['-c', script], { encoding: 'utf8', env: {} });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, "it's|a b|$HOME|`id`||v'1 $x|/");
-  assert.match(jobScript(['id'], '/w', {}, { uid: 1000, gid: 1000 }), /exec \/usr\/bin\/setpriv --reuid=1000 --regid=1000 --clear-groups -- 'id'\n$/);
+  assert.match(
+    jobScript(['id'], '/w', {}, { uid: 1000, gid: 1000 }),
+    /exec \/usr\/bin\/setpriv --reuid=1000 --regid=1000 --clear-groups -- 'id'\n$/,
+  );
   assert.throws(() => jobScript(['id'], '/', { 'BAD-NAME': '1' }, undefined), /bad environment variable name/);
   const missing = spawnSync('/bin/sh', ['-c', jobScript(['/nonexistent/cmd'], '/', {}, undefined)], { encoding: 'utf8' });
   assert.equal(missing.status, 127);
@@ -165,7 +176,10 @@ test('disk: the driver write pattern is deterministic, inside the disk and unlik
   assert.ok(Buffer.from(p).equals(Buffer.from(driverWritePattern())));
   assert.ok(DRIVER_WRITE_LBA > 0 && DRIVER_WRITE_LBA + DRIVER_WRITE_BLOCKS < DISK_BLOCKS);
   for (let i = 0; i < DRIVER_WRITE_BLOCKS; i++) {
-    assert.ok(!Buffer.from(p.subarray(i * DISK_BLOCK_SIZE, (i + 1) * DISK_BLOCK_SIZE)).equals(diskBlock(DRIVER_WRITE_LBA + i)), `block ${i}`);
+    assert.ok(
+      !Buffer.from(p.subarray(i * DISK_BLOCK_SIZE, (i + 1) * DISK_BLOCK_SIZE)).equals(diskBlock(DRIVER_WRITE_LBA + i)),
+      `block ${i}`,
+    );
   }
 });
 

@@ -96,7 +96,9 @@ async function replay(t: TestContext, g: TapTest, prefix: string): Promise<void>
 }
 
 if (!avail.ok) {
-  test(`guest suite: kernel backend tests in a QEMU guest (SKIPPED: no test guest: ${avail.reason})`, { skip: `no test guest: ${avail.reason}` }, () => {});
+  test(`guest suite: kernel backend tests in a QEMU guest (SKIPPED: no test guest: ${avail.reason})`, {
+    skip: `no test guest: ${avail.reason}`,
+  }, () => {});
 } else {
   test('guest suite: kernel backend tests in one QEMU guest (user, then root)', { timeout: 400_000 }, async (t) => {
     let r: RunResult;
@@ -120,11 +122,16 @@ async function guestResults(t: TestContext, r: RunResult): Promise<void> {
   t.diagnostic(`guest booted in ${r.bootMs} ms, whole run ${r.totalMs} ms`);
   const parts = splitParts(r.stdout);
   const context = `exit ${r.exitCode}\n--- stderr ---\n${r.stderr.slice(-4000)}\n--- console tail ---\n${r.console.slice(-3000)}`;
-  assert.ok(parts.some((p) => p.name === 'user'), `the guest printed no test results\n${context}`);
+  assert.ok(
+    parts.some((p) => p.name === 'user'),
+    `the guest printed no test results\n${context}`,
+  );
   for (const part of parts) {
     const tap = parseTap(part.tap);
     const s = tap.summary;
-    t.diagnostic(`${part.name}: ${s.tests ?? '?'} tests, ${s.pass ?? '?'} passed, ${s.fail ?? '?'} failed, ${s.skipped ?? '?'} skipped, in ${Math.round(s.duration_ms ?? 0)} ms`);
+    t.diagnostic(
+      `${part.name}: ${s.tests ?? '?'} tests, ${s.pass ?? '?'} passed, ${s.fail ?? '?'} failed, ${s.skipped ?? '?'} skipped, in ${Math.round(s.duration_ms ?? 0)} ms`,
+    );
     assert.ok(tap.tests.length > 0, `${part.name}: no guest test reported\n${part.tap.slice(-3000)}\n${context}`);
     for (const g of tap.tests) await replay(t, g, `[guest ${part.name}] `);
     const failed = tap.tests.some((g) => !g.ok && g.todo === undefined);
@@ -143,8 +150,13 @@ async function hostDiskCheck(t: TestContext, r: RunResult): Promise<void> {
     for (let i = 0; i < DRIVER_WRITE_BLOCKS; i++) {
       const lba = DRIVER_WRITE_LBA + i;
       const block = got.subarray(i * DISK_BLOCK_SIZE, (i + 1) * DISK_BLOCK_SIZE);
-      const diag = block.equals(diskBlock(lba)) ? 'still as the host wrote it (the write never reached the image)' : `starts ${JSON.stringify(block.toString('latin1', 0, 32))}`;
-      assert.ok(block.equals(want.subarray(i * DISK_BLOCK_SIZE, (i + 1) * DISK_BLOCK_SIZE)), `block ${lba} of ${path} is the driver's pattern: ${diag}`);
+      const diag = block.equals(diskBlock(lba))
+        ? 'still as the host wrote it (the write never reached the image)'
+        : `starts ${JSON.stringify(block.toString('latin1', 0, 32))}`;
+      assert.ok(
+        block.equals(want.subarray(i * DISK_BLOCK_SIZE, (i + 1) * DISK_BLOCK_SIZE)),
+        `block ${lba} of ${path} is the driver's pattern: ${diag}`,
+      );
     }
     for (const lba of UNTOUCHED) assert.ok(readImage(path, lba, 1).equals(diskBlock(lba)), `block ${lba} untouched`);
     const pristine = prepareGuest().disk;

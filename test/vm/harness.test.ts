@@ -52,7 +52,10 @@ console.log(JSON.stringify({
 }));
 `;
 
-test(`guest: unprivileged user, devices bound to vfio-pci, group files openable, memlock raised${suffix}`, { skip, timeout: BOOT_TEST_TIMEOUT }, async (t) => {
+test(`guest: unprivileged user, devices bound to vfio-pci, group files openable, memlock raised${suffix}`, {
+  skip,
+  timeout: BOOT_TEST_TIMEOUT,
+}, async (t) => {
   const cwd = process.cwd();
   const r = await runInGuest({ command: ['node', '-e', CHECK], cwd, timeoutMs: 180_000 });
   t.diagnostic(`guest boot ${r.bootMs} ms (QEMU start to command start), whole run ${r.totalMs} ms`);
@@ -81,7 +84,10 @@ test(`guest: unprivileged user, devices bound to vfio-pci, group files openable,
   assert.match(r.console, /vfio-ts-vm: bound 0000:00:04\.0 1234:11e8 group \d+/);
 });
 
-test(`guest: a failing command's exit code, stdout and stderr come back (as root)${suffix}`, { skip, timeout: BOOT_TEST_TIMEOUT }, async () => {
+test(`guest: a failing command's exit code, stdout and stderr come back (as root)${suffix}`, {
+  skip,
+  timeout: BOOT_TEST_TIMEOUT,
+}, async () => {
   const r = await runInGuest({ command: ['sh', '-c', 'id -u; echo "to stderr" >&2; exit 3'], asRoot: true, timeoutMs: 180_000 });
   assert.equal(r.exitCode, 3);
   assert.equal(r.stdout, '0\n');

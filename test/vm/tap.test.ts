@@ -66,10 +66,13 @@ test('tap: test points, nesting, YAML, skips, escapes, diagnostics and summary',
     ],
   );
   const two = r.tests[1]!;
-  assert.deepEqual(two.subtests.map((s) => [s.name, s.ok]), [
-    ['sub a', true],
-    ['sub b', false],
-  ]);
+  assert.deepEqual(
+    two.subtests.map((s) => [s.name, s.ok]),
+    [
+      ['sub a', true],
+      ['sub b', false],
+    ],
+  );
   assert.deepEqual(two.subtests[0]!.diagnostics, ['sub a said this']);
   assert.match(two.subtests[1]!.yaml, /error: \|-\n {2}boom\n {2}line2/);
   assert.match(two.yaml, /1 subtest failed/);

@@ -69,7 +69,7 @@ export function parseTap(text: string): TapResult {
       last.length = level + 1;
       // Its YAML block, if the next line opens one.
       if (lines[i + 1]?.trim() === '---') {
-        const yamlIndent = (lines[i + 1]!.length - lines[i + 1]!.trimStart().length);
+        const yamlIndent = lines[i + 1]!.length - lines[i + 1]!.trimStart().length;
         const body: string[] = [];
         let j = i + 2;
         for (; j < lines.length; j++) {

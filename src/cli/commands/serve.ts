@@ -14,7 +14,9 @@ Serves a device model over vfio-user on PATH, and its decoded traffic on PATH.tr
 release the device (REQ) and given 2 s; a second signal ends at once.
 
 models:
-${Object.entries(MODELS).map(([n, m]) => `  ${n.padEnd(6)} ${m.describe}`).join('\n')}
+${Object.entries(MODELS)
+  .map(([n, m]) => `  ${n.padEnd(6)} ${m.describe}`)
+  .join('\n')}
 
 options:
   --socket PATH        the vfio-user socket to create
@@ -65,4 +67,3 @@ nvme only:
     return 'running';
   },
 };
-

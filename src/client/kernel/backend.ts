@@ -31,9 +31,7 @@ import {
 import { deviceFeature, vfioIoctl as VFIO, structSize } from '../../uapi/vfio.js';
 
 /** What VFIO_DEVICE_GET_PCI_HOT_RESET_INFO reported. */
-export type HotResetInfo =
-  | { available: true; devices: HotResetDevice[] }
-  | { available: false; reason: string; errno?: string };
+export type HotResetInfo = { available: true; devices: HotResetDevice[] } | { available: false; reason: string; errno?: string };
 
 export interface KernelDeviceInit {
   /** The PCI address (the backend's name). */
@@ -204,9 +202,11 @@ export class KernelBackend implements DeviceBackend {
   setLowPower(state: 'enter' | 'exit', wakeupFd?: number): void {
     const fd = this.#live();
     const feature =
-      state === 'exit' ? deviceFeature.LOW_POWER_EXIT
-      : wakeupFd === undefined ? deviceFeature.LOW_POWER_ENTRY
-      : deviceFeature.LOW_POWER_ENTRY_WITH_WAKEUP;
+      state === 'exit'
+        ? deviceFeature.LOW_POWER_EXIT
+        : wakeupFd === undefined
+          ? deviceFeature.LOW_POWER_ENTRY
+          : deviceFeature.LOW_POWER_ENTRY_WITH_WAKEUP;
     const withData = state === 'enter' && wakeupFd !== undefined;
     const buf = Buffer.alloc(withData ? 16 : 8);
     buf.writeUInt32LE(buf.length, 0); // argsz
@@ -217,7 +217,10 @@ export class KernelBackend implements DeviceBackend {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ENOTTY') {
-        throw fail('ENOTSUP', `${this.name}: the kernel offers no low-power feature (VFIO_DEVICE_FEATURE ${feature}: ENOTTY; it needs Linux 6.0+)`);
+        throw fail(
+          'ENOTSUP',
+          `${this.name}: the kernel offers no low-power feature (VFIO_DEVICE_FEATURE ${feature}: ENOTTY; it needs Linux 6.0+)`,
+        );
       }
       throw err;
     }
@@ -242,7 +245,11 @@ export class KernelBackend implements DeviceBackend {
           continue;
         }
         if (code === 'ENODEV' || code === 'ENOTTY' || code === 'EINVAL') {
-          return { available: false, errno: code, reason: `no slot or bus reset can reach ${this.name} (${code}): it is on a root bus or its bus has other devices the reset cannot cover` };
+          return {
+            available: false,
+            errno: code,
+            reason: `no slot or bus reset can reach ${this.name} (${code}): it is on a root bus or its bus has other devices the reset cannot cover`,
+          };
         }
         throw err;
       }
@@ -281,7 +288,8 @@ export class KernelBackend implements DeviceBackend {
   /** Checks an access and returns the region's fd offset. */
   #regionAccess(index: number, offset: number, length: number, what: 'read' | 'write'): bigint {
     const info = this.regionInfo(index);
-    if (what === 'read' ? !info.readable : !info.writable) throw fail('EACCES', `${this.name}: region ${index} is not ${what === 'read' ? 'readable' : 'writable'}`);
+    if (what === 'read' ? !info.readable : !info.writable)
+      throw fail('EACCES', `${this.name}: region ${index} is not ${what === 'read' ? 'readable' : 'writable'}`);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > info.size) {
       throw fail('EINVAL', `${this.name}: region ${index}: ${what} of ${length} bytes at ${offset} is outside its ${info.size} bytes`);
     }

@@ -79,7 +79,8 @@ export function openKernelBackend(bdf: string, options: KernelOpenOptions = {}):
   const paths = resolvePaths(options.paths);
   const name = normalizeBdf(bdf);
   const flow = options.iommu ?? 'auto';
-  if (flow !== 'auto' && flow !== 'container' && flow !== 'iommufd') throw fail('EINVAL', `iommu must be 'auto', 'container' or 'iommufd', not ${String(flow)}`);
+  if (flow !== 'auto' && flow !== 'container' && flow !== 'iommufd')
+    throw fail('EINVAL', `iommu must be 'auto', 'container' or 'iommufd', not ${String(flow)}`);
   const { group } = checkDeviceSetup(paths, name);
   if (flow === 'iommufd' || (flow === 'auto' && options.container === undefined && cdevFlowAvailable(paths, name))) {
     if (options.container !== undefined) throw fail('EINVAL', 'a container cannot be used with the iommufd flow');

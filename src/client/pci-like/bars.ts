@@ -63,7 +63,7 @@ export class BarRegisters implements ConfigHandler {
       const dword = device.config.read32(PCI_BASE_ADDRESS_0 + 4 * i);
       if (upperOf !== null) {
         const size = this.#slots[upperOf]!.size;
-        const mask = size > TWO32 ? (~(Math.ceil(size / TWO32) - 1)) >>> 0 : 0xffffffff;
+        const mask = size > TWO32 ? ~(Math.ceil(size / TWO32) - 1) >>> 0 : 0xffffffff;
         this.#slots.push({ mask, flags: 0, raw: dword, size: 0, kind: 'upper' });
         upperOf = null;
         continue;
@@ -74,7 +74,13 @@ export class BarRegisters implements ConfigHandler {
         continue;
       }
       if (dword & PCI_BASE_ADDRESS_SPACE_IO) {
-        this.#slots.push({ mask: (~(size - 1) & PCI_BASE_ADDRESS_IO_MASK) >>> 0, flags: PCI_BASE_ADDRESS_SPACE_IO, raw: dword, size, kind: 'io' });
+        this.#slots.push({
+          mask: (~(size - 1) & PCI_BASE_ADDRESS_IO_MASK) >>> 0,
+          flags: PCI_BASE_ADDRESS_SPACE_IO,
+          raw: dword,
+          size,
+          kind: 'io',
+        });
         continue;
       }
       const flags = dword & ~PCI_BASE_ADDRESS_MEM_MASK & 0xf;
@@ -131,7 +137,7 @@ export class RomRegister implements ConfigHandler {
 
   constructor(device: Device) {
     const size = pciRegion.ROM < device.info.numRegions ? device.regionInfo(pciRegion.ROM).size : 0;
-    this.#mask = size === 0 ? 0 : (((~(size - 1) & PCI_ROM_ADDRESS_MASK) | PCI_ROM_ADDRESS_ENABLE) >>> 0);
+    this.#mask = size === 0 ? 0 : ((~(size - 1) & PCI_ROM_ADDRESS_MASK) | PCI_ROM_ADDRESS_ENABLE) >>> 0;
     this.#raw = device.config.read32(PCI_ROM_ADDRESS);
   }
 

@@ -98,7 +98,8 @@ export class MsiCapability implements ConfigHandler {
 
   /** Back to power-on: disabled, MME 0, address, data and masks 0, nothing pending. */
   reset(): void {
-    const fixed = (this.is64 ? PCI_MSI_FLAGS_64BIT : 0) | (this.hasMask ? PCI_MSI_FLAGS_MASKBIT : 0) | ((this.mmc << 1) & PCI_MSI_FLAGS_QMASK);
+    const fixed =
+      (this.is64 ? PCI_MSI_FLAGS_64BIT : 0) | (this.hasMask ? PCI_MSI_FLAGS_MASKBIT : 0) | ((this.mmc << 1) & PCI_MSI_FLAGS_QMASK);
     this.#regs.bytes.fill(0);
     this.#regs.set(PCI_MSI_FLAGS, 2, fixed);
     this.#pending = 0;
@@ -176,7 +177,7 @@ export class MsiCapability implements ConfigHandler {
     this.#regs.merge(rel, size, value);
     // Multiple Message Enable is clamped to what the function is capable of.
     const flags = this.#flags;
-    if (((flags & PCI_MSI_FLAGS_QSIZE) >>> 4) > this.mmc) {
+    if ((flags & PCI_MSI_FLAGS_QSIZE) >>> 4 > this.mmc) {
       this.#regs.set(PCI_MSI_FLAGS, 2, (flags & ~PCI_MSI_FLAGS_QSIZE) | (this.mmc << 4));
     }
     if (this.enabled !== wasEnabled || (this.enabled && this.vectorCount !== oldCount)) {

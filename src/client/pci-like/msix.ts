@@ -93,7 +93,8 @@ export class MsixCapability implements ConfigHandler {
   reset(): void {
     this.#ctrl.set(PCI_MSIX_FLAGS, 2, this.tableSize - 1);
     this.#table.bytes.fill(0);
-    for (let v = 0; v < this.tableSize; v++) this.#table.set(v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 4, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    for (let v = 0; v < this.tableSize; v++)
+      this.#table.set(v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 4, PCI_MSIX_ENTRY_CTRL_MASKBIT);
     this.#pending.fill(0);
   }
 

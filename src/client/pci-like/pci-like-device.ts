@@ -28,7 +28,21 @@ import { EventEmitter } from 'node:events';
 import { nextInterrupt } from '../wait-interrupt.js';
 import { fail } from '../../errors.js';
 import { walkCapabilities } from '../../pci/cap-walk.js';
-import { PCI_CAP_ID_AF, PCI_CAP_ID_EXP, PCI_CAP_ID_MSI, PCI_CAP_ID_MSIX, PCI_CAP_ID_PM, PCI_CAP_LIST_ID, PCI_CAP_LIST_NEXT, PCI_CAPABILITY_LIST, PCI_CFG_SPACE_SIZE, PCI_COMMAND, PCI_COMMAND_INTX_DISABLE, PCI_STATUS, PCI_STATUS_CAP_LIST } from '../../pci/regs.js';
+import {
+  PCI_CAP_ID_AF,
+  PCI_CAP_ID_EXP,
+  PCI_CAP_ID_MSI,
+  PCI_CAP_ID_MSIX,
+  PCI_CAP_ID_PM,
+  PCI_CAP_LIST_ID,
+  PCI_CAP_LIST_NEXT,
+  PCI_CAPABILITY_LIST,
+  PCI_CFG_SPACE_SIZE,
+  PCI_COMMAND,
+  PCI_COMMAND_INTX_DISABLE,
+  PCI_STATUS,
+  PCI_STATUS_CAP_LIST,
+} from '../../pci/regs.js';
 import type { Device, InterruptEvent, InterruptKind } from '../device.js';
 import { BarRegisters, PciLikeBar, RomRegister, type BarGate } from './bars.js';
 import { AfControl, PcieDeviceControl } from './flr.js';
@@ -36,7 +50,15 @@ import { CommandRegister, IntxState } from './intx.js';
 import { MsiCapability } from './msi.js';
 import { MsixCapability } from './msix.js';
 import { D3HOT, PmCapability } from './power.js';
-import { checkConfigAccess, checkValue, deviceRead, deviceWrite, type ConfigHandler, type ResetSource, type ViewContext } from './registers.js';
+import {
+  checkConfigAccess,
+  checkValue,
+  deviceRead,
+  deviceWrite,
+  type ConfigHandler,
+  type ResetSource,
+  type ViewContext,
+} from './registers.js';
 
 /** An interrupt as the driver receives it: which vector of which mode, and the message it carries (MSI, MSI-X). */
 export interface PciLikeInterrupt {
@@ -127,7 +149,10 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
     if (device.closed) throw fail('ENODEV', 'the device is closed');
     if (!device.info.pci) throw fail('ENOTSUP', `${device.backend.name} is not a PCI device`);
     if (device.interruptMode !== null) {
-      throw fail('EBUSY', `${device.backend.name} has ${device.interruptMode} enabled: the PCI-like view owns the interrupt mode (disable it first)`);
+      throw fail(
+        'EBUSY',
+        `${device.backend.name} has ${device.interruptMode} enabled: the PCI-like view owns the interrupt mode (disable it first)`,
+      );
     }
     this.device = device;
     const self = this;
@@ -148,7 +173,11 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
       },
     };
     const cfgSize = device.config.size;
-    this.config = new PciLikeConfig(cfgSize, (o, s) => this.#configRead(o, s), (o, s, v) => this.#configWrite(o, s, v));
+    this.config = new PciLikeConfig(
+      cfgSize,
+      (o, s) => this.#configRead(o, s),
+      (o, s, v) => this.#configWrite(o, s, v),
+    );
     this.#owner = new Array<ConfigHandler | undefined>(cfgSize);
 
     // The standard capabilities, as the device presents them.
@@ -212,7 +241,18 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
     const x = this.#msix;
     return {
       ...(m ? { msi: { offset: m.cap, vectors: m.backendVectors, perVectorMask: m.hasMask, address64: m.is64 } } : {}),
-      ...(x ? { msix: { offset: x.cap, tableSize: x.tableSize, tableBar: x.tableBar, tableOffset: x.tableOffset, pbaBar: x.pbaBar, pbaOffset: x.pbaOffset } } : {}),
+      ...(x
+        ? {
+            msix: {
+              offset: x.cap,
+              tableSize: x.tableSize,
+              tableBar: x.tableBar,
+              tableOffset: x.tableOffset,
+              pbaBar: x.pbaBar,
+              pbaOffset: x.pbaOffset,
+            },
+          }
+        : {}),
       ...(this.#pm ? { pm: this.#pm.cap } : {}),
       pcieFlr: this.#devctl?.flrCapable ?? false,
       afFlr: this.#af?.flrCapable ?? false,
@@ -292,7 +332,8 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
   /** Resolves with the next interrupt of `vector` (any mode), or rejects after `timeoutMs` (ETIMEDOUT). */
   waitInterrupt(vector = 0, timeoutMs = 5000): Promise<PciLikeInterrupt> {
     this.#live();
-    if (!Number.isInteger(vector) || vector < 0) return Promise.reject(fail('EINVAL', `vector must be a non-negative integer, got ${vector}`));
+    if (!Number.isInteger(vector) || vector < 0)
+      return Promise.reject(fail('EINVAL', `vector must be a non-negative integer, got ${vector}`));
     return nextInterrupt<PciLikeInterrupt>(this, vector, timeoutMs, 'the PCI-like view');
   }
 

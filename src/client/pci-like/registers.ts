@@ -104,7 +104,8 @@ export function deviceWrite(config: Region, offset: number, size: number, value:
 
 /** Checks a config access: 1, 2 or 4 bytes, naturally aligned, inside `limit`. */
 export function checkConfigAccess(offset: number, size: number, limit: number): void {
-  if (size !== 1 && size !== 2 && size !== 4) throw fail('EINVAL', `config access of ${size} bytes: PCI config accesses are 1, 2 or 4 bytes`);
+  if (size !== 1 && size !== 2 && size !== 4)
+    throw fail('EINVAL', `config access of ${size} bytes: PCI config accesses are 1, 2 or 4 bytes`);
   if (!Number.isInteger(offset) || offset < 0 || offset + size > limit) {
     throw fail('EINVAL', `config access of ${size} bytes at ${offset} is outside the ${limit}-byte config space`);
   }

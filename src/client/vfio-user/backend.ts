@@ -224,7 +224,14 @@ export class VfioUserBackend implements DeviceBackend {
       const count = Math.min(src.length - done, max);
       const id = this.#ch.nextId();
       const tx = this.#ch.tx;
-      const len = encodeRegionWriteRequestInto(tx, id, index, offset + done, count, done === 0 && count === src.length ? src : src.subarray(done, done + count));
+      const len = encodeRegionWriteRequestInto(
+        tx,
+        id,
+        index,
+        offset + done,
+        count,
+        done === 0 && count === src.length ? src : src.subarray(done, done + count),
+      );
       const at = this.#ch.roundTrip(tx, len, null, Command.REGION_WRITE);
       const rx = this.#ch.rx;
       const m = at === 0 ? rx : rx.subarray(at);
@@ -349,4 +356,3 @@ export function connectVfioUser(path: string, options: VfioUserOptions & DeviceO
     throw err;
   }
 }
-

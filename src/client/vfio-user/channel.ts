@@ -101,11 +101,15 @@ export class SyncChannel {
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'EIO';
       const hint =
-        code === 'ENOENT' ? 'no such socket: is the server running?'
-        : code === 'ECONNREFUSED' ? 'nothing is listening on it: the server may have exited'
-        : code === 'EACCES' ? 'permission denied: the socket file mode or owner excludes you'
-        : code === 'ENOTSOCK' ? 'that path is not a socket'
-        : (err as Error).message;
+        code === 'ENOENT'
+          ? 'no such socket: is the server running?'
+          : code === 'ECONNREFUSED'
+            ? 'nothing is listening on it: the server may have exited'
+            : code === 'EACCES'
+              ? 'permission denied: the socket file mode or owner excludes you'
+              : code === 'ENOTSOCK'
+                ? 'that path is not a socket'
+                : (err as Error).message;
       throw errnoError(code, `cannot connect to vfio-user socket ${path}: ${hint}`, err);
     }
     return new SyncChannel(path, conn, options);

@@ -86,7 +86,8 @@ export class DmaServer {
     for (const m of this.#maps) {
       if (iova >= m.iova && end <= m.end) {
         // The device reads our memory on DMA_READ, so the map must allow device reads.
-        if (op === 'read' ? !m.access.read : !m.access.write) throw fail('EPERM', `DMA ${op} at ${hex(iova)}: not permitted by the mapping`);
+        if (op === 'read' ? !m.access.read : !m.access.write)
+          throw fail('EPERM', `DMA ${op} at ${hex(iova)}: not permitted by the mapping`);
         const off = Number(iova - m.iova);
         return m.bytes.subarray(off, off + count);
       }

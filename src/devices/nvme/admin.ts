@@ -120,7 +120,11 @@ function identify(c: CommandContext, cmd: SubmissionEntry): number {
       break;
     case CNS.ACTIVE_NAMESPACES:
       if (cmd.nsid >= 0xfffffffe) return ST.INVALID_NAMESPACE;
-      activeNamespaceList(b, c.namespaces.map((n) => n.nsid), cmd.nsid);
+      activeNamespaceList(
+        b,
+        c.namespaces.map((n) => n.nsid),
+        cmd.nsid,
+      );
       break;
     case CNS.NS_DESCRIPTORS: {
       const ns = c.namespace(cmd.nsid);
@@ -256,7 +260,7 @@ function getFeatures(c: CommandContext, cmd: SubmissionEntry): number {
       const th = (cmd.cdw11 >>> 20) & 3;
       if (sel2 !== 0 || th > 1) return ST.INVALID_FIELD;
       const d = th === 0 ? 0x157 : 0;
-      cmd.result = ((dflt ? d : f.temperatureThreshold.get(th) ?? d) | (th << 20)) >>> 0;
+      cmd.result = ((dflt ? d : (f.temperatureThreshold.get(th) ?? d)) | (th << 20)) >>> 0;
       break;
     }
     case FEATURE.ERROR_RECOVERY:
@@ -276,7 +280,7 @@ function getFeatures(c: CommandContext, cmd: SubmissionEntry): number {
     case FEATURE.INTERRUPT_VECTOR_CONFIG: {
       const iv = cmd.cdw11 & 0xffff;
       if (iv >= c.msixVectors) return ST.INVALID_FIELD;
-      cmd.result = dflt ? iv : f.vectorConfig.get(iv) ?? iv;
+      cmd.result = dflt ? iv : (f.vectorConfig.get(iv) ?? iv);
       break;
     }
     case FEATURE.WRITE_ATOMICITY:

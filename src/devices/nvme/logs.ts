@@ -92,4 +92,3 @@ export function firmwareSlotLog(b: Uint8Array, firmware: string): void {
   b[0] = 0x01; // AFI: slot 1 active
   for (let i = 0; i < 8; i++) b[8 + i] = i < firmware.length ? firmware.charCodeAt(i) & 0x7f : 0x20;
 }
-

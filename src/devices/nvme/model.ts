@@ -165,7 +165,11 @@ export class NvmeModel implements DeviceModel, CommandContext {
       this.raiseAsyncEvent(ASYNC_EVENT.TYPE_ERROR, ASYNC_EVENT.ERROR_INVALID_DOORBELL_VALUE, LOG.ERROR_INFO),
     );
     this.#interrupts = new CompletionInterrupts(this.queues, () => this.registers.intxMasked, this.stats);
-    this.events = new AsyncEvents(this.queues, () => this.windows, () => this.#interrupts.raise());
+    this.events = new AsyncEvents(
+      this.queues,
+      () => this.windows,
+      () => this.#interrupts.raise(),
+    );
     this.#poller = new Poller(poll, {
       active: () => !this.#closed && this.registers.ready,
       round: () => this.#round(),
@@ -234,7 +238,9 @@ export class NvmeModel implements DeviceModel, CommandContext {
 
   #refreshDoorbells(): void {
     const mem = this.#device?.barMemory(0);
-    this.queues.doorbells = mem ? new Uint32Array(mem.buffer, mem.byteOffset + DOORBELL_OFFSET, DOORBELL_PAGE_SIZE / 4) : new Uint32Array(0);
+    this.queues.doorbells = mem
+      ? new Uint32Array(mem.buffer, mem.byteOffset + DOORBELL_OFFSET, DOORBELL_PAGE_SIZE / 4)
+      : new Uint32Array(0);
   }
 
   // ------------------------------------------------------------ controller states

@@ -75,7 +75,7 @@ export class FileBacking implements Backing {
 
   constructor(path: string, size: number | undefined, readOnly = false) {
     this.path = path;
-    this.#fd = openSync(path, readOnly ? 'r' : (fstatExists(path) ? 'r+' : 'w+'));
+    this.#fd = openSync(path, readOnly ? 'r' : fstatExists(path) ? 'r+' : 'w+');
     try {
       const have = fstatSync(this.#fd).size;
       const want = size ?? (have > 0 ? have : DEFAULT_NAMESPACE_SIZE);

@@ -214,10 +214,16 @@ export class ControllerRegisters {
     const mps = ccMps(this.cc);
     const ps = 4096 << mps;
     const bad =
-      asqs < 2 || acqs < 2 ||
-      mps < MPSMIN || mps > MPSMAX ||
-      ccCss(this.cc) !== 0 || ccAms(this.cc) !== 0 ||
-      this.asq === 0 || this.acq === 0 || this.asq % ps !== 0 || this.acq % ps !== 0;
+      asqs < 2 ||
+      acqs < 2 ||
+      mps < MPSMIN ||
+      mps > MPSMAX ||
+      ccCss(this.cc) !== 0 ||
+      ccAms(this.cc) !== 0 ||
+      this.asq === 0 ||
+      this.acq === 0 ||
+      this.asq % ps !== 0 ||
+      this.acq % ps !== 0;
     if (bad) {
       this.csts |= CSTS.CFS;
       return;

@@ -101,8 +101,10 @@ export class EduDriver extends EduDriverBase {
     const bo = o.bufferOffset ?? 0;
     const eo = o.eduOffset ?? 0;
     if (!Number.isSafeInteger(count) || count <= 0) throw fail('EINVAL', `DMA count must be a positive integer, got ${count}`);
-    if (!Number.isSafeInteger(bo) || bo < 0 || bo + count > buf.size) throw fail('EINVAL', `DMA of ${count} bytes at ${bo} leaves the ${buf.size}-byte buffer`);
-    if (!Number.isSafeInteger(eo) || eo < 0 || eo + count > EDU_BUFFER_SIZE) throw fail('EINVAL', `DMA of ${count} bytes at ${eo} leaves edu's ${EDU_BUFFER_SIZE}-byte buffer`);
+    if (!Number.isSafeInteger(bo) || bo < 0 || bo + count > buf.size)
+      throw fail('EINVAL', `DMA of ${count} bytes at ${bo} leaves the ${buf.size}-byte buffer`);
+    if (!Number.isSafeInteger(eo) || eo < 0 || eo + count > EDU_BUFFER_SIZE)
+      throw fail('EINVAL', `DMA of ${count} bytes at ${eo} leaves edu's ${EDU_BUFFER_SIZE}-byte buffer`);
     const ram = buf.iova + BigInt(bo);
     if (ram + BigInt(count) > EDU_DMA_LIMIT) {
       throw fail('EINVAL', `IOVA ${hex(ram)} is beyond edu's 28-bit DMA mask: allocate with { limit: EDU_DMA_LIMIT }`);
@@ -110,7 +112,13 @@ export class EduDriver extends EduDriverBase {
     return { ram, edu: EDU_BUFFER_ADDR + eo };
   }
 
-  async #dma(src: bigint | number, dst: bigint | number, count: number, toRam: boolean, o: EduWaitOptions & { interrupt?: boolean }): Promise<void> {
+  async #dma(
+    src: bigint | number,
+    dst: bigint | number,
+    count: number,
+    toRam: boolean,
+    o: EduWaitOptions & { interrupt?: boolean },
+  ): Promise<void> {
     return this.dma(src, dst, count, toRam, o.interrupt ?? this.#irq !== null, o);
   }
 

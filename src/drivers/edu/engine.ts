@@ -37,7 +37,10 @@ export interface EduBar {
 /** Throws ENODEV unless config space names an edu (both drivers probe with it). */
 export function checkEduIds(vendor: number, device: number): void {
   if (vendor !== EDU_VENDOR_ID || device !== EDU_DEVICE_ID) {
-    throw fail('ENODEV', `not an edu device: ${hexDigits(vendor, 4)}:${hexDigits(device, 4)} (expected ${hexDigits(EDU_VENDOR_ID, 4)}:${hexDigits(EDU_DEVICE_ID, 4)})`);
+    throw fail(
+      'ENODEV',
+      `not an edu device: ${hexDigits(vendor, 4)}:${hexDigits(device, 4)} (expected ${hexDigits(EDU_VENDOR_ID, 4)}:${hexDigits(EDU_DEVICE_ID, 4)})`,
+    );
   }
 }
 
@@ -159,7 +162,14 @@ export abstract class EduDriverBase {
    * buffer addresses, checked by the caller), completed by interrupt or by
    * polling.
    */
-  protected async dma(src: bigint | number, dst: bigint | number, count: number, toRam: boolean, byIrq: boolean, options: EduWaitOptions): Promise<void> {
+  protected async dma(
+    src: bigint | number,
+    dst: bigint | number,
+    count: number,
+    toRam: boolean,
+    byIrq: boolean,
+    options: EduWaitOptions,
+  ): Promise<void> {
     this.live();
     await this.#waitFor('the DMA engine to be idle', () => (this.#bar.read32(EduReg.DMA_CMD) & EDU_DMA_RUN) === 0, options);
     // 32-bit writes: every address is below 2^28, a 4-byte write sets the

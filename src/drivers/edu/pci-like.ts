@@ -129,7 +129,8 @@ export class EduPciLikeDriver extends EduDriverBase {
   /** `data` into edu's buffer at `eduOffset` by DMA and back into another buffer (completed by interrupts when a scheme is on); returns what came back. */
   async roundTrip(data: Uint8Array, eduOffset = 0, options: EduWaitOptions = {}): Promise<Uint8Array> {
     const count = data.length;
-    if (count <= 0 || eduOffset < 0 || eduOffset + count > EDU_BUFFER_SIZE) throw fail('EINVAL', `DMA of ${count} bytes at ${eduOffset} leaves edu's buffer`);
+    if (count <= 0 || eduOffset < 0 || eduOffset + count > EDU_BUFFER_SIZE)
+      throw fail('EINVAL', `DMA of ${count} bytes at ${eduOffset} leaves edu's buffer`);
     const out = this.device.allocDma(count, { limit: EDU_DMA_LIMIT, access: { read: true, write: false } });
     const back = this.device.allocDma(count, { limit: EDU_DMA_LIMIT });
     try {

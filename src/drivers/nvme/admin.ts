@@ -8,7 +8,13 @@ import { fail } from '../../errors.js';
 import { ADMIN, CNS, CREATE_QUEUE, FEATURE } from '../../hw/nvme/commands.js';
 import { IDENTIFY_SIZE } from '../../hw/nvme/identify.js';
 import { hex } from '../../util/format.js';
-import { parseIdentifyController, parseIdentifyNamespace, parseNamespaceList, type ControllerIdentity, type NamespaceIdentity } from './identify.js';
+import {
+  parseIdentifyController,
+  parseIdentifyNamespace,
+  parseNamespaceList,
+  type ControllerIdentity,
+  type NamespaceIdentity,
+} from './identify.js';
 import type { Completion, NvmeCommand, QueuePair } from './queue.js';
 
 export class AdminCommands {
@@ -50,11 +56,15 @@ export class AdminCommands {
   }
 
   async setFeatures(fid: number, cdw11: number, nsid = 0): Promise<number> {
-    return (await this.queue.execute({ opcode: ADMIN.SET_FEATURES, name: `Set Features (FID ${hex(fid)})`, nsid, cdw10: fid & 0xff, cdw11 })).dw0;
+    return (
+      await this.queue.execute({ opcode: ADMIN.SET_FEATURES, name: `Set Features (FID ${hex(fid)})`, nsid, cdw10: fid & 0xff, cdw11 })
+    ).dw0;
   }
 
   async getFeatures(fid: number, cdw11 = 0, nsid = 0): Promise<number> {
-    return (await this.queue.execute({ opcode: ADMIN.GET_FEATURES, name: `Get Features (FID ${hex(fid)})`, nsid, cdw10: fid & 0xff, cdw11 })).dw0;
+    return (
+      await this.queue.execute({ opcode: ADMIN.GET_FEATURES, name: `Get Features (FID ${hex(fid)})`, nsid, cdw10: fid & 0xff, cdw11 })
+    ).dw0;
   }
 
   /**

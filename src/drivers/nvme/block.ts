@@ -117,8 +117,10 @@ export class NvmeNamespace {
   async #dma(opcode: number, name: string, lba: number, blocks: number, buf: DmaTarget, offset: number, q: QueuePair): Promise<void> {
     this.#checkRange(lba, blocks);
     const length = blocks * this.blockSize;
-    if (!Number.isInteger(offset) || offset < 0 || offset + length > buf.size) throw fail('EINVAL', `${length} bytes at offset ${offset} do not fit the ${buf.size}-byte DMA buffer`);
-    if (length > this.maxTransferBytes) throw fail('EINVAL', `${length} bytes exceed the controller's maximum transfer of ${this.maxTransferBytes}`);
+    if (!Number.isInteger(offset) || offset < 0 || offset + length > buf.size)
+      throw fail('EINVAL', `${length} bytes at offset ${offset} do not fit the ${buf.size}-byte DMA buffer`);
+    if (length > this.maxTransferBytes)
+      throw fail('EINVAL', `${length} bytes exceed the controller's maximum transfer of ${this.maxTransferBytes}`);
     if (blocks > 65536) throw fail('EINVAL', 'one command moves at most 65536 blocks');
     await q.execute({
       opcode,
@@ -188,12 +190,18 @@ export class NvmeNamespace {
   }
 
   #blocksOf(bytes: number): number {
-    if (bytes === 0 || bytes % this.blockSize !== 0) throw fail('EINVAL', `${bytes} bytes is not a whole number of ${this.blockSize}-byte blocks`);
+    if (bytes === 0 || bytes % this.blockSize !== 0)
+      throw fail('EINVAL', `${bytes} bytes is not a whole number of ${this.blockSize}-byte blocks`);
     return bytes / this.blockSize;
   }
 
   /** Splits [lba, lba+blocks) into slot-sized commands, at most the queue's free slots in flight at once. */
-  async #chunks(lba: number, blocks: number, q: QueuePair, run: (lba: number, n: number, byteOffset: number) => Promise<unknown>): Promise<void> {
+  async #chunks(
+    lba: number,
+    blocks: number,
+    q: QueuePair,
+    run: (lba: number, n: number, byteOffset: number) => Promise<unknown>,
+  ): Promise<void> {
     const per = this.maxBlocksPerCommand(q);
     const inflight = new Set<Promise<unknown>>();
     let firstError: unknown;

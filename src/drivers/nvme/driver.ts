@@ -91,10 +91,12 @@ export class NvmeDriver {
     this.#bar = device.bar(0);
     const lo = this.#bar.read32(REG.CAP);
     const hi = this.#bar.read32(REG.CAP + 4);
-    if (lo === 0xffffffff && hi === 0xffffffff) throw new NvmeControllerError('NVME_DEVICE_GONE', 'CAP reads all ones: the controller is not responding');
+    if (lo === 0xffffffff && hi === 0xffffffff)
+      throw new NvmeControllerError('NVME_DEVICE_GONE', 'CAP reads all ones: the controller is not responding');
     this.cap = decodeCap(BigInt(lo) | (BigInt(hi) << 32n));
     this.version = decodeVersion(this.#bar.read32(REG.VS));
-    if ((this.cap.commandSets & 1) === 0) throw new NvmeControllerError('NVME_UNSUPPORTED', 'the controller does not support the NVM command set (CAP.CSS bit 0)');
+    if ((this.cap.commandSets & 1) === 0)
+      throw new NvmeControllerError('NVME_UNSUPPORTED', 'the controller does not support the NVM command set (CAP.CSS bit 0)');
     const want = options.pageSize ?? 4096;
     if (options.pageSize !== undefined && (want < this.cap.minPageSize || want > this.cap.maxPageSize || (want & (want - 1)) !== 0)) {
       throw fail('EINVAL', `page size ${want} outside the controller's ${this.cap.minPageSize}-${this.cap.maxPageSize}`);
@@ -130,7 +132,10 @@ export class NvmeDriver {
       c.identity = await c.admin.identifyController();
       const id = c.identity;
       if (id.sqes.min > SQES_LOG2 || id.cqes.min > CQES_LOG2) {
-        throw new NvmeControllerError('NVME_UNSUPPORTED', `the controller needs SQ entries of 2^${id.sqes.min} and CQ entries of 2^${id.cqes.min} bytes`);
+        throw new NvmeControllerError(
+          'NVME_UNSUPPORTED',
+          `the controller needs SQ entries of 2^${id.sqes.min} and CQ entries of 2^${id.cqes.min} bytes`,
+        );
       }
       c.maxTransferBytes = id.mdts === 0 ? Infinity : 2 ** id.mdts * c.cap.minPageSize;
       const n = options.ioQueues ?? 1;
@@ -155,7 +160,8 @@ export class NvmeDriver {
   checkHealth(): void {
     const csts = this.readCsts();
     if (csts === 0xffffffff) throw new NvmeControllerError('NVME_DEVICE_GONE', 'CSTS reads all ones: the controller is not responding');
-    if (csts & CSTS.CFS) throw new NvmeControllerError('NVME_CONTROLLER_FATAL', 'controller fatal status (CSTS.CFS = 1): the controller needs a reset');
+    if (csts & CSTS.CFS)
+      throw new NvmeControllerError('NVME_CONTROLLER_FATAL', 'controller fatal status (CSTS.CFS = 1): the controller needs a reset');
   }
 
   #diagnose(): string {
@@ -173,9 +179,11 @@ export class NvmeDriver {
     for (;;) {
       const csts = this.readCsts();
       if (csts === 0xffffffff) throw new NvmeControllerError('NVME_DEVICE_GONE', `CSTS reads all ones while waiting for ${what}`);
-      if (failOnCfs && csts & CSTS.CFS) throw new NvmeControllerError('NVME_CONTROLLER_FATAL', `controller fatal status (CSTS.CFS = 1) while waiting for ${what}`);
+      if (failOnCfs && csts & CSTS.CFS)
+        throw new NvmeControllerError('NVME_CONTROLLER_FATAL', `controller fatal status (CSTS.CFS = 1) while waiting for ${what}`);
       if (cond(csts)) return;
-      if (performance.now() > deadline) throw new NvmeControllerError(code, `timed out after ${timeoutMs} ms waiting for ${what} (CSTS ${hex(csts)})`);
+      if (performance.now() > deadline)
+        throw new NvmeControllerError(code, `timed out after ${timeoutMs} ms waiting for ${what} (CSTS ${hex(csts)})`);
       await sleep(1);
     }
   }
@@ -196,7 +204,13 @@ export class NvmeDriver {
     const cc = bar.read32(REG.CC);
     if (cc & CC.EN && (this.readCsts() & CSTS.RDY) === 0 && (this.readCsts() & CSTS.CFS) === 0) {
       // EN 1 -> 0 while RDY is still 0 is undefined behaviour: let it become ready first.
-      await this.#waitCsts('CSTS.RDY = 1 before disabling', 'NVME_READY_TIMEOUT', (s) => (s & CSTS.RDY) !== 0, this.#readyTimeout, false).catch(() => undefined);
+      await this.#waitCsts(
+        'CSTS.RDY = 1 before disabling',
+        'NVME_READY_TIMEOUT',
+        (s) => (s & CSTS.RDY) !== 0,
+        this.#readyTimeout,
+        false,
+      ).catch(() => undefined);
     }
     await this.disable();
     const q = this.admin.queue;
@@ -206,7 +220,15 @@ export class NvmeDriver {
     bar.write32(REG.ACQ, Number(q.cqMem.iova & 0xffffffffn));
     bar.write32(REG.ACQ + 4, Number(q.cqMem.iova >> 32n));
     const mps = Math.log2(this.pageSize) - 12;
-    bar.write32(REG.CC, CC.EN | (0 << CC.CSS_SHIFT) | (mps << CC.MPS_SHIFT) | (0 << CC.AMS_SHIFT) | (SQES_LOG2 << CC.IOSQES_SHIFT) | (CQES_LOG2 << CC.IOCQES_SHIFT));
+    bar.write32(
+      REG.CC,
+      CC.EN |
+        (0 << CC.CSS_SHIFT) |
+        (mps << CC.MPS_SHIFT) |
+        (0 << CC.AMS_SHIFT) |
+        (SQES_LOG2 << CC.IOSQES_SHIFT) |
+        (CQES_LOG2 << CC.IOCQES_SHIFT),
+    );
     await this.#waitCsts('CSTS.RDY = 1', 'NVME_READY_TIMEOUT', (s) => (s & CSTS.RDY) !== 0, this.#readyTimeout, true);
   }
 
@@ -348,7 +370,13 @@ export class NvmeDriver {
     try {
       const cc = this.#bar.read32(REG.CC);
       this.#bar.write32(REG.CC, (cc & ~CC.SHN_MASK) | CC.SHN_NORMAL);
-      await this.#waitCsts('CSTS.SHST = shutdown complete', 'NVME_SHUTDOWN_TIMEOUT', (s) => (s & CSTS.SHST_MASK) === CSTS.SHST_COMPLETE, timeoutMs, false);
+      await this.#waitCsts(
+        'CSTS.SHST = shutdown complete',
+        'NVME_SHUTDOWN_TIMEOUT',
+        (s) => (s & CSTS.SHST_MASK) === CSTS.SHST_COMPLETE,
+        timeoutMs,
+        false,
+      );
       await this.disable();
     } catch (err) {
       note(err);

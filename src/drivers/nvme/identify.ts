@@ -98,7 +98,11 @@ export function parseIdentifyNamespace(b: Uint8Array): NamespaceIdentity {
   const formats: LbaFormat[] = [];
   for (let i = 0; i < Math.min(nlbaf, 16); i++) {
     const f = v.getUint32(ID_NS.LBAF + 4 * i, true);
-    formats.push({ metadataSize: f & LBAF.MS_MASK, blockSize: 2 ** ((f >>> LBAF.LBADS_SHIFT) & 0xff), relativePerformance: (f >>> LBAF.RP_SHIFT) & 3 });
+    formats.push({
+      metadataSize: f & LBAF.MS_MASK,
+      blockSize: 2 ** ((f >>> LBAF.LBADS_SHIFT) & 0xff),
+      relativePerformance: (f >>> LBAF.RP_SHIFT) & 3,
+    });
   }
   const formatIndex = b[ID_NS.FLBAS]! & 0xf;
   const fmt = formats[formatIndex] ?? { metadataSize: 0, blockSize: 512, relativePerformance: 0 };

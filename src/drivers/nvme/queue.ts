@@ -229,8 +229,10 @@ export class QueuePair {
   #closed = false;
 
   constructor(o: QueuePairOptions) {
-    if (!Number.isInteger(o.entries) || o.entries < 2 || o.entries > 65536) throw fail('EINVAL', `queue entries must be 2-65536, got ${o.entries}`);
-    if (o.slotBytes % o.pageSize !== 0) throw fail('EINVAL', `slot buffer of ${o.slotBytes} bytes is not a multiple of the ${o.pageSize}-byte page`);
+    if (!Number.isInteger(o.entries) || o.entries < 2 || o.entries > 65536)
+      throw fail('EINVAL', `queue entries must be 2-65536, got ${o.entries}`);
+    if (o.slotBytes % o.pageSize !== 0)
+      throw fail('EINVAL', `slot buffer of ${o.slotBytes} bytes is not a multiple of the ${o.pageSize}-byte page`);
     this.qid = o.qid;
     this.entries = o.entries;
     this.slots = Math.min(o.slots ?? o.entries - 1, o.entries - 1);
@@ -457,7 +459,9 @@ export class QueuePair {
         return;
       }
       this.#release(cid);
-      p.reject(new NvmeError(status, { opcode: cmd.opcode, qid: this.qid, cid, ...(cmd.name !== undefined ? { command: cmd.name } : {}) }, dw0));
+      p.reject(
+        new NvmeError(status, { opcode: cmd.opcode, qid: this.qid, cid, ...(cmd.name !== undefined ? { command: cmd.name } : {}) }, dw0),
+      );
       return;
     } // else ABANDONED: its promise was rejected by the time-out; the id is free again now
     this.#release(cid);
@@ -510,9 +514,11 @@ export class QueuePair {
       const len = cmd.slotData.length;
       const buf = this.#slotViews[slot];
       if (!buf) throw fail('EINVAL', `queue ${this.qid} has no slot data buffers`);
-      if (len > this.slotBytes) throw fail('EINVAL', `a ${len}-byte transfer exceeds the ${this.slotBytes}-byte slot buffer of queue ${this.qid}`);
+      if (len > this.slotBytes)
+        throw fail('EINVAL', `a ${len}-byte transfer exceeds the ${this.slotBytes}-byte slot buffer of queue ${this.qid}`);
       if (len > 2 * this.pageSize && this.#listIsSlotList[slot] === 0) this.#prebuildSlotList(slot);
-      if (len > 2 * this.pageSize && !this.#listSpaces[slot]) throw fail('EINVAL', `queue ${this.qid} has no PRP list pages for ${len} bytes`);
+      if (len > 2 * this.pageSize && !this.#listSpaces[slot])
+        throw fail('EINVAL', `queue ${this.qid} has no PRP list pages for ${len} bytes`);
       cmd.slotData.fill?.(buf.subarray(0, len));
       const p = this.#slotPrp;
       prp1 = BigInt(p[slot * 4]!) | (BigInt(p[slot * 4 + 1]!) << 32n);
@@ -561,7 +567,11 @@ export class QueuePair {
     this.#asyncOutstanding--;
     const cmd = p.cmd;
     p.reject(
-      new NvmeTimeoutError({ opcode: cmd.opcode, qid: this.qid, cid: slot, ...(cmd.name !== undefined ? { command: cmd.name } : {}) }, timeoutMs, this.#diagnose?.() ?? ''),
+      new NvmeTimeoutError(
+        { opcode: cmd.opcode, qid: this.qid, cid: slot, ...(cmd.name !== undefined ? { command: cmd.name } : {}) },
+        timeoutMs,
+        this.#diagnose?.() ?? '',
+      ),
     );
   }
 

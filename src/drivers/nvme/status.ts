@@ -40,10 +40,7 @@ export class NvmeError extends VfioTsError implements NvmeStatus {
     const s = decodeStatus(field);
     const { code, name } = describeStatus(s.sct, s.sc);
     const what = commandName(ctx);
-    super(
-      code,
-      `NVMe ${what} failed on queue ${ctx.qid}: ${name} (SCT ${s.sct}, SC ${hex(s.sc, 2)}${s.dnr ? ', do not retry' : ''})`,
-    );
+    super(code, `NVMe ${what} failed on queue ${ctx.qid}: ${name} (SCT ${s.sct}, SC ${hex(s.sc, 2)}${s.dnr ? ', do not retry' : ''})`);
     this.sct = s.sct;
     this.sc = s.sc;
     this.crd = s.crd;

@@ -95,7 +95,6 @@ const GENERIC = {
   NAMESPACE_NOT_READY: [0x82, 'Namespace Not Ready'],
   RESERVATION_CONFLICT: [0x83, 'Reservation Conflict'],
   FORMAT_IN_PROGRESS: [0x84, 'Format In Progress'],
-
 } as const satisfies Table;
 
 const COMMAND_SPECIFIC = {
@@ -139,7 +138,6 @@ const COMMAND_SPECIFIC = {
   CONFLICTING_ATTRIBUTES: [0x80, 'Conflicting Attributes'],
   INVALID_PROTECTION_INFO: [0x81, 'Invalid Protection Information'],
   WRITE_TO_READ_ONLY_RANGE: [0x82, 'Attempted Write to Read Only Range'],
-
 } as const satisfies Table;
 
 const MEDIA = {
@@ -151,7 +149,6 @@ const MEDIA = {
   COMPARE_FAILURE: [0x85, 'Compare Failure'],
   ACCESS_DENIED: [0x86, 'Access Denied'],
   DEALLOCATED_OR_UNWRITTEN: [0x87, 'Deallocated or Unwritten Logical Block'],
-
 } as const satisfies Table;
 
 const PATH = {
@@ -162,7 +159,6 @@ const PATH = {
   CONTROLLER_PATH_ERROR: [0x60, 'Controller Pathing Error'],
   HOST_PATH_ERROR: [0x70, 'Host Pathing Error'],
   ABORTED_BY_HOST: [0x71, 'Command Aborted By Host'],
-
 } as const satisfies Table;
 
 function codes<T extends Table>(t: T): { readonly [K in keyof T]: number } {

@@ -93,7 +93,8 @@ export const AER_COR_WRITABLE =
   0;
 
 /** Spec default severity: DLP, Surprise Down, FCP, Receiver Overflow, Malformed TLP, Internal fatal. */
-export const AER_DEFAULT_SEVERITY = (PCI_ERR_UNC_DLP | PCI_ERR_UNC_SURPDN | PCI_ERR_UNC_FCP | PCI_ERR_UNC_RX_OVER | PCI_ERR_UNC_MALF_TLP | PCI_ERR_UNC_INTN) >>> 0;
+export const AER_DEFAULT_SEVERITY =
+  (PCI_ERR_UNC_DLP | PCI_ERR_UNC_SURPDN | PCI_ERR_UNC_FCP | PCI_ERR_UNC_RX_OVER | PCI_ERR_UNC_MALF_TLP | PCI_ERR_UNC_INTN) >>> 0;
 
 /** Declares an Advanced Error Reporting extended capability. */
 export interface AerDecl {

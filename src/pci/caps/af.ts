@@ -8,7 +8,16 @@
 
 import type { AccessSize } from '../backing.js';
 import { capPerms, Region, type Engine, type RegionSpec } from '../region.js';
-import { PCI_AF_CAP, PCI_AF_CAP_FLR, PCI_AF_CAP_TP, PCI_AF_CTRL, PCI_AF_CTRL_FLR, PCI_AF_LENGTH, PCI_CAP_AF_SIZEOF, PCI_CAP_ID_AF } from '../regs.js';
+import {
+  PCI_AF_CAP,
+  PCI_AF_CAP_FLR,
+  PCI_AF_CAP_TP,
+  PCI_AF_CTRL,
+  PCI_AF_CTRL_FLR,
+  PCI_AF_LENGTH,
+  PCI_CAP_AF_SIZEOF,
+  PCI_CAP_ID_AF,
+} from '../regs.js';
 import { ImageWriter, type CapImage } from './image.js';
 
 /** Declares an Advanced Features capability (FLR for conventional PCI). */

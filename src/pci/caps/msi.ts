@@ -71,7 +71,10 @@ function log2Ceil(n: number): number {
 export function encodeMsi(d: MsiDecl): CapImage {
   const vectors = d.vectors ?? 1;
   if (![1, 2, 4, 8, 16, 32].includes(vectors)) {
-    throw layoutError(vectors > 0 && vectors <= 32 ? 'not-power-of-two' : 'bad-value', `MSI vectors ${vectors}: must be a power of two in 1..32`);
+    throw layoutError(
+      vectors > 0 && vectors <= 32 ? 'not-power-of-two' : 'bad-value',
+      `MSI vectors ${vectors}: must be a power of two in 1..32`,
+    );
   }
   let flags = log2Exact(vectors) << 1;
   if (d.address64 !== false) flags |= PCI_MSI_FLAGS_64BIT;
@@ -191,7 +194,7 @@ export class MsiRegion extends Region {
     flags &= ~PCI_MSI_FLAGS_ENABLE;
     if (this.allocatedLog2 !== undefined) flags |= PCI_MSI_FLAGS_ENABLE;
     const limit = Math.min(this.capableLog2, this.allocatedLog2 ?? this.capableLog2);
-    if (((flags & PCI_MSI_FLAGS_QSIZE) >> 4) > limit) flags = (flags & ~PCI_MSI_FLAGS_QSIZE) | (limit << 4);
+    if ((flags & PCI_MSI_FLAGS_QSIZE) >> 4 > limit) flags = (flags & ~PCI_MSI_FLAGS_QSIZE) | (limit << 4);
     this.shadowSet(PCI_MSI_FLAGS, 1, flags);
     const hw = this.hwGet(PCI_MSI_FLAGS, 2);
     this.hwWrite(PCI_MSI_FLAGS, 2, (hw & ~0xff) | flags);

@@ -122,7 +122,13 @@ export function encodePcie(d: PcieDecl): CapImage {
     // Spec defaults: relaxed ordering and no-snoop enabled, 512-byte read requests, 128-byte payload.
     .w(PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_RELAX_EN | PCI_EXP_DEVCTL_NOSNOOP_EN | PCI_EXP_DEVCTL_READRQ_512B)
     .d(PCI_EXP_DEVCAP2, devcap2);
-  let devctlRw = PCI_EXP_DEVCTL_CERE | PCI_EXP_DEVCTL_NFERE | PCI_EXP_DEVCTL_FERE | PCI_EXP_DEVCTL_URRE | PCI_EXP_DEVCTL_RELAX_EN | PCI_EXP_DEVCTL_NOSNOOP_EN;
+  let devctlRw =
+    PCI_EXP_DEVCTL_CERE |
+    PCI_EXP_DEVCTL_NFERE |
+    PCI_EXP_DEVCTL_FERE |
+    PCI_EXP_DEVCTL_URRE |
+    PCI_EXP_DEVCTL_RELAX_EN |
+    PCI_EXP_DEVCTL_NOSNOOP_EN;
   if (extTag) devctlRw |= PCI_EXP_DEVCTL_EXT_TAG;
   img.rw(PCI_EXP_DEVCTL, 2, devctlRw);
   let devctl2Rw = 0;

@@ -269,7 +269,7 @@ export function createCapRegion(engine: Engine, spec: RegionSpec): Region {
     case PCI_EXT_CAP_ID_DVSEC: {
       // Raw writes to the device past the header dword.
       const p = capPerms(spec);
-      for (let i = 4; i < spec.length; i++) p.write[i] = spec.writeMask ? spec.writeMask[i] ?? 0 : 0xff;
+      for (let i = 4; i < spec.length; i++) p.write[i] = spec.writeMask ? (spec.writeMask[i] ?? 0) : 0xff;
       return new Region(engine, spec, p);
     }
     default:

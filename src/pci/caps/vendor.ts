@@ -44,7 +44,7 @@ export class VendorRegion extends Region {
   constructor(engine: Engine, spec: RegionSpec) {
     const p = capPerms(spec);
     for (let i = VENDOR_DATA_OFFSET; i < spec.length; i++) {
-      p.write[i] = spec.writeMask ? spec.writeMask[i] ?? 0 : 0xff;
+      p.write[i] = spec.writeMask ? (spec.writeMask[i] ?? 0) : 0xff;
     }
     super(engine, spec, p);
   }

@@ -2,7 +2,13 @@
 // (the maps themselves are the session's DmaSpace).
 
 import { fail } from '../../errors.js';
-import { decodeDmaMapRequestPayload, decodeDmaUnmapRequestPayload, encodeDmaMapReply, encodeDmaUnmapReply, type Header } from '../../protocol/index.js';
+import {
+  decodeDmaMapRequestPayload,
+  decodeDmaUnmapRequestPayload,
+  encodeDmaMapReply,
+  encodeDmaUnmapReply,
+  type Header,
+} from '../../protocol/index.js';
 import type { CommandContext } from './context.js';
 
 export function onDmaMap(ctx: CommandContext, h: Header, p: Uint8Array, fds: number[]): Uint8Array {

@@ -1,6 +1,13 @@
 // DEVICE_GET_IRQ_INFO and DEVICE_SET_IRQS (the served device's interrupts).
 
-import { PCI_NUM_IRQS, decodeIrqInfoRequestPayload, decodeSetIrqsRequestPayload, encodeIrqInfoReply, encodeSetIrqsReply, type Header } from '../../protocol/index.js';
+import {
+  PCI_NUM_IRQS,
+  decodeIrqInfoRequestPayload,
+  decodeSetIrqsRequestPayload,
+  encodeIrqInfoReply,
+  encodeSetIrqsReply,
+  type Header,
+} from '../../protocol/index.js';
 import type { CommandContext } from './context.js';
 
 export function onIrqInfo(ctx: CommandContext, h: Header, p: Uint8Array, fds: number[]): Uint8Array {

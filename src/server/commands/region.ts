@@ -23,7 +23,8 @@ export function onRegionRead(ctx: CommandContext, h: Header, p: Uint8Array, fds:
   const dst = buf.subarray(REGION_RW_DATA_OFFSET, REGION_RW_DATA_OFFSET + a.count);
   dst.fill(0);
   const r = ctx.device.regionRead(a.region, a.offset, dst);
-  const reply = (): Uint8Array => buf.subarray(0, encodeRegionAccessReplyInto(buf, h.msgId, Command.REGION_READ, a.region, a.offset, a.count));
+  const reply = (): Uint8Array =>
+    buf.subarray(0, encodeRegionAccessReplyInto(buf, h.msgId, Command.REGION_READ, a.region, a.offset, a.count));
   return isPromise(r) ? r.then(reply) : reply();
 }
 

@@ -2,7 +2,14 @@
 // capabilities both sides use and makes the client the device's owner.
 
 import { fail } from '../../errors.js';
-import { PROTOCOL_MAJOR, PROTOCOL_MINOR, decodeVersionPayload, encodeVersionReply, negotiateVersion, type Header } from '../../protocol/index.js';
+import {
+  PROTOCOL_MAJOR,
+  PROTOCOL_MINOR,
+  decodeVersionPayload,
+  encodeVersionReply,
+  negotiateVersion,
+  type Header,
+} from '../../protocol/index.js';
 import { isPromise, type MaybePromise } from '../../util/promise.js';
 import type { CommandContext } from './context.js';
 
