@@ -70,16 +70,17 @@ export type BrokerEvent =
   | { type: 'withdrawn'; reason: string }
   | { type: 'reinstated' };
 
-export interface Broker {
-  on(event: 'event', listener: (e: BrokerEvent) => void): this;
-  on(event: 'warning', listener: (w: ServerWarning) => void): this;
+/** The events a `Broker` emits: what it did ('event') and what went wrong without stopping it ('warning'). */
+export interface BrokerEvents {
+  event: [e: BrokerEvent];
+  warning: [w: ServerWarning];
 }
 
 export const DEFAULT_BROKER_GRACE_MS = 5000;
 export const DEFAULT_BROKER_MAX_DMA_MAPS = 4096;
 export const DEFAULT_BROKER_MAX_DMA_BYTES = 2 ** 30;
 
-export class Broker extends EventEmitter {
+export class Broker extends EventEmitter<BrokerEvents> {
   readonly device: BrokeredDevice;
   readonly server: VfioUserServer<BrokeredDevice>;
   readonly graceMs: number;

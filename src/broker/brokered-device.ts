@@ -63,15 +63,13 @@ export interface BrokeredDeviceOptions {
 
 export type BrokeredState = 'ready' | 'withdrawn' | 'closed';
 
-export interface BrokeredDevice {
-  on(event: 'warning', listener: (w: ServerWarning) => void): this;
+/** The events a `BrokeredDevice` emits. */
+export interface BrokeredDeviceEvents {
+  warning: [w: ServerWarning];
   /** The device asked for its release (its REQ fired): the broker decides what follows. */
-  on(event: 'release-request', listener: () => void): this;
+  'release-request': [];
   /** The device was withdrawn and is open again: it can take an owner. */
-  on(event: 'ready', listener: () => void): this;
-  once(event: 'warning', listener: (w: ServerWarning) => void): this;
-  once(event: 'release-request', listener: () => void): this;
-  once(event: 'ready', listener: () => void): this;
+  ready: [];
 }
 
 /** Where `i`'s BAR register says it is I/O, 64-bit memory or 32-bit memory. */
@@ -90,7 +88,7 @@ function closeQuietly(fd: number): void {
   }
 }
 
-export class BrokeredDevice extends EventEmitter implements ServedDevice {
+export class BrokeredDevice extends EventEmitter<BrokeredDeviceEvents> implements ServedDevice {
   readonly name: string;
   readonly #options: BrokeredDeviceOptions;
   #backend: DeviceBackend | undefined;

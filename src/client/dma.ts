@@ -9,7 +9,7 @@
 // to 2 MiB) so huge-page-backed mappings stay aligned.
 
 import { fail } from '../errors.js';
-import { MemFd, Mapping, PAGE_SIZE } from '../sys/memory.js';
+import { MemFd, type Mapping, PAGE_SIZE } from '../sys/memory.js';
 import type { DeviceBackend, DmaMemory } from './backend.js';
 import type { DmaAccess, IovaRange } from '../uapi/types.js';
 

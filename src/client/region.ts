@@ -33,7 +33,7 @@ export class Region {
   readonly #scratch = new Uint8Array(8);
   readonly #scratchView = new DataView(this.#scratch.buffer);
   /** Views of the scratch buffer by access size, made once (a view is an allocation). */
-  readonly #scratchBySize = [1, 2, 4, 8].reduce<Uint8Array[]>((a, n) => ((a[n] = this.#scratch.subarray(0, n)), a), []);
+  readonly #scratchBySize: Uint8Array[] = Array.from({ length: 9 }, (_, n) => this.#scratch.subarray(0, n));
   readonly #explain: RegionExplainer | undefined;
   #areas: Area[] = [];
   #mapped = false;

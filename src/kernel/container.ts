@@ -141,7 +141,8 @@ export class Container implements IommuSpace {
 
   // IommuSpace
   info(): { ranges: IovaRange[]; pageSizes: bigint; maxMappings?: number } {
-    const i = (this.#info ??= this.iommuInfo());
+    this.#info ??= this.iommuInfo();
+    const i = this.#info;
     const out: { ranges: IovaRange[]; pageSizes: bigint; maxMappings?: number } = { ranges: i.ranges, pageSizes: i.pageSizes };
     if (i.dmaAvail !== undefined) out.maxMappings = i.dmaAvail;
     return out;

@@ -235,7 +235,10 @@ export function encodeIrqSet(index: number, action: IrqAction, start: number, da
   v.setUint32(8, index, true);
   v.setUint32(12, start, true);
   v.setUint32(16, count, true);
-  if (data.kind === 'bool') data.values.forEach((x, i) => (b[structSize.IRQ_SET + i] = x ? 1 : 0));
+  if (data.kind === 'bool')
+    data.values.forEach((x, i) => {
+      b[structSize.IRQ_SET + i] = x ? 1 : 0;
+    });
   if (data.kind === 'eventfd') {
     data.fds.forEach((fd, i) => {
       if (!Number.isInteger(fd) || fd < -1 || fd > 0x7fffffff) throw fail('EINVAL', `bad eventfd ${fd}`);

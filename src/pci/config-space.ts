@@ -23,11 +23,11 @@ import { ErrnoError } from '../errors.js';
 import { MemoryBacking, type AccessSize, type ConfigBacking } from './backing.js';
 import { barOffset, decodeBar, type BarSpec } from './bars.js';
 import { recordAerError } from './caps/aer.js';
-import { AfRegion } from './caps/af.js';
-import { MsiRegion, type MsiState, type MsiVector } from './caps/msi.js';
-import { MsixRegion, type MsixInfo } from './caps/msix.js';
-import { PcieRegion } from './caps/pcie.js';
-import { PmRegion } from './caps/pm.js';
+import type { AfRegion } from './caps/af.js';
+import type { MsiRegion, MsiState, MsiVector } from './caps/msi.js';
+import type { MsixRegion, MsixInfo } from './caps/msix.js';
+import type { PcieRegion } from './caps/pcie.js';
+import type { PmRegion } from './caps/pm.js';
 import { createCapRegion } from './caps/registry.js';
 import { HeaderRegion } from './header.js';
 import type { CapabilityInfo, Layout } from './layout.js';
@@ -118,7 +118,13 @@ export class ConfigSpace implements Engine {
     this.regions = [];
     let header: HeaderRegion | undefined;
     for (const spec of layout.regions) {
-      const r = spec.kind === 'header' ? (header = new HeaderRegion(this, spec, layout.bars, layout.romSize)) : createCapRegion(this, spec);
+      let r: Region;
+      if (spec.kind === 'header') {
+        header = new HeaderRegion(this, spec, layout.bars, layout.romSize);
+        r = header;
+      } else {
+        r = createCapRegion(this, spec);
+      }
       const idx = this.regions.push(r) - 1;
       this.map.fill(idx, spec.start, Math.min(spec.start + spec.length, this.size));
     }

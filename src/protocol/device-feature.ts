@@ -329,7 +329,9 @@ export function encodeDmaLoggingControl(c: { pageSize: U64; ranges: readonly { i
 
 function checkControl(c: DmaLoggingControl): void {
   if (!isPowerOfTwo(c.pageSize)) throw fail('EINVAL', `DMA logging page_size ${c.pageSize} is not a power of two`);
-  c.ranges.forEach((r, i) => checkRange(r.iova, r.length, `DMA logging range ${i}`));
+  c.ranges.forEach((r, i) => {
+    checkRange(r.iova, r.length, `DMA logging range ${i}`);
+  });
   const sorted = [...c.ranges].sort((a, b) => (a.iova < b.iova ? -1 : a.iova > b.iova ? 1 : 0));
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i - 1]!.iova + sorted[i - 1]!.length > sorted[i]!.iova) {

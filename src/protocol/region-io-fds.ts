@@ -173,7 +173,9 @@ export function encodeRegionIoFdsReply(
           userData: toBigInt(checkU64(s.userData ?? 0, 'user_data')),
         },
   );
-  subs.forEach((s, i) => checkSubRegion(s, i, fdCount));
+  subs.forEach((s, i) => {
+    checkSubRegion(s, i, fdCount);
+  });
   if (subs.length > 0 && fdCount === 0) throw fail('EINVAL', 'DEVICE_GET_REGION_IO_FDS reply: sub-regions without descriptors');
   const full = checkU32(REGION_IO_FDS_SIZE + SUB_REGION_SIZE * subs.length, 'region io fds size');
   const whole = requestArgsz >= full;

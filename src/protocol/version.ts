@@ -139,7 +139,7 @@ export function encodeVersionReply(msgId: number, v: VersionPayload): Buffer {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function own(o: object, k: string): unknown {
-  return Object.prototype.hasOwnProperty.call(o, k) ? (o as Record<string, unknown>)[k] : undefined;
+  return Object.hasOwn(o, k) ? (o as Record<string, unknown>)[k] : undefined;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -70,15 +70,15 @@ export interface VirtualDeviceOptions {
   name?: string;
 }
 
-export interface VirtualDevice {
-  on(event: 'warning', listener: (w: ServerWarning) => void): this;
-  once(event: 'warning', listener: (w: ServerWarning) => void): this;
+/** The events a `VirtualDevice` emits: problems that do not stop it. */
+export interface VirtualDeviceEvents {
+  warning: [w: ServerWarning];
 }
 
 /** The absolute limit on shared BAR memory per BAR (the addon maps at most 2^32 bytes at once). */
 const MAX_MAPPED_BAR = 2 ** 32;
 
-export class VirtualDevice extends EventEmitter implements ServedDevice, ModelDevice {
+export class VirtualDevice extends EventEmitter<VirtualDeviceEvents> implements ServedDevice, ModelDevice {
   readonly model: DeviceModel;
   readonly name: string;
   /** The config-space engine: the model may read it and drive device-side bits (status, AER, MSI pending). */
@@ -372,7 +372,7 @@ export class VirtualDevice extends EventEmitter implements ServedDevice, ModelDe
       const part = buf.subarray(pos - off, stop - off);
       const at = pos;
       pos = stop;
-      let r: MaybePromise<void> = undefined;
+      let r: MaybePromise<void> | undefined; // only a handler can answer later
       switch (kind) {
         case 'handler':
           r = this.#handlerPiece(bar, at, part, write);

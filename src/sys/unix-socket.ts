@@ -98,11 +98,12 @@ function deadlineOf(timeoutMs: number): number {
   return timeoutMs < 0 || timeoutMs === Infinity ? -1 : performance.now() + timeoutMs;
 }
 
-export interface UnixConnection {
-  on(event: 'end' | 'close' | 'drain', listener: () => void): this;
-  on(event: 'error', listener: (err: Error) => void): this;
-  once(event: 'end' | 'close' | 'drain', listener: () => void): this;
-  once(event: 'error', listener: (err: Error) => void): this;
+/** The events a `UnixConnection` emits (see the class). */
+export interface UnixConnectionEvents {
+  end: [];
+  close: [];
+  drain: [];
+  error: [err: Error];
 }
 
 /**
@@ -112,7 +113,7 @@ export interface UnixConnection {
  * has gone, 'error' for anything else (an unhandled 'error' is thrown, as
  * everywhere in Node).
  */
-export class UnixConnection extends EventEmitter {
+export class UnixConnection extends EventEmitter<UnixConnectionEvents> {
   #fd: number;
   #watcher: FdWatcher | null = null;
   #receiver: ReceiveCallback | null = null;
@@ -426,7 +427,7 @@ export class UnixConnection extends EventEmitter {
       return;
     }
     this.close();
-    this.emit('error', err);
+    this.emit('error', err as Error);
   }
 }
 
@@ -437,13 +438,11 @@ export interface ServerOptions {
   connection?: ConnectionOptions;
 }
 
-export interface UnixServer {
-  on(event: 'connection', listener: (conn: UnixConnection) => void): this;
-  on(event: 'close', listener: () => void): this;
-  on(event: 'error', listener: (err: Error) => void): this;
-  once(event: 'connection', listener: (conn: UnixConnection) => void): this;
-  once(event: 'close', listener: () => void): this;
-  once(event: 'error', listener: (err: Error) => void): this;
+/** The events a `UnixServer` emits (see the class). */
+export interface UnixServerEvents {
+  connection: [conn: UnixConnection];
+  close: [];
+  error: [err: Error];
 }
 
 /**
@@ -452,7 +451,7 @@ export interface UnixServer {
  * arrive as 'connection' events (closed at once if nobody listens for them);
  * close() removes the socket file if it is still ours.
  */
-export class UnixServer extends EventEmitter {
+export class UnixServer extends EventEmitter<UnixServerEvents> {
   readonly path: string;
   #fd: number;
   #watcher: FdWatcher;
@@ -531,7 +530,7 @@ export class UnixServer extends EventEmitter {
       try {
         fd = native.unixAccept(this.#fd);
       } catch (err) {
-        this.emit('error', err);
+        this.emit('error', err as Error);
         return;
       }
       if (fd < 0) return;

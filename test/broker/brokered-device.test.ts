@@ -88,7 +88,13 @@ function irqReq(index: number, data: SetIrqsRequest['data'], count: number): Set
 
 function opened(): { dev: BrokeredDevice; backends: MemoryBackend[] } {
   const backends: MemoryBackend[] = [];
-  const dev = new BrokeredDevice({ open: () => (backends.push(new MemoryBackend()), backends.at(-1)!) });
+  const dev = new BrokeredDevice({
+    open: () => {
+      const b = new MemoryBackend();
+      backends.push(b);
+      return b;
+    },
+  });
   return { dev, backends };
 }
 

@@ -38,8 +38,7 @@ function checkXml(s: string): { tags: string[] } {
   const stack: string[] = [];
   const tags: string[] = [];
   const re = /<(\/?)([a-zA-Z][\w-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>|([^<]+)|(<)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(body))) {
+  for (let m = re.exec(body); m !== null; m = re.exec(body)) {
     if (m[6]) throw new Error(`stray '<' at ${m.index}`);
     if (m[5] !== undefined) {
       if (/&(?!amp;|lt;|gt;|quot;|#\d+;)/.test(m[5])) throw new Error(`unescaped '&' in ${m[5]}`);

@@ -17,7 +17,7 @@ import { run, runDetached } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-fail-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const NO_STACK = /Unhandled|    at |node:internal/;
+const NO_STACK = /Unhandled| {4}at |node:internal/;
 
 test('trace of a server that was killed: a message and exit 1', async () => {
   const sock = join(dir, 'killed.sock');

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { connectVfioUser, VfioUserBackend } from '../../src/client/vfio-user/backend.js';
+import { connectVfioUser, type VfioUserBackend } from '../../src/client/vfio-user/backend.js';
 import type { Device } from '../../src/client/device.js';
 import { DEVICE_ID, DMA_DONE, DMA_IRQ, DMA_START, DMA_SYNC, DMA_WAIT, REG, TestDevice } from '../server/fixtures/test-device.js';
 import { VfioUserServer } from '../../src/server/index.js';

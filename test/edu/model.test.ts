@@ -296,7 +296,7 @@ test("DMA outside the client's maps: nothing moves, a warning, the transfer comp
   r.w64(EduReg.DMA_CMD, BigInt(EDU_DMA_RUN | EDU_DMA_WITH_IRQ));
   await settle(r.model);
   assert.equal(r.model.lastDmaError?.kind, 'dma');
-  assert.equal((r.model.lastDmaError?.error as { code?: string }).code, 'EFAULT');
+  assert.equal((r.model.lastDmaError?.error as { code?: string } | undefined)?.code, 'EFAULT');
   assert.ok(
     r.model.buffer.every((b) => b === 0xab),
     'the buffer is untouched',
@@ -308,12 +308,12 @@ test("DMA outside the client's maps: nothing moves, a warning, the transfer comp
   r.w64(EduReg.DMA_SRC, 0x10000n + BigInt(PAGE - 8));
   r.w64(EduReg.DMA_CMD, 1n);
   await settle(r.model);
-  assert.equal((r.model.lastDmaError?.error as { code?: string }).code, 'EFAULT');
+  assert.equal((r.model.lastDmaError?.error as { code?: string } | undefined)?.code, 'EFAULT');
   r.w64(EduReg.DMA_SRC, BigInt(EDU_BUFFER_ADDR));
   r.w64(EduReg.DMA_DST, 0x10000n);
   r.w64(EduReg.DMA_CMD, BigInt(EDU_DMA_RUN | EDU_DMA_TO_RAM));
   await settle(r.model);
-  assert.equal((r.model.lastDmaError?.error as { code?: string }).code, 'EACCES');
+  assert.equal((r.model.lastDmaError?.error as { code?: string } | undefined)?.code, 'EACCES');
   assert.ok(
     ram.every((b) => b === 0),
     'read-only memory untouched',
@@ -326,7 +326,7 @@ test("DMA outside the client's maps: nothing moves, a warning, the transfer comp
   off.w64(EduReg.DMA_COUNT, 8n);
   off.w64(EduReg.DMA_CMD, 1n);
   await settle(off.model);
-  assert.equal((off.model.lastDmaError?.error as { code?: string }).code, 'EPERM');
+  assert.equal((off.model.lastDmaError?.error as { code?: string } | undefined)?.code, 'EPERM');
   // A good transfer clears the error.
   r.w64(EduReg.DMA_SRC, 0x10000n);
   r.w64(EduReg.DMA_DST, BigInt(EDU_BUFFER_ADDR));

@@ -53,7 +53,9 @@ function cap(id: number, version: number, body: number[]): Uint8Array {
   const v = dv(b);
   v.setUint16(0, id, true);
   v.setUint16(2, version, true);
-  body.forEach((x, i) => v.setUint32(8 + i * 4, x, true));
+  body.forEach((x, i) => {
+    v.setUint32(8 + i * 4, x, true);
+  });
   return b;
 }
 
@@ -376,7 +378,9 @@ test(`struct layouts agree with ${HEADER} (offsetof/sizeof by ${cc ?? 'a C compi
     );
     execFileSync(cc!, ['-o', join(dir, 'layout'), src]);
     const got = execFileSync(join(dir, 'layout'), { encoding: 'utf8' }).trim().split('\n').map(Number);
-    checks.forEach(([expr, want], i) => assert.equal(want, got[i], expr));
+    checks.forEach(([expr, want], i) => {
+      assert.equal(want, got[i], expr);
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

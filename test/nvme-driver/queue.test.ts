@@ -141,7 +141,9 @@ test('sync path: PRPs of the slot buffer (1 page, 2 pages, a list) and the comma
     q.reap();
     const pages = cmds.at(-1)!.pages;
     assert.equal(pages.length, len / 4096);
-    pages.forEach((p, i) => assert.equal(p, pages[0]! + BigInt(i * 4096), `contiguous page ${i} of slot ${s}`));
+    pages.forEach((p, i) => {
+      assert.equal(p, pages[0]! + BigInt(i * 4096), `contiguous page ${i} of slot ${s}`);
+    });
   }
 });
 

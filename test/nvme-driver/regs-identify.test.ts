@@ -84,6 +84,8 @@ test('Identify Namespace: NSZE, FLBAS -> block size', () => {
 test('active namespace list', () => {
   const b = new Uint8Array(4096);
   const v = new DataView(b.buffer);
-  [1, 2, 5].forEach((id, i) => v.setUint32(i * 4, id, true));
+  [1, 2, 5].forEach((id, i) => {
+    v.setUint32(i * 4, id, true);
+  });
   assert.deepEqual(parseNamespaceList(b), [1, 2, 5]);
 });

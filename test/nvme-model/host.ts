@@ -63,7 +63,8 @@ export class HostQueue {
 
   /** Writes an SQE at the tail (does not ring). Returns its command id. */
   put(e: Sqe): number {
-    const cid = e.cid ?? (this.nextCid = (this.nextCid + 1) & 0xffff);
+    if (e.cid === undefined) this.nextCid = (this.nextCid + 1) & 0xffff;
+    const cid = e.cid ?? this.nextCid;
     const v = this.sq.view;
     const o = this.sqTail * 64;
     this.sq.bytes.fill(0, o, o + 64);

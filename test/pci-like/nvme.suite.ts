@@ -63,7 +63,8 @@ class AdminQueue {
   identify(): number {
     const v = this.sq.view;
     const o = this.tail * 64;
-    const cid = (this.cid = (this.cid + 1) & 0xffff);
+    this.cid = (this.cid + 1) & 0xffff;
+    const cid = this.cid;
     this.sq.bytes.fill(0, o, o + 64);
     v.setUint32(o, 0x06 | (cid << 16), true);
     v.setBigUint64(o + 24, this.id.iova, true);

@@ -185,7 +185,9 @@ describe('faults', () => {
     );
     assertError(r, 'EPROTO');
     await c.ended;
-    es.forEach((e) => e.close());
+    es.forEach((e) => {
+      e.close();
+    });
     await t.server.settled();
     await assertNoLeak(before);
     await assertServes(t);

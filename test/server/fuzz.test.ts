@@ -211,7 +211,9 @@ class FuzzConnection {
     this.conn = UnixConnection.connect(path);
     const done = (): void => {
       this.ended = true;
-      this.#end.forEach((f) => f());
+      this.#end.forEach((f) => {
+        f();
+      });
     };
     this.conn.on('end', done);
     this.conn.on('close', done);

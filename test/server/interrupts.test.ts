@@ -130,7 +130,9 @@ describe('interrupt delivery', () => {
     assert.equal(await c.read32(CONFIG, msiCap + 0x14), 0);
     assertOk(await setIrqs(c, { data: 'none', action: 'trigger', index: MSI, count: 0 }));
     assert.equal(await raise(REG.MSI, 0), DROPPED, 'MSI disabled');
-    es.forEach((e) => e.close());
+    es.forEach((e) => {
+      e.close();
+    });
   });
 
   it('MSI: two vectors enabled, the rest dropped; signal() picks the enabled mode', async () => {
@@ -145,7 +147,9 @@ describe('interrupt delivery', () => {
     assert.equal(await raise(REG.MSI, 2), DROPPED);
     assert.equal(t.device.irq.signal(1), 'delivered');
     assert.equal(es[1]!.read(), 1);
-    es.forEach((e) => e.close());
+    es.forEach((e) => {
+      e.close();
+    });
   });
 
   it('MSI-X: binding unmasks, table masks and the PBA hold vectors until unmasked', async () => {
@@ -173,7 +177,9 @@ describe('interrupt delivery', () => {
     t.device.config.setMsixFunctionMask(false);
     assert.equal(es[5]!.read(), 1);
     assert.equal(await raise(REG.MSIX, 8), DROPPED, 'beyond the table');
-    es.forEach((e) => e.close());
+    es.forEach((e) => {
+      e.close();
+    });
   });
 
   it('MSI-X: unbinding masks (pending in the PBA), rebinding delivers what is pending', async () => {
@@ -194,7 +200,9 @@ describe('interrupt delivery', () => {
     assert.equal((await c.read(4, 0x1000, 1))[0], 0);
     assertOk(await setIrqs(c, { data: 'none', action: 'trigger', index: MSIX, count: 0 }));
     assert.equal(await raise(REG.MSIX, 0), DROPPED);
-    es.forEach((e) => e.close());
+    es.forEach((e) => {
+      e.close();
+    });
     again.close();
   });
 
@@ -236,6 +244,8 @@ describe('interrupt delivery', () => {
     await c.write32(0, REG.DMA_CMD, DMA_START | DMA_IRQ | DMA_WAIT);
     assert.equal(es[1]!.read(), 1);
     assert.equal(dst[4095], 0x42);
-    es.forEach((e) => e.close());
+    es.forEach((e) => {
+      e.close();
+    });
   });
 });

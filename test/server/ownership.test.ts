@@ -81,7 +81,9 @@ describe('ownership', () => {
     assert.deepEqual(t.device.dma.maps(), []);
     assert.equal(t.model.resets.at(-1), 'release');
     mem.close();
-    es.forEach((e) => e.close());
+    es.forEach((e) => {
+      e.close();
+    });
     await assertNoLeak(before, 'after the owner left');
 
     const b = await TestClient.open(t.path);

@@ -50,7 +50,10 @@ function raw(id: number, f: { argsz?: number; flags: number; index: number; star
   return b;
 }
 
-const closeAll = (es: EventFd[]): void => es.forEach((e) => e.close());
+const closeAll = (es: EventFd[]): void =>
+  es.forEach((e) => {
+    e.close();
+  });
 
 describe('DEVICE_SET_IRQS', () => {
   let t: TestServer;

@@ -64,7 +64,8 @@ export function parseTap(text: string): TapResult {
       if (d.todo !== undefined) test.todo = d.todo;
       pending[level + 1] = [];
       planSeen[level + 1] = false;
-      (pending[level] ??= []).push(test);
+      pending[level] ??= [];
+      pending[level].push(test);
       last[level] = test;
       last.length = level + 1;
       // Its YAML block, if the next line opens one.
@@ -100,7 +101,6 @@ export function parseTap(text: string): TapResult {
       }
       const t = last[level];
       if (t !== undefined) t.diagnostics.push(body);
-      continue;
     }
     // "TAP version 13" and anything else: ignored.
   }

@@ -76,7 +76,7 @@ export class MsiCapability implements ConfigHandler {
     this.is64 = (flags & PCI_MSI_FLAGS_64BIT) !== 0;
     this.hasMask = (flags & PCI_MSI_FLAGS_MASKBIT) !== 0;
     const info = pciIrq.MSI < ctx.device.info.numIrqs ? ctx.device.irqInfo(pciIrq.MSI) : undefined;
-    this.backendVectors = info && info.eventfd ? info.count : 0;
+    this.backendVectors = info?.eventfd ? info.count : 0;
     this.mmc = this.backendVectors > 0 ? Math.min(5, Math.floor(Math.log2(this.backendVectors))) : 0;
     this.#data = this.is64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32;
     this.#mask = this.is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32;

@@ -75,7 +75,7 @@ export class MsixCapability implements ConfigHandler {
     this.pbaBar = pba & PCI_MSIX_PBA_BIR;
     this.pbaOffset = (pba & PCI_MSIX_PBA_OFFSET) >>> 0;
     const info = pciIrq.MSIX < ctx.device.info.numIrqs ? ctx.device.irqInfo(pciIrq.MSIX) : undefined;
-    this.backendVectors = info && info.eventfd ? info.count : 0;
+    this.backendVectors = info?.eventfd ? info.count : 0;
     this.#ctrl.allow(PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
     this.#table = new ShadowBlock(this.tableSize * PCI_MSIX_ENTRY_SIZE);
     for (let v = 0; v < this.tableSize; v++) {

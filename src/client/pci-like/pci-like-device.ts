@@ -194,11 +194,12 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
     const pm = find(PCI_CAP_ID_PM);
     const pcie = find(PCI_CAP_ID_EXP);
     const af = find(PCI_CAP_ID_AF);
-    if (msi !== undefined) handlers.push((this.#msi = new MsiCapability(this.#ctx, msi)));
-    if (msix !== undefined) handlers.push((this.#msix = new MsixCapability(this.#ctx, msix)));
-    if (pm !== undefined) handlers.push((this.#pm = new PmCapability(this.#ctx, pm)));
-    if (pcie !== undefined) handlers.push((this.#devctl = new PcieDeviceControl(this.#ctx, pcie)));
-    if (af !== undefined) handlers.push((this.#af = new AfControl(this.#ctx, af)));
+    this.#msi = msi === undefined ? undefined : new MsiCapability(this.#ctx, msi);
+    this.#msix = msix === undefined ? undefined : new MsixCapability(this.#ctx, msix);
+    this.#pm = pm === undefined ? undefined : new PmCapability(this.#ctx, pm);
+    this.#devctl = pcie === undefined ? undefined : new PcieDeviceControl(this.#ctx, pcie);
+    this.#af = af === undefined ? undefined : new AfControl(this.#ctx, af);
+    for (const h of [this.#msi, this.#msix, this.#pm, this.#devctl, this.#af]) if (h !== undefined) handlers.push(h);
     for (const h of handlers) for (let o = h.start; o < h.end && o < cfgSize; o++) this.#owner[o] = h;
 
     device.on('interrupt', this.#onInterrupt);

@@ -209,12 +209,13 @@ export class SyncChannel {
         let n: number;
         try {
           if (first) {
-            n =
-              this.#rxEnd === 0
-                ? this.#conn.transact(request, length, fds, this.#rx, this.#fdArr, left)
-                : (this.#conn.sendSync(request.subarray(0, length), fds, left),
-                  this.#conn.receiveSync(this.#rx, this.#rxEnd, this.#rx.length - this.#rxEnd, this.#fdArr, left));
-            if (this.#rxEnd === 0) this.#rxStart = 0;
+            if (this.#rxEnd === 0) {
+              n = this.#conn.transact(request, length, fds, this.#rx, this.#fdArr, left);
+              this.#rxStart = 0;
+            } else {
+              this.#conn.sendSync(request.subarray(0, length), fds, left);
+              n = this.#conn.receiveSync(this.#rx, this.#rxEnd, this.#rx.length - this.#rxEnd, this.#fdArr, left);
+            }
           } else {
             n = this.#conn.receiveSync(this.#rx, this.#rxEnd, this.#rx.length - this.#rxEnd, this.#fdArr, left);
           }

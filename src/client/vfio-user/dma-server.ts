@@ -58,7 +58,8 @@ export class DmaServer {
    * errno of what went wrong.
    */
   serve(message: Uint8Array): Uint8Array {
-    const out = (this.#out ??= Buffer.alloc(maxMessageSizeFor(this.#maxDataXferSize)));
+    this.#out ??= Buffer.alloc(maxMessageSizeFor(this.#maxDataXferSize));
+    const out = this.#out;
     const id = headerMsgId(message);
     const command = headerCommand(message);
     const limits = { maxDataXferSize: this.#maxDataXferSize };

@@ -41,7 +41,7 @@ export class CompletionInterrupts {
   /** Sets the INTx level from the queues (heads re-read from the doorbells). */
   updateIntx(): void {
     const irq = this.device?.irq;
-    if (!irq || irq.mode !== 'intx') return;
+    if (irq?.mode !== 'intx') return;
     let level = false;
     if (!this.#intxMasked()) {
       for (const cq of this.#queues.cqList) {

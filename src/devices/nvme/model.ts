@@ -124,7 +124,9 @@ export class NvmeModel implements DeviceModel, CommandContext {
     const nsOpts = options.namespaces ?? [{}];
     if (nsOpts.length < 1 || nsOpts.length > 1024) throw fail('EINVAL', 'an NVMe controller model needs 1..1024 namespaces');
     try {
-      nsOpts.forEach((o, i) => this.namespaces.push(new Namespace(i + 1, o)));
+      nsOpts.forEach((o, i) => {
+        this.namespaces.push(new Namespace(i + 1, o));
+      });
     } catch (err) {
       for (const ns of this.namespaces) ns.close();
       throw err;

@@ -82,7 +82,7 @@ export class PrpWalker {
           break;
         }
         if (e % ps !== 0) return ST.INVALID_PRP_OFFSET;
-        const n = rem < ps ? rem : ps;
+        const n = Math.min(rem, ps);
         if (!this.#push(e, n, write)) return ST.DATA_TRANSFER_ERROR;
         rem -= n;
       }
