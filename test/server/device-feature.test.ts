@@ -2,7 +2,7 @@
 // device without them), MIG_DATA_READ/WRITE (ENOTSUP), unknown commands
 // (ENOSYS) and server-to-client commands sent by a client (EINVAL).
 
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   Feature,
@@ -12,7 +12,7 @@ import {
   encodeMigDataWriteRequest,
 } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
-import { assertError, assertNoLeak, resources, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import { assertError, assertNoLeak, resources, type TestClient, eachClient, rawRequest } from './helpers.js';
 
 function rawFeature(id: number, argsz: number, flags: number, data: number[] = [], length?: number): Buffer {
   const payload = Buffer.alloc(length ?? 8 + data.length);
@@ -21,10 +21,7 @@ function rawFeature(id: number, argsz: number, flags: number, data: number[] = [
     payload.writeUInt32LE(flags, 4);
     payload.set(data, 8);
   }
-  const b = Buffer.alloc(16 + payload.length);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.DEVICE_FEATURE, 2);
-  b.writeUInt32LE(b.length, 4);
+  const b = rawRequest(Command.DEVICE_FEATURE, id, payload.length);
   b.set(payload, 16);
   return b;
 }
@@ -33,20 +30,9 @@ const GET = 1 << 16;
 const SET = 1 << 17;
 
 describe('DEVICE_FEATURE and migration data', () => {
-  let t: TestServer;
   let c: TestClient;
-  before(() => {
-    t = startServer({ server: { maxDataXferSize: 65536 } });
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
+  eachClient({ start: { server: { maxDataXferSize: 65536 } } }, (_server, client) => {
+    c = client;
   });
 
   it('answers ENOTTY for every feature (migration, DMA logging, unknown)', async () => {

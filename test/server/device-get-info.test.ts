@@ -2,38 +2,18 @@
 // the refusals (argsz, non-zero fields, sizes, descriptors).
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Command, FLAG_NO_REPLY, decodeDeviceGetInfoReply, encodeDeviceGetInfoRequest } from '../../src/protocol/index.js';
 import { deviceFlags } from '../../src/uapi/vfio.js';
 import { EventFd } from '../../src/sys/index.js';
-import { assertError, assertNoLeak, assertOk, resources, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import { assertError, assertNoLeak, assertOk, resources, type TestClient, eachClient, rawWordsRequest } from './helpers.js';
 
-function raw(id: number, words: number[], length = 16): Buffer {
-  const b = Buffer.alloc(16 + length);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.DEVICE_GET_INFO, 2);
-  b.writeUInt32LE(b.length, 4);
-  words.forEach((w, i) => {
-    if (16 + 4 * i + 4 <= b.length) b.writeUInt32LE(w, 16 + 4 * i);
-  });
-  return b;
-}
+const raw = (id: number, words: number[], length = 16): Buffer => rawWordsRequest(Command.DEVICE_GET_INFO, id, words, length);
 
 describe('DEVICE_GET_INFO', () => {
-  let t: TestServer;
   let c: TestClient;
-  before(() => {
-    t = startServer();
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
+  eachClient({}, (_server, client) => {
+    c = client;
   });
 
   it('describes a resettable PCI device with 9 regions and 5 interrupt types', async () => {

@@ -4,7 +4,7 @@
 // reset with the right reason; refusals.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Command, encodeDeviceResetRequest } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
 import { REG } from './fixtures/test-device.js';
@@ -18,29 +18,18 @@ import {
   REQ,
   resources,
   setIrqs,
-  sleep,
   startServer,
   TestClient,
   type TestServer,
+  eachClient,
 } from './helpers.js';
 
 describe('DEVICE_RESET', () => {
   let t: TestServer;
   let c: TestClient;
-  before(() => {
-    t = startServer({ device: { af: true } });
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-    await c.write16(CONFIG, 4, 0x6);
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
+  eachClient({ start: { device: { af: true } }, command: 0x6 }, (server, client) => {
+    t = server;
+    c = client;
   });
 
   it('resets the function: BARs and command kept, interrupts off, model reset', async () => {

@@ -3,7 +3,7 @@
 // malformed payloads.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Command, DMA_MAP_FLAG_READ, DMA_MAP_FLAG_WRITE, encodeDmaMapRequest, encodeDmaUnmapRequest } from '../../src/protocol/index.js';
 import { EventFd, MemFd } from '../../src/sys/index.js';
 import { DmaError } from '../../src/server/errors.js';
@@ -15,9 +15,10 @@ import {
   CONFIG,
   resources,
   sleep,
-  startServer,
   TestClient,
   type TestServer,
+  eachClient,
+  rawRequest,
 } from './helpers.js';
 
 const RW = DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE;
@@ -27,10 +28,7 @@ function rawMap(
   fields: { argsz?: number; flags?: number; offset?: bigint; address?: bigint; size?: bigint },
   payloadLength = 32,
 ): Buffer {
-  const b = Buffer.alloc(16 + payloadLength);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.DMA_MAP, 2);
-  b.writeUInt32LE(b.length, 4);
+  const b = rawRequest(Command.DMA_MAP, id, payloadLength);
   if (payloadLength >= 32) {
     b.writeUInt32LE(fields.argsz ?? 32, 16);
     b.writeUInt32LE(fields.flags ?? RW, 20);
@@ -48,20 +46,10 @@ async function enableBusMaster(c: TestClient): Promise<void> {
 describe('DMA_MAP', () => {
   let t: TestServer;
   let c: TestClient;
-  before(() => {
-    t = startServer({ server: { maxDmaMaps: 6, maxDmaBytes: 1 << 24, maxMsgFds: 4 } });
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
+  eachClient({ start: { server: { maxDmaMaps: 6, maxDmaBytes: 1 << 24, maxMsgFds: 4 } } }, async (server, client) => {
+    t = server;
+    c = client;
     await enableBusMaster(c);
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
   });
 
   it('maps memory with a descriptor: the model reads and writes it directly, both ways', async () => {

@@ -6,7 +6,7 @@
 // ranges, bus mastering off).
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   DMA_MAP_FLAG_READ,
@@ -21,7 +21,7 @@ import {
 } from '../../src/protocol/index.js';
 import { DmaError } from '../../src/server/errors.js';
 import { DMA_DONE, DMA_ERROR, DMA_START, DMA_SYNC, DMA_WAIT, REG } from './fixtures/test-device.js';
-import { assertOk, ClientMemory, CONFIG, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import { assertOk, ClientMemory, CONFIG, sleep, type TestClient, type TestServer, eachClient } from './helpers.js';
 
 const RW = DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE;
 const SRC = 0x100000n;
@@ -46,26 +46,18 @@ describe('DMA_READ / DMA_WRITE', () => {
   let c: TestClient;
   let src: Uint8Array;
   let dst: Uint8Array;
-  before(() => {
-    t = startServer({ server: { dmaTimeoutMs: 150 } });
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path, { maxMsgFds: 8, maxDataXferSize: 4096 });
-    await c.write16(CONFIG, 4, 0x6);
-    src = new Uint8Array(8192);
-    dst = new Uint8Array(8192);
-    c.memory.push({ iova: SRC, bytes: src }, { iova: DST, bytes: dst });
-    assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: DMA_MAP_FLAG_READ, address: SRC, size: 8192n })));
-    assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: DST, size: 8192n })));
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
-  });
+  eachClient(
+    { start: { server: { dmaTimeoutMs: 150 } }, caps: { maxMsgFds: 8, maxDataXferSize: 4096 }, command: 0x6 },
+    async (server, client) => {
+      t = server;
+      c = client;
+      src = new Uint8Array(8192);
+      dst = new Uint8Array(8192);
+      c.memory.push({ iova: SRC, bytes: src }, { iova: DST, bytes: dst });
+      assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: DMA_MAP_FLAG_READ, address: SRC, size: 8192n })));
+      assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: DST, size: 8192n })));
+    },
+  );
 
   it("copies between maps without descriptors through messages, in chunks of the client's limit", async () => {
     src.set(pattern(8192));

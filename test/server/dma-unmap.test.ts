@@ -3,7 +3,7 @@
 // dirty bitmaps, malformed payloads, descriptors).
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   DMA_MAP_FLAG_READ,
@@ -20,22 +20,18 @@ import {
   assertNoLeak,
   assertOk,
   ClientMemory,
-  CONFIG,
   memfdMapCount,
   resources,
-  sleep,
-  startServer,
-  TestClient,
+  type TestClient,
   type TestServer,
+  eachClient,
+  rawRequest,
 } from './helpers.js';
 
 const RW = DMA_MAP_FLAG_READ | DMA_MAP_FLAG_WRITE;
 
 function rawUnmap(id: number, f: { argsz?: number; flags?: number; address?: bigint; size?: bigint }, payloadLength = 24): Buffer {
-  const b = Buffer.alloc(16 + payloadLength);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.DMA_UNMAP, 2);
-  b.writeUInt32LE(b.length, 4);
+  const b = rawRequest(Command.DMA_UNMAP, id, payloadLength);
   if (payloadLength >= 24) {
     b.writeUInt32LE(f.argsz ?? 24, 16);
     b.writeUInt32LE(f.flags ?? 0, 20);
@@ -48,23 +44,12 @@ function rawUnmap(id: number, f: { argsz?: number; flags?: number; address?: big
 describe('DMA_UNMAP', () => {
   let t: TestServer;
   let c: TestClient;
-  before(() => {
-    t = startServer();
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-    await c.write16(CONFIG, 4, 0x6);
+  eachClient({ command: 0x6 }, async (server, client) => {
+    t = server;
+    c = client;
     for (const a of [0x10000n, 0x11000n, 0x20000n]) {
       assertOk(await c.request(encodeDmaMapRequest(c.id(), { flags: RW, address: a, size: 0x1000n })));
     }
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
   });
 
   const iovas = (): bigint[] => t.device.dma.maps().map((m) => m.iova);

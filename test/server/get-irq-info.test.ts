@@ -3,7 +3,7 @@
 // Express functions), and the refusals.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import {
   Command,
   IRQ_INFO_AUTOMASKED,
@@ -14,18 +14,19 @@ import {
   encodeIrqInfoRequest,
 } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
-import { assertError, assertNoLeak, assertOk, resources, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import {
+  assertError,
+  assertNoLeak,
+  assertOk,
+  resources,
+  startServer,
+  TestClient,
+  type TestServer,
+  eachClient,
+  rawWordsRequest,
+} from './helpers.js';
 
-function raw(id: number, words: number[], length = 16): Buffer {
-  const b = Buffer.alloc(16 + length);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.DEVICE_GET_IRQ_INFO, 2);
-  b.writeUInt32LE(b.length, 4);
-  words.forEach((w, i) => {
-    if (16 + 4 * i + 4 <= b.length) b.writeUInt32LE(w, 16 + 4 * i);
-  });
-  return b;
-}
+const raw = (id: number, words: number[], length = 16): Buffer => rawWordsRequest(Command.DEVICE_GET_IRQ_INFO, id, words, length);
 
 async function irqInfo(c: TestClient, index: number): Promise<{ flags: number; count: number }> {
   const r = await c.request(encodeIrqInfoRequest(c.id(), index));
@@ -36,20 +37,9 @@ async function irqInfo(c: TestClient, index: number): Promise<{ flags: number; c
 }
 
 describe('DEVICE_GET_IRQ_INFO', () => {
-  let t: TestServer;
   let c: TestClient;
-  before(() => {
-    t = startServer();
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
+  eachClient({}, (_server, client) => {
+    c = client;
   });
 
   it('reports every interrupt type of the fixture', async () => {

@@ -4,7 +4,7 @@
 // the argsz rule, and the refusals.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   Command,
   REGION_INFO_FLAG_CAPS,
@@ -23,10 +23,11 @@ import {
   CONFIG,
   resources,
   sleep,
-  startServer,
   TestClient,
   type Reply,
   type TestServer,
+  eachClient,
+  rawRequest,
 } from './helpers.js';
 
 const RW = REGION_INFO_FLAG_READ | REGION_INFO_FLAG_WRITE;
@@ -36,10 +37,7 @@ function raw(
   f: { argsz?: number; flags?: number; index?: number; capOffset?: number; size?: bigint; offset?: bigint },
   length = 32,
 ): Buffer {
-  const b = Buffer.alloc(16 + length);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.DEVICE_GET_REGION_INFO, 2);
-  b.writeUInt32LE(b.length, 4);
+  const b = rawRequest(Command.DEVICE_GET_REGION_INFO, id, length);
   if (length >= 32) {
     b.writeUInt32LE(f.argsz ?? 32, 16);
     b.writeUInt32LE(f.flags ?? 0, 20);
@@ -54,19 +52,9 @@ function raw(
 describe('DEVICE_GET_REGION_INFO', () => {
   let t: TestServer;
   let c: TestClient;
-  before(() => {
-    t = startServer();
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
+  eachClient({}, (server, client) => {
+    t = server;
+    c = client;
   });
 
   async function info(index: number, argsz = 256): Promise<{ r: Reply; d: ReturnType<typeof decodeRegionInfoReply> }> {
@@ -147,11 +135,13 @@ describe('DEVICE_GET_REGION_INFO', () => {
     await c.ended;
     await sleep(5);
     await t.server.settled();
-    c = await TestClient.open(t.path);
-    await c.write32(CONFIG, 4, 0x2);
+    const next = await TestClient.open(t.path);
+    await next.write32(CONFIG, 4, 0x2);
     new DataView(old.buffer).setUint32(0, 0xdeadbeef, true);
-    assert.equal(await c.read32(0, REG.MEM_PEEK), 0, 'the new memory is zeroed and separate');
+    assert.equal(await next.read32(0, REG.MEM_PEEK), 0, 'the new memory is zeroed and separate');
     old.unmap();
+    next.close();
+    await next.ended;
   });
 
   it('refuses indexes beyond the 9 regions (EINVAL)', async () => {

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errnoName, errnoOf } from '../../src/errors.js';
@@ -24,6 +25,7 @@ import {
   encodeSetIrqsRequest,
   encodeVersionRequest,
   type Capabilities,
+  type CommandNumber,
   type FramedMessage,
   type Header,
 } from '../../src/protocol/index.js';
@@ -421,3 +423,63 @@ export const MSI = 1;
 export const MSIX = 2;
 export const ERR = 3;
 export const REQ = 4;
+
+/**
+ * A hand-made request: a header for `command` with message id `id` and
+ * `flags`, followed by `bodyLength` zero bytes for the caller to fill. The
+ * refusal tests build what the codecs would never encode this way.
+ */
+export function rawRequest(command: CommandNumber, id: number, bodyLength: number, flags = 0): Buffer {
+  const b = Buffer.alloc(HEADER_SIZE + bodyLength);
+  b.writeUInt16LE(id, 0);
+  b.writeUInt16LE(command, 2);
+  b.writeUInt32LE(b.length, 4);
+  b.writeUInt32LE(flags, 8);
+  return b;
+}
+
+/** A hand-made request whose body is 32-bit words (the argsz-led structures), cut to `bodyLength` bytes. */
+export function rawWordsRequest(command: CommandNumber, id: number, words: number[], bodyLength = 16): Buffer {
+  const b = rawRequest(command, id, bodyLength);
+  words.forEach((w, i) => {
+    if (HEADER_SIZE + 4 * i + 4 <= b.length) b.writeUInt32LE(w, HEADER_SIZE + 4 * i);
+  });
+  return b;
+}
+
+/** What a describe block that talks to one server through a fresh client per test needs. */
+export interface EachClientOptions {
+  /** The server's and device's options, for the whole block. */
+  start?: Parameters<typeof startServer>[0];
+  /** The capabilities the client negotiates. */
+  caps?: Capabilities;
+  /** Written to the config-space command register before each test (0x3 decode, 0x6 memory + bus master). */
+  command?: number;
+}
+
+/**
+ * Registers the block's hooks: one server for the block, a client per test
+ * (handed to `bind` with the server once it is connected and set up), and
+ * after each test the client gone and the server settled, so no test sees
+ * the one before it.
+ */
+export function eachClient(o: EachClientOptions, bind: (t: TestServer, c: TestClient) => void | Promise<void>): void {
+  let t: TestServer | undefined;
+  let c: TestClient | undefined;
+  before(() => {
+    t = startServer(o.start);
+  });
+  after(() => t?.stop());
+  beforeEach(async () => {
+    await t!.server.settled();
+    c = await TestClient.open(t!.path, o.caps);
+    if (o.command !== undefined) await c.write16(CONFIG, 4, o.command);
+    await bind(t!, c);
+  });
+  afterEach(async () => {
+    c!.close();
+    await c!.ended;
+    await sleep(5);
+    await t!.server.settled();
+  });
+}

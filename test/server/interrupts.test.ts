@@ -4,24 +4,10 @@
 // masking), REQ and ERR, and a DMA completion interrupt.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { EventFd } from '../../src/sys/index.js';
 import { DMA_IRQ, DMA_START, DMA_WAIT, REG } from './fixtures/test-device.js';
-import {
-  assertOk,
-  CONFIG,
-  ERR,
-  eventfds,
-  INTX,
-  MSI,
-  MSIX,
-  REQ,
-  setIrqs,
-  sleep,
-  startServer,
-  TestClient,
-  type TestServer,
-} from './helpers.js';
+import { assertOk, CONFIG, ERR, eventfds, INTX, MSI, MSIX, REQ, setIrqs, type TestClient, type TestServer, eachClient } from './helpers.js';
 import { DMA_MAP_FLAG_READ, DMA_MAP_FLAG_WRITE, encodeDmaMapRequest } from '../../src/protocol/index.js';
 
 const DELIVERED = 0;
@@ -32,21 +18,10 @@ describe('interrupt delivery', () => {
   let t: TestServer;
   let c: TestClient;
   let msiCap: number;
-  before(() => {
-    t = startServer();
+  eachClient({ command: 0x6 }, (server, client) => {
+    t = server;
+    c = client;
     msiCap = t.device.config.findCapability(0x05)!;
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-    await c.write16(CONFIG, 4, 0x6);
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
   });
 
   const raise = async (reg: number, v: number): Promise<number> => {

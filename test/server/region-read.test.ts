@@ -4,17 +4,25 @@
 // refusals (ranges, absent regions, sizes, limits, descriptors).
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Command, encodeRegionReadRequest, encodeRegionWriteRequest } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
 import { DEVICE_ID, REG, ROM_TEXT } from './fixtures/test-device.js';
-import { assertError, assertNoLeak, assertOk, CONFIG, resources, ROM, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import {
+  assertError,
+  assertNoLeak,
+  assertOk,
+  CONFIG,
+  resources,
+  ROM,
+  type TestClient,
+  type TestServer,
+  eachClient,
+  rawRequest,
+} from './helpers.js';
 
 function raw(id: number, offset: bigint, region: number, count: number, length = 16): Buffer {
-  const b = Buffer.alloc(16 + length);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.REGION_READ, 2);
-  b.writeUInt32LE(b.length, 4);
+  const b = rawRequest(Command.REGION_READ, id, length);
   if (length >= 16) {
     b.writeBigUInt64LE(offset, 16);
     b.writeUInt32LE(region, 24);
@@ -27,21 +35,10 @@ describe('REGION_READ', () => {
   let t: TestServer;
   let c: TestClient;
   let pmCap: number;
-  before(() => {
-    t = startServer({ server: { maxDataXferSize: 65536 } });
+  eachClient({ start: { server: { maxDataXferSize: 65536 } }, command: 0x3 }, (server, client) => {
+    t = server;
+    c = client;
     pmCap = t.device.config.findCapability(0x01)!;
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-    await c.write16(CONFIG, 4, 0x3); // I/O + memory decode
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
   });
 
   it('reads registers through the model handler, at any size', async () => {

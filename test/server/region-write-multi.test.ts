@@ -3,11 +3,23 @@
 // is the reply; malformed batches refused.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Command, decodeRegionWriteMultiReply, encodeRegionWriteMultiRequest } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
 import { REG } from './fixtures/test-device.js';
-import { assertError, assertNoLeak, assertOk, CONFIG, resources, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import {
+  assertError,
+  assertNoLeak,
+  assertOk,
+  CONFIG,
+  resources,
+  sleep,
+  startServer,
+  TestClient,
+  type TestServer,
+  eachClient,
+  rawRequest,
+} from './helpers.js';
 
 const u32 = (v: number): Buffer => {
   const b = Buffer.alloc(4);
@@ -16,10 +28,7 @@ const u32 = (v: number): Buffer => {
 };
 
 function raw(id: number, wrCnt: bigint, entries: { offset: bigint; region: number; count: number }[]): Buffer {
-  const b = Buffer.alloc(16 + 8 + 24 * entries.length);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.REGION_WRITE_MULTI, 2);
-  b.writeUInt32LE(b.length, 4);
+  const b = rawRequest(Command.REGION_WRITE_MULTI, id, 8 + 24 * entries.length);
   b.writeBigUInt64LE(wrCnt, 16);
   entries.forEach((e, i) => {
     const at = 24 + 24 * i;
@@ -33,20 +42,9 @@ function raw(id: number, wrCnt: bigint, entries: { offset: bigint; region: numbe
 describe('REGION_WRITE_MULTI', () => {
   let t: TestServer;
   let c: TestClient;
-  before(() => {
-    t = startServer();
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-    await c.write16(CONFIG, 4, 0x3);
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
+  eachClient({ command: 0x3 }, (server, client) => {
+    t = server;
+    c = client;
   });
 
   it('applies every write in order and answers the count', async () => {
@@ -119,7 +117,8 @@ describe('REGION_WRITE_MULTI', () => {
     const { encodeVersionRequest } = await import('../../src/protocol/index.js');
     assertOk(await d.request(encodeVersionRequest(d.id(), { major: 0, minor: 2, capabilities: { maxMsgFds: 4 } })));
     assertError(await d.request(encodeRegionWriteMultiRequest(d.id(), [{ region: 0, offset: 4, data: u32(1) }])), 'ENOTSUP');
-    c = d;
+    d.close();
+    await d.ended;
   });
 });
 

@@ -4,18 +4,25 @@
 // (no-reply) writes, and the refusals.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Command, FLAG_NO_REPLY, encodeRegionReadRequest, encodeRegionWriteRequest } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
 import { DEVICE_ID, REG } from './fixtures/test-device.js';
-import { assertError, assertNoLeak, assertOk, CONFIG, resources, ROM, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import {
+  assertError,
+  assertNoLeak,
+  assertOk,
+  CONFIG,
+  resources,
+  ROM,
+  type TestClient,
+  type TestServer,
+  eachClient,
+  rawRequest,
+} from './helpers.js';
 
 function raw(id: number, offset: bigint, region: number, count: number, data: Uint8Array, flags = 0): Buffer {
-  const b = Buffer.alloc(32 + data.length);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.REGION_WRITE, 2);
-  b.writeUInt32LE(b.length, 4);
-  b.writeUInt32LE(flags, 8);
+  const b = rawRequest(Command.REGION_WRITE, id, 16 + data.length, flags);
   b.writeBigUInt64LE(offset, 16);
   b.writeUInt32LE(region, 24);
   b.writeUInt32LE(count, 28);
@@ -27,21 +34,10 @@ describe('REGION_WRITE', () => {
   let t: TestServer;
   let c: TestClient;
   let pmCap: number;
-  before(() => {
-    t = startServer({ server: { maxDataXferSize: 65536 } });
+  eachClient({ start: { server: { maxDataXferSize: 65536 } }, command: 0x3 }, (server, client) => {
+    t = server;
+    c = client;
     pmCap = t.device.config.findCapability(0x01)!;
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-    await c.write16(CONFIG, 4, 0x3);
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
   });
 
   it('writes registers through the model handler and echoes offset, region and count', async () => {

@@ -5,7 +5,7 @@
 // an index lacks), descriptors always released.
 
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import {
   Command,
   IRQ_SET_ACTION_MASK,
@@ -34,13 +34,12 @@ import {
   startServer,
   TestClient,
   type TestServer,
+  eachClient,
+  rawRequest,
 } from './helpers.js';
 
 function raw(id: number, f: { argsz?: number; flags: number; index: number; start: number; count: number }, data: number[] = []): Buffer {
-  const b = Buffer.alloc(16 + 20 + data.length);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.DEVICE_SET_IRQS, 2);
-  b.writeUInt32LE(b.length, 4);
+  const b = rawRequest(Command.DEVICE_SET_IRQS, id, 20 + data.length);
   b.writeUInt32LE(f.argsz ?? 20 + data.length, 16);
   b.writeUInt32LE(f.flags, 20);
   b.writeUInt32LE(f.index, 24);
@@ -60,22 +59,11 @@ describe('DEVICE_SET_IRQS', () => {
   let c: TestClient;
   let msiCap: number;
   let msixCap: number;
-  before(() => {
-    t = startServer();
+  eachClient({ command: 0x6 }, (server, client) => {
+    t = server;
+    c = client;
     msiCap = t.device.config.findCapability(0x05)!;
     msixCap = t.device.config.findCapability(0x11)!;
-  });
-  after(() => t.stop());
-  beforeEach(async () => {
-    await t.server.settled();
-    c = await TestClient.open(t.path);
-    await c.write16(CONFIG, 4, 0x6); // memory decode + bus master
-  });
-  afterEach(async () => {
-    c.close();
-    await c.ended;
-    await sleep(5);
-    await t.server.settled();
   });
 
   it('enables MSI-X with eventfds, loops back NONE and BOOL triggers, disables with count 0', async () => {

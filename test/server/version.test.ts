@@ -5,13 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Command, MessageType, decodeVersionReply, encodeDeviceGetInfoRequest, encodeVersionRequest } from '../../src/protocol/index.js';
 import { EventFd } from '../../src/sys/index.js';
-import { assertError, assertOk, DEFAULT_CAPS, sleep, startServer, TestClient, type TestServer } from './helpers.js';
+import { assertError, assertOk, DEFAULT_CAPS, sleep, startServer, TestClient, type TestServer, rawRequest } from './helpers.js';
 
 function versionMessage(id: number, payload: Uint8Array): Buffer {
-  const b = Buffer.alloc(16 + payload.length);
-  b.writeUInt16LE(id, 0);
-  b.writeUInt16LE(Command.VERSION, 2);
-  b.writeUInt32LE(b.length, 4);
+  const b = rawRequest(Command.VERSION, id, payload.length);
   b.set(payload, 16);
   return b;
 }
