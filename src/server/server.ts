@@ -114,6 +114,8 @@ export interface ClientInfo {
   owner: boolean;
   /** How long its session waits for its next message after answering (0 for a client in the server's own process). */
   lingerUs: number;
+  /** How many of its region accesses took the allocation-free fast path (VfioUserServerOptions.fastPath). */
+  fastAccesses: number;
 }
 
 export type ClientEventType = 'connect' | 'refused' | 'owner' | 'busy' | 'disconnect' | 'released';
@@ -285,7 +287,16 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
   }
 
   #info(s: ClientSession): ClientInfo {
-    return { id: s.id, pid: s.cred.pid, uid: s.cred.uid, gid: s.cred.gid, state: s.state, owner: s === this.#owner, lingerUs: s.lingerUs };
+    return {
+      id: s.id,
+      pid: s.cred.pid,
+      uid: s.cred.uid,
+      gid: s.cred.gid,
+      state: s.state,
+      owner: s === this.#owner,
+      lingerUs: s.lingerUs,
+      fastAccesses: s.fastAccesses,
+    };
   }
 
   #clientEvent(type: ClientEventType, cred: PeerCred, id?: number, reason?: string): void {
