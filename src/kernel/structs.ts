@@ -12,6 +12,7 @@
 // little-endian (x86-64; VFIO is native-endian and so are we).
 
 import { fail } from '../errors.js';
+import { formatBdf } from './bdf.js';
 import type { DeviceInfo, IrqAction, IrqData, IrqInfo, IovaRange, MmapArea, RegionInfo } from '../uapi/types.js';
 import {
   deviceFlags,
@@ -268,8 +269,7 @@ export function decodeHotResetInfo(buf: Uint8Array): { flags: number; count: num
     const seg = v.getUint16(o + 4, true);
     const bus = v.getUint8(o + 6);
     const devfn = v.getUint8(o + 7);
-    const hex = (n: number, w: number): string => n.toString(16).padStart(w, '0');
-    devices.push({ groupId: v.getUint32(o, true), bdf: `${hex(seg, 4)}:${hex(bus, 2)}:${hex(devfn >> 3, 2)}.${devfn & 7}` });
+    devices.push({ groupId: v.getUint32(o, true), bdf: formatBdf({ domain: seg, bus, device: devfn >> 3, function: devfn & 7 }) });
   }
   return { flags, count, devices };
 }
