@@ -16,6 +16,8 @@ import { formatBdf } from './bdf.js';
 import type { DeviceInfo, IrqAction, IrqData, IrqInfo, IovaRange, MmapArea, RegionInfo } from '../uapi/types.js';
 import {
   deviceFlags,
+  GROUP_FLAGS_CONTAINER_SET,
+  GROUP_FLAGS_VIABLE,
   dmaMapFlags,
   ioasMapFlags,
   iommuCap,
@@ -79,7 +81,7 @@ export function walkCaps(buf: Uint8Array, first: number, what: string): CapEntry
 
 export function decodeGroupStatus(buf: Uint8Array): { flags: number; viable: boolean; containerSet: boolean } {
   const flags = view(buf).getUint32(4, true);
-  return { flags, viable: (flags & 1) !== 0, containerSet: (flags & 2) !== 0 };
+  return { flags, viable: (flags & GROUP_FLAGS_VIABLE) !== 0, containerSet: (flags & GROUP_FLAGS_CONTAINER_SET) !== 0 };
 }
 
 // --- vfio_device_info -------------------------------------------------------
