@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.c",
         "native/args.c",
+        "native/errno_names.c",
         "native/fdops.c",
         "native/unix_socket.c",
         "native/watcher.c",

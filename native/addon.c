@@ -71,7 +71,7 @@ napi_value vt_throw_sys(napi_env env, const char *syscall, int err, const char *
   if (vt_pending(env)) return NULL;
   if (throw_via_factory(env, syscall, err, detail)) return NULL;
   /* No factory (the addon loaded without src/sys/native.ts): plain Error. */
-  code = strerrorname_np(err);
+  code = vt_errno_name(err);
   snprintf(msg, sizeof(msg), "%s failed: %s%s%s%s", syscall, code ? code : "unknown errno",
            detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
   napi_throw_error(env, code ? code : "ESYSCALL", msg);

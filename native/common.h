@@ -54,6 +54,8 @@ void vt_status_set(napi_env env, int slot, int32_t value);
  * registered factory (falling back to a plain Error with `code` set).
  */
 napi_value vt_throw_sys(napi_env env, const char *syscall, int err, const char *detail);
+/* "EINVAL" for EINVAL; NULL for a number the C library does not name (errno_names.c). */
+const char *vt_errno_name(int err);
 napi_value vt_throw_type(napi_env env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 napi_value vt_throw_range(napi_env env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,10 +91,63 @@ static napi_value fd_pwrite(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * VFIO and iommufd requests are _IO(';', nr): their numbers encode no size.
+ * Those that take a struct start it with a u32 that says how long it is
+ * (VFIO's argsz, iommufd's size), and the kernel trusts it: a buffer shorter
+ * than its argsz would let the kernel read and write past its end. The
+ * exceptions take no argument, an int by value, or a pointer to something
+ * else (below); iommufd's own requests (nr >= 0x80) all carry a size.
+ */
+#define VT_VFIO_TYPE ';'
+#define VT_VFIO_BASE 100
+#define VT_IOMMUFD_BASE 0x80
+
+static bool vfio_takes_argsz(unsigned int nr) {
+  if (nr >= VT_IOMMUFD_BASE) return true;
+  switch (nr - VT_VFIO_BASE) {
+    case 0:  /* GET_API_VERSION: none */
+    case 1:  /* CHECK_EXTENSION: int */
+    case 2:  /* SET_IOMMU: int */
+    case 4:  /* GROUP_SET_CONTAINER: int * */
+    case 5:  /* GROUP_UNSET_CONTAINER: none */
+    case 6:  /* GROUP_GET_DEVICE_FD: char * */
+    case 11: /* DEVICE_RESET: none */
+    case 15: /* DEVICE_GET_GFX_DMABUF: __u32 *; IOMMU_ENABLE: none */
+      return false;
+    default:
+      return true;
+  }
+}
+
+/* A buffer argument of a request the kernel sizes by its first u32 must be
+ * at least that long; false after throwing EINVAL. */
+static bool check_argsz(napi_env env, uint64_t request, const uint8_t *p, size_t len) {
+  uint32_t argsz;
+  unsigned long req = (unsigned long)request;
+  char detail[96];
+  if (_IOC_DIR(req) != _IOC_NONE || _IOC_TYPE(req) != VT_VFIO_TYPE || !vfio_takes_argsz(_IOC_NR(req))) return true;
+  if (len < sizeof(argsz)) {
+    snprintf(detail, sizeof(detail), "request 0x%llx: a %zu-byte buffer cannot hold argsz",
+             (unsigned long long)request, len);
+    vt_throw_sys(env, "ioctl", EINVAL, detail);
+    return false;
+  }
+  memcpy(&argsz, p, sizeof(argsz));
+  if (argsz > len) {
+    snprintf(detail, sizeof(detail), "request 0x%llx: argsz %u exceeds the %zu-byte buffer",
+             (unsigned long long)request, argsz, len);
+    vt_throw_sys(env, "ioctl", EINVAL, detail);
+    return false;
+  }
+  return true;
+}
+
+/*
  * ioctl(fd, request, arg) -> the ioctl's return value.
  * arg: undefined (0), an integer number or bigint (passed as unsigned long),
  * or a buffer whose bytes the kernel reads and writes in place. When the
- * request encodes a size (_IOR/_IOW/_IOWR) a buffer must be at least that big.
+ * request encodes a size (_IOR/_IOW/_IOWR) a buffer must be at least that big
+ * (else RangeError); a VFIO or iommufd buffer must hold its argsz (else EINVAL).
  */
 static napi_value fd_ioctl(napi_env env, napi_callback_info info) {
   VT_ARGS(env, info, 3);
@@ -122,6 +176,7 @@ static napi_value fd_ioctl(napi_env env, napi_callback_info info) {
     if (dir != _IOC_NONE && size > len)
       return vt_throw_range(env, "ioctl 0x%llx needs a %u-byte argument, buffer has %zu",
                             (unsigned long long)request, size, len);
+    if (!check_argsz(env, request, p, len)) return NULL;
     arg = (unsigned long)(uintptr_t)p;
   }
   r = ioctl(fd, (unsigned long)request, arg);

@@ -35,17 +35,21 @@
  * exactly as they do between loop iterations. One such stretch of calls
  * lasts at most `budget` and `maxRounds` calls; it ends at once when the loop
  * has work due (immediates, pending callbacks, closing handles:
- * uv_backend_timeout is 0) or requests in flight (the thread pool's), and
- * never runs past the loop's next timer. Other fds, which it cannot see,
- * wait at most `budget`.
+ * uv_backend_timeout is 0) or anything else it watches becomes ready (another
+ * fd, a thread-pool completion, a signal), and never runs past the loop's
+ * next timer. Only while the fd itself stays readable do the others wait, at
+ * most `budget`.
  *
- * The stretch is timed by a POSIX timer armed once when it starts, whose
- * signal (wait.c's VT_WAIT_SIGNAL, directed at the loop's thread, blocked
- * there except inside the wait) interrupts the wait: ppoll on the fd alone,
- * without a time-out. Both obvious alternatives cost more than the loop trip
+ * The wait is a ppoll, without a time-out, on the loop's own epoll fd
+ * (uv_backend_fd): it is readable once any fd the loop watches is ready,
+ * this one included, so one fd in the wait sees them all, and a zero-time
+ * poll of this fd then tells which it was. The stretch is timed by a POSIX
+ * timer armed once when it starts, whose signal (wait.c's VT_WAIT_SIGNAL,
+ * directed at the loop's thread, blocked there except inside the wait)
+ * interrupts the wait. Both obvious alternatives cost more than the loop trip
  * saved on a VM: a timed poll per wait arms a high-resolution timer each
- * time, and a timerfd polled beside the socket doubles the wait-queue work of
- * every wait. If the signal is someone else's, the watcher does not linger.
+ * time, and a timerfd polled beside it doubles the wait-queue work of every
+ * wait. If the signal is someone else's, the watcher does not linger.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -172,11 +176,11 @@ static bool linger_timer(vt_watcher *w) {
  */
 static bool linger(vt_watcher *w, uint32_t round, int *timeout0) {
   uv_loop_t *loop = w->poll.loop;
-  int timeout, fd, r;
+  int timeout, fd, backend = uv_backend_fd(loop), r;
   bool go = w->linger_ns > 0 && !w->closing && w->started && w->events == UV_READABLE && round < w->linger_rounds;
   if (go) {
     timeout = uv_backend_timeout(loop); /* ms from the loop's time; -1: no timer */
-    go = timeout != 0 && loop->active_reqs.count == 0 && uv_fileno((uv_handle_t *)&w->poll, &fd) == 0;
+    go = timeout != 0 && backend >= 0 && uv_fileno((uv_handle_t *)&w->poll, &fd) == 0;
     /* A callback that set a timer sooner than the loop's next one ends it too. */
     if (go && *timeout0 != INT_MIN) go = !(timeout > 0 && (*timeout0 < 0 || timeout < *timeout0));
   }
@@ -191,10 +195,19 @@ static bool linger(vt_watcher *w, uint32_t round, int *timeout0) {
     vt_wait_timer_arm(w->timer, ns);
     *timeout0 = timeout;
   }
-  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  struct pollfd loop_pfd = {.fd = backend, .events = POLLIN};
   for (;;) {
-    r = ppoll(&pfd, 1, NULL, &w->wait_mask);
-    if (r > 0) return !(pfd.revents & POLLNVAL);
+    r = ppoll(&loop_pfd, 1, NULL, &w->wait_mask);
+    if (r > 0) {
+      /* Something the loop watches is ready: this fd, or else the loop's turn. */
+      struct pollfd pfd = {.fd = fd, .events = POLLIN};
+      do {
+        r = poll(&pfd, 1, 0);
+      } while (r < 0 && errno == EINTR);
+      if (r > 0 && !(pfd.revents & POLLNVAL)) return true;
+      vt_wait_timer_arm(w->timer, 0);
+      return false;
+    }
     if (r < 0 && errno == EINTR) {
       struct itimerspec left;
       if (timer_gettime(w->timer, &left) == 0 && (left.it_value.tv_sec != 0 || left.it_value.tv_nsec != 0)) continue;

@@ -41,7 +41,7 @@ import type { ServerWarning } from '../server/errors.js';
 import type { IrqInfoResult } from '../server/irqs.js';
 import type { ClientIdentity } from '../server/model.js';
 import type { ServedDevice } from '../server/served-device.js';
-import { closeFd, EventFd, PAGE_SIZE } from '../sys/index.js';
+import { closeQuietly, EventFd, PAGE_SIZE } from '../sys/index.js';
 import { irqInfoFlags, pciIrq, pciRegion, regionFlags } from '../uapi/vfio.js';
 import { DirectBar, type Hole } from './direct-bar.js';
 import { RegionConfigBacking } from './region-backing.js';
@@ -78,14 +78,6 @@ function barDecl(raw: Uint8Array, i: number, size: number): BarDecl {
   if (v & regs.PCI_BASE_ADDRESS_SPACE_IO) return { index: i, kind: 'io', size };
   const mem64 = (v & regs.PCI_BASE_ADDRESS_MEM_TYPE_MASK) === regs.PCI_BASE_ADDRESS_MEM_TYPE_64;
   return { index: i, kind: mem64 ? 'mem64' : 'mem32', size, prefetchable: (v & regs.PCI_BASE_ADDRESS_MEM_PREFETCH) !== 0 };
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch {
-    // already gone
-  }
 }
 
 export class BrokeredDevice extends EventEmitter<BrokeredDeviceEvents> implements ServedDevice {

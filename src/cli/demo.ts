@@ -12,16 +12,13 @@ import { connectVfioUser, type VfioUserBackend } from '../client/vfio-user/backe
 import { NvmeDriver } from '../drivers/nvme/index.js';
 import { className } from '../pci/decode.js';
 import { onStopSignals, signalExitCode, type StopSignal } from './signals.js';
+import { hex } from '../util/format.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
 export interface DemoOptions {
   /** Where progress goes (default stdout). */
   out?: (line: string) => void;
-}
-
-function hex(n: number | bigint, width = 0): string {
-  return '0x' + n.toString(16).padStart(width, '0');
 }
 
 /**

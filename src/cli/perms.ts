@@ -14,6 +14,7 @@ import { walkCapabilities } from '../pci/cap-walk.js';
 import { ConfigSpace } from '../pci/config-space.js';
 import { configBytes } from './lspci.js';
 import { capShortName, configRegisters, describeRegisterValue, type ConfigRegister, type TraceCapability } from './trace-format.js';
+import { hex } from '../util/format.js';
 
 /** How a register is probed: bits in `exclude` are never changed; `skip` means not at all. */
 interface Policy {
@@ -67,9 +68,8 @@ export interface RegisterPerms {
   note?: string;
 }
 
-function hex(n: number, bytes: number): string {
-  return '0x' + (n >>> 0).toString(16).padStart(bytes * 2, '0');
-}
+/** A register value as 0x and two digits a byte. */
+const hexBytes = (n: number, bytes: number): string => hex(n, bytes * 2);
 
 function rd(dev: Device, off: number, size: number): number {
   return size === 1 ? dev.config.read8(off) : size === 2 ? dev.config.read16(off) : dev.config.read32(off) >>> 0;
@@ -140,7 +140,8 @@ export function probePermissions(dev: Device): RegisterPerms[] {
         res.writable = (a & ~b & ~excl & full) >>> 0;
       }
       const back = rd(dev, r.offset, r.size);
-      if (back !== value) res.note = `${res.note ? res.note + '; ' : ''}reads ${hex(back, r.size)} after restoring ${hex(value, r.size)}`;
+      if (back !== value)
+        res.note = `${res.note ? res.note + '; ' : ''}reads ${hexBytes(back, r.size)} after restoring ${hexBytes(value, r.size)}`;
     } catch (err) {
       res.note = `write refused (${errCode(err)})`;
       try {
@@ -179,16 +180,16 @@ export function formatPermissions(rows: readonly RegisterPerms[]): string {
   for (const r of rows) {
     const head = `\t[0x${r.offset.toString(16).padStart(3, '0')}] ${r.name.padEnd(22)}`;
     const size0 = Math.min(r.size, 4);
-    const policy = r.policy ? `  [model: virtual ${hex(r.policy.virt, size0)}, writable ${hex(r.policy.write, size0)}]` : '';
+    const policy = r.policy ? `  [model: virtual ${hexBytes(r.policy.virt, size0)}, writable ${hexBytes(r.policy.write, size0)}]` : '';
     if (r.notProbed) {
       lines.push(`${head} not probed (${r.notProbed})${policy}`);
       continue;
     }
     const size = Math.min(r.size, 4);
-    let s = `${head} = ${hex(r.value, size).padEnd(10)}  writable ${r.writable ? hex(r.writable, size) : 'none'}`;
+    let s = `${head} = ${hexBytes(r.value, size).padEnd(10)}  writable ${r.writable ? hexBytes(r.writable, size) : 'none'}`;
     const meaning = r.writable ? describeBits(r.name, r.writable) : '';
     if (meaning) s += ` (${meaning})`;
-    if (r.excluded) s += `; not probed (action): ${hex(r.excluded.mask, size)} ${r.excluded.why}`;
+    if (r.excluded) s += `; not probed (action): ${hexBytes(r.excluded.mask, size)} ${r.excluded.why}`;
     if (r.note) s += `; ${r.note}`;
     lines.push(s + policy);
   }

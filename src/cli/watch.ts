@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceMonitor, type PciDeviceEvent, type PciEventKind } from '../kernel/monitor.js';
 import { deviceIds, driverOf, isVfioDriver, resolvePaths, type VfioPaths } from '../kernel/sysfs.js';
+import { hexDigits } from '../util/format.js';
 
 export interface WatchOptions {
   json?: boolean;
@@ -22,7 +23,7 @@ export type WatchEntry = Pick<PciDeviceEvent, 'bdf' | 'vendor' | 'device' | 'dri
   kind: PciEventKind | 'present';
 };
 
-const hex4 = (n: number | null): string => (n === null ? '????' : n.toString(16).padStart(4, '0'));
+const hex4 = (n: number | null): string => (n === null ? '????' : hexDigits(n, 4));
 
 /** One entry as a text line: time, kind, BDF, vendor:device, driver. */
 export function formatEvent(ev: WatchEntry, time = new Date()): string {

@@ -5,6 +5,7 @@
 // else is refused with EINVAL before any file is touched.
 
 import { fail } from '../errors.js';
+import { hexDigits } from '../util/format.js';
 
 export interface PciAddress {
   domain: number;
@@ -30,8 +31,7 @@ export function parseBdf(text: string): PciAddress {
 
 /** "dddd:bb:dd.f", the sysfs spelling. */
 export function formatBdf(a: PciAddress): string {
-  const hex = (n: number, w: number): string => n.toString(16).padStart(w, '0');
-  return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.device, 2)}.${a.function}`;
+  return `${hexDigits(a.domain, 4)}:${hexDigits(a.bus, 2)}:${hexDigits(a.device, 2)}.${a.function}`;
 }
 
 /** Parses and re-spells a PCI address the way sysfs does. */

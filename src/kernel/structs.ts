@@ -12,9 +12,12 @@
 // little-endian (x86-64; VFIO is native-endian and so are we).
 
 import { fail } from '../errors.js';
+import { formatBdf } from './bdf.js';
 import type { DeviceInfo, IrqAction, IrqData, IrqInfo, IovaRange, MmapArea, RegionInfo } from '../uapi/types.js';
 import {
   deviceFlags,
+  GROUP_FLAGS_CONTAINER_SET,
+  GROUP_FLAGS_VIABLE,
   dmaMapFlags,
   ioasMapFlags,
   iommuCap,
@@ -78,7 +81,7 @@ export function walkCaps(buf: Uint8Array, first: number, what: string): CapEntry
 
 export function decodeGroupStatus(buf: Uint8Array): { flags: number; viable: boolean; containerSet: boolean } {
   const flags = view(buf).getUint32(4, true);
-  return { flags, viable: (flags & 1) !== 0, containerSet: (flags & 2) !== 0 };
+  return { flags, viable: (flags & GROUP_FLAGS_VIABLE) !== 0, containerSet: (flags & GROUP_FLAGS_CONTAINER_SET) !== 0 };
 }
 
 // --- vfio_device_info -------------------------------------------------------
@@ -268,8 +271,7 @@ export function decodeHotResetInfo(buf: Uint8Array): { flags: number; count: num
     const seg = v.getUint16(o + 4, true);
     const bus = v.getUint8(o + 6);
     const devfn = v.getUint8(o + 7);
-    const hex = (n: number, w: number): string => n.toString(16).padStart(w, '0');
-    devices.push({ groupId: v.getUint32(o, true), bdf: `${hex(seg, 4)}:${hex(bus, 2)}:${hex(devfn >> 3, 2)}.${devfn & 7}` });
+    devices.push({ groupId: v.getUint32(o, true), bdf: formatBdf({ domain: seg, bus, device: devfn >> 3, function: devfn & 7 }) });
   }
   return { flags, count, devices };
 }

@@ -74,16 +74,6 @@ export function driverOf(paths: VfioPaths, bdf: string): string | null {
   return linkName(join(pciDeviceDir(paths, bdf), 'driver'));
 }
 
-/** The device's driver_override, or null when unset ("(null)"). */
-export function driverOverrideOf(paths: VfioPaths, bdf: string): string | null {
-  try {
-    const v = readFileSync(join(pciDeviceDir(paths, bdf), 'driver_override'), 'utf8').trim();
-    return v === '' || v === '(null)' ? null : v;
-  } catch {
-    return null;
-  }
-}
-
 /** "0x1234:0x11e8"-style ids of a device, when readable. */
 export function deviceIds(paths: VfioPaths, bdf: string): { vendor: string; device: string } | null {
   try {

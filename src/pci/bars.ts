@@ -201,12 +201,6 @@ export function decodeBar(cfg: Uint8Array, i: number): DecodedBar | undefined {
   return undefined;
 }
 
-/** ROM BAR address and enable bit. */
-export function decodeRom(cfg: Uint8Array): { address: number; enabled: boolean } {
-  const v = new DataView(cfg.buffer, cfg.byteOffset, cfg.byteLength).getUint32(PCI_ROM_ADDRESS, true);
-  return { address: (v & PCI_ROM_ADDRESS_MASK) >>> 0, enabled: (v & PCI_ROM_ADDRESS_ENABLE) !== 0 };
-}
-
 /** Anything config space can be read and written through (a ConfigSpace, a device). */
 export interface ConfigAccessor {
   /** Read a 1, 2 or 4-byte little-endian config register at `offset`. */

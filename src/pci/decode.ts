@@ -13,6 +13,7 @@ import { dsnSerial } from './caps/dsn.js';
 import { decodeMsix } from './caps/msix.js';
 import type { ConfigSpace } from './config-space.js';
 import * as R from './regs.js';
+import { hexDigits } from '../util/format.js';
 
 /** What {@link decodeConfigSpace} prints beyond the bytes themselves. */
 export interface DecodeOptions {
@@ -134,13 +135,10 @@ const CLASSES: Record<number, [string, Record<number, string>]> = {
 /** Name of a 16-bit (base << 8 | sub) class, as lspci words it. */
 export function className(cls16: number): string {
   const base = CLASSES[(cls16 >> 8) & 0xff];
-  if (!base) return 'Class ' + hex(cls16, 4);
+  if (!base) return 'Class ' + hexDigits(cls16, 4);
   return base[1][cls16 & 0xff] ?? base[0];
 }
 
-function hex(n: number | bigint, w: number): string {
-  return n.toString(16).padStart(w, '0');
-}
 const flag = (name: string, on: boolean | number): string => `${name}${on ? '+' : '-'}`;
 
 class Reader {
@@ -172,9 +170,9 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
   const cls = (r.d(R.PCI_REVISION_ID) >>> 8) & 0xffffff;
   const rev = r.b(R.PCI_REVISION_ID);
   const htype = r.b(R.PCI_HEADER_TYPE) & R.PCI_HEADER_TYPE_MASK;
-  let first = `${options.slot ?? '00:00.0'} ${className(cls >> 8)} [${hex(cls >> 8, 4)}]: Device ${hex(vendor, 4)}:${hex(device, 4)}`;
-  if (rev) first += ` (rev ${hex(rev, 2)})`;
-  if (cls & 0xff) first += ` (prog-if ${hex(cls & 0xff, 2)})`;
+  let first = `${options.slot ?? '00:00.0'} ${className(cls >> 8)} [${hexDigits(cls >> 8, 4)}]: Device ${hexDigits(vendor, 4)}:${hexDigits(device, 4)}`;
+  if (rev) first += ` (rev ${hexDigits(rev, 2)})`;
+  if (cls & 0xff) first += ` (prog-if ${hexDigits(cls & 0xff, 2)})`;
   line(0, first);
   if (vendor === 0xffff) {
     line(1, 'No device (vendor ID 0xffff)');
@@ -183,7 +181,7 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
   if (htype === R.PCI_HEADER_TYPE_NORMAL) {
     const sv = r.w(R.PCI_SUBSYSTEM_VENDOR_ID);
     const sd = r.w(R.PCI_SUBSYSTEM_ID);
-    if (sv || sd) line(1, `Subsystem: Device ${hex(sv, 4)}:${hex(sd, 4)}`);
+    if (sv || sd) line(1, `Subsystem: Device ${hexDigits(sv, 4)}:${hexDigits(sd, 4)}`);
   } else {
     line(
       1,
@@ -236,7 +234,7 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
   if (htype === R.PCI_HEADER_TYPE_BRIDGE) {
     line(
       1,
-      `Bus: primary=${hex(r.b(R.PCI_PRIMARY_BUS), 2)}, secondary=${hex(r.b(R.PCI_SECONDARY_BUS), 2)}, subordinate=${hex(r.b(R.PCI_SUBORDINATE_BUS), 2)}`,
+      `Bus: primary=${hexDigits(r.b(R.PCI_PRIMARY_BUS), 2)}, secondary=${hexDigits(r.b(R.PCI_SECONDARY_BUS), 2)}, subordinate=${hexDigits(r.b(R.PCI_SUBORDINATE_BUS), 2)}`,
     );
   }
 
@@ -249,9 +247,9 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
     const size = options.barSizes?.[i];
     const sz = size ? ` [size=${formatSize(size)}]` : '';
     if (bar.kind === 'io') {
-      line(1, `Region ${i}: I/O ports at ${bar.address ? hex(bar.address, 4) : '<unassigned>'}${sz}`);
+      line(1, `Region ${i}: I/O ports at ${bar.address ? hexDigits(bar.address, 4) : '<unassigned>'}${sz}`);
     } else {
-      const addr = bar.address ? hex(bar.address, 8) : '<unassigned>';
+      const addr = bar.address ? hexDigits(bar.address, 8) : '<unassigned>';
       line(
         1,
         `Region ${i}: Memory at ${addr} (${bar.kind === 'mem64' ? '64-bit' : '32-bit'}, ${bar.prefetchable ? 'prefetchable' : 'non-prefetchable'})${sz}`,
@@ -264,7 +262,7 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
       const addr = (rom & R.PCI_ROM_ADDRESS_MASK) >>> 0;
       line(
         1,
-        `Expansion ROM at ${addr ? hex(addr, 8) : '<unassigned>'}${rom & R.PCI_ROM_ADDRESS_ENABLE ? '' : ' [disabled]'}${options.romSize ? ` [size=${formatSize(options.romSize)}]` : ''}`,
+        `Expansion ROM at ${addr ? hexDigits(addr, 8) : '<unassigned>'}${rom & R.PCI_ROM_ADDRESS_ENABLE ? '' : ' [disabled]'}${options.romSize ? ` [size=${formatSize(options.romSize)}]` : ''}`,
       );
     }
   }
@@ -275,11 +273,11 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
     let pos = r.b(R.PCI_CAPABILITY_LIST) & ~3;
     while (pos) {
       if (pos < R.PCI_STD_HEADER_SIZEOF || pos >= Math.min(cfg.length, R.PCI_CFG_SPACE_SIZE)) {
-        line(1, `Capabilities: [${hex(pos, 2)}] <chain points outside the capability area>`);
+        line(1, `Capabilities: [${hexDigits(pos, 2)}] <chain points outside the capability area>`);
         break;
       }
       if (seen.has(pos)) {
-        line(1, `Capabilities: [${hex(pos, 2)}] <chain loops>`);
+        line(1, `Capabilities: [${hexDigits(pos, 2)}] <chain loops>`);
         break;
       }
       seen.add(pos);
@@ -294,11 +292,11 @@ export function decodeConfigSpace(cfg: Uint8Array, options: DecodeOptions = {}):
       let pos = R.PCI_CFG_SPACE_SIZE;
       while (pos) {
         if (pos < R.PCI_CFG_SPACE_SIZE || pos + 4 > cfg.length) {
-          line(1, `Capabilities: [${hex(pos, 3)}] <chain points outside the extended area>`);
+          line(1, `Capabilities: [${hexDigits(pos, 3)}] <chain points outside the extended area>`);
           break;
         }
         if (seen.has(pos)) {
-          line(1, `Capabilities: [${hex(pos, 3)}] <chain loops>`);
+          line(1, `Capabilities: [${hexDigits(pos, 3)}] <chain loops>`);
           break;
         }
         seen.add(pos);
@@ -315,7 +313,7 @@ type Line = (depth: number, text: string) => void;
 
 function decodeStdCap(r: Reader, pos: number, line: Line): void {
   const id = r.b(pos);
-  const tag = `Capabilities: [${hex(pos, 2)}] `;
+  const tag = `Capabilities: [${hexDigits(pos, 2)}] `;
   switch (id) {
     case R.PCI_CAP_ID_PM: {
       const pmc = r.w(pos + R.PCI_PM_PMC);
@@ -346,11 +344,11 @@ function decodeStdCap(r: Reader, pos: number, line: Line): void {
       const lo = r.d(pos + R.PCI_MSI_ADDRESS_LO);
       const hi = is64 ? r.d(pos + R.PCI_MSI_ADDRESS_HI) : 0;
       const data = r.w(pos + (is64 ? R.PCI_MSI_DATA_64 : R.PCI_MSI_DATA_32));
-      line(2, `Address: ${is64 ? hex(hi, 8) + hex(lo, 8) : hex(lo, 8)}  Data: ${hex(data, 4)}`);
+      line(2, `Address: ${is64 ? hexDigits(hi, 8) + hexDigits(lo, 8) : hexDigits(lo, 8)}  Data: ${hexDigits(data, 4)}`);
       if (maskable) {
         const m = r.d(pos + (is64 ? R.PCI_MSI_MASK_64 : R.PCI_MSI_MASK_32));
         const p = r.d(pos + (is64 ? R.PCI_MSI_PENDING_64 : R.PCI_MSI_PENDING_32));
-        line(2, `Masking: ${hex(m, 8)}  Pending: ${hex(p, 8)}`);
+        line(2, `Masking: ${hexDigits(m, 8)}  Pending: ${hexDigits(p, 8)}`);
       }
       return;
     }
@@ -361,8 +359,8 @@ function decodeStdCap(r: Reader, pos: number, line: Line): void {
         1,
         `${tag}MSI-X: ${flag('Enable', f & R.PCI_MSIX_FLAGS_ENABLE)} Count=${info.tableSize} ${flag('Masked', f & R.PCI_MSIX_FLAGS_MASKALL)}`,
       );
-      line(2, `Vector table: BAR=${info.tableBar} offset=${hex(info.tableOffset, 8)}`);
-      line(2, `PBA: BAR=${info.pbaBar} offset=${hex(info.pbaOffset, 8)}`);
+      line(2, `Vector table: BAR=${info.tableBar} offset=${hexDigits(info.tableOffset, 8)}`);
+      line(2, `PBA: BAR=${info.pbaBar} offset=${hexDigits(info.pbaOffset, 8)}`);
       return;
     }
     case R.PCI_CAP_ID_EXP:
@@ -378,9 +376,9 @@ function decodeStdCap(r: Reader, pos: number, line: Line): void {
     }
     case R.PCI_CAP_ID_VNDR: {
       const len = r.b(pos + R.PCI_CAP_FLAGS);
-      line(1, `${tag}Vendor Specific Information: Len=${hex(len, 2)}`);
+      line(1, `${tag}Vendor Specific Information: Len=${hexDigits(len, 2)}`);
       const bytes: string[] = [];
-      for (let i = 3; i < len && pos + i < R.PCI_CFG_SPACE_SIZE; i++) bytes.push(hex(r.b(pos + i), 2));
+      for (let i = 3; i < len && pos + i < R.PCI_CFG_SPACE_SIZE; i++) bytes.push(hexDigits(r.b(pos + i), 2));
       for (let i = 0; i < bytes.length; i += 16) line(2, `Data: ${bytes.slice(i, i + 16).join(' ')}`);
       return;
     }
@@ -405,7 +403,7 @@ function decodePcie(r: Reader, pos: number, tag: string, line: Line): void {
   const flags = r.w(pos + R.PCI_EXP_FLAGS);
   const ver = flags & R.PCI_EXP_FLAGS_VERS;
   const type = (flags & R.PCI_EXP_FLAGS_TYPE) >> 4;
-  line(1, `${tag}Express (v${ver}) ${PCIE_TYPES[type] ?? `Unknown type ${type}`}, MSI ${hex((flags & R.PCI_EXP_FLAGS_IRQ) >> 9, 2)}`);
+  line(1, `${tag}Express (v${ver}) ${PCIE_TYPES[type] ?? `Unknown type ${type}`}, MSI ${hexDigits((flags & R.PCI_EXP_FLAGS_IRQ) >> 9, 2)}`);
   const devcap = r.d(pos + R.PCI_EXP_DEVCAP);
   line(2, `DevCap:\tMaxPayload ${payload(devcap & R.PCI_EXP_DEVCAP_PAYLOAD)}, PhantFunc ${(devcap & R.PCI_EXP_DEVCAP_PHANTOM) >> 3}`);
   line(
@@ -454,13 +452,13 @@ function decodePcie(r: Reader, pos: number, tag: string, line: Line): void {
     const dc2 = r.d(pos + R.PCI_EXP_DEVCAP2);
     line(
       2,
-      `DevCap2: Completion Timeout ranges ${hex(dc2 & 0xf, 1)}, ${flag('TimeoutDis', dc2 & R.PCI_EXP_DEVCAP2_COMP_TMOUT_DIS)} ${flag('LTR', dc2 & R.PCI_EXP_DEVCAP2_LTR)} ` +
+      `DevCap2: Completion Timeout ranges ${hexDigits(dc2 & 0xf, 1)}, ${flag('TimeoutDis', dc2 & R.PCI_EXP_DEVCAP2_COMP_TMOUT_DIS)} ${flag('LTR', dc2 & R.PCI_EXP_DEVCAP2_LTR)} ` +
         `${flag('ARIFwd', dc2 & R.PCI_EXP_DEVCAP2_ARI)} AtomicOpsCap: 32bit${dc2 & R.PCI_EXP_DEVCAP2_ATOMIC_COMP32 ? '+' : '-'} 64bit${dc2 & R.PCI_EXP_DEVCAP2_ATOMIC_COMP64 ? '+' : '-'}`,
     );
     const dctl2 = r.w(pos + R.PCI_EXP_DEVCTL2);
     line(
       2,
-      `DevCtl2: Completion Timeout value ${hex(dctl2 & R.PCI_EXP_DEVCTL2_COMP_TIMEOUT, 1)}, ${flag('TimeoutDis', dctl2 & R.PCI_EXP_DEVCTL2_COMP_TMOUT_DIS)} ` +
+      `DevCtl2: Completion Timeout value ${hexDigits(dctl2 & R.PCI_EXP_DEVCTL2_COMP_TIMEOUT, 1)}, ${flag('TimeoutDis', dctl2 & R.PCI_EXP_DEVCTL2_COMP_TMOUT_DIS)} ` +
         `${flag('ARIFwd', dctl2 & R.PCI_EXP_DEVCTL2_ARI)} ${flag('LTR', dctl2 & R.PCI_EXP_DEVCTL2_LTR_EN)} ${flag('AtomicOpsReq', dctl2 & R.PCI_EXP_DEVCTL2_ATOMIC_REQ)}`,
     );
     if (hasLink) {
@@ -475,7 +473,7 @@ function decodePcie(r: Reader, pos: number, tag: string, line: Line): void {
         2,
         `LnkCtl2: Target Link Speed: ${speedName(lctl2 & R.PCI_EXP_LNKCTL2_TLS)}, ${flag('EnterCompliance', lctl2 & R.PCI_EXP_LNKCTL2_ENTER_COMP)} ${flag('SpeedDis', lctl2 & R.PCI_EXP_LNKCTL2_HASD)}`,
       );
-      line(2, `LnkSta2: ${hex(r.w(pos + R.PCI_EXP_LNKSTA2), 4)}`);
+      line(2, `LnkSta2: ${hexDigits(r.w(pos + R.PCI_EXP_LNKSTA2), 4)}`);
     }
   }
 }
@@ -513,7 +511,7 @@ const bits = (v: number, table: [number, string][]): string => table.map(([b, n]
 function decodeExtCap(r: Reader, pos: number, header: number, line: Line): void {
   const id = R.PCI_EXT_CAP_ID(header);
   const ver = R.PCI_EXT_CAP_VER(header);
-  const tag = `Capabilities: [${hex(pos, 3)} v${ver}] `;
+  const tag = `Capabilities: [${hexDigits(pos, 3)} v${ver}] `;
   switch (id) {
     case 0:
       line(1, `${tag}Null`);
@@ -528,23 +526,23 @@ function decodeExtCap(r: Reader, pos: number, header: number, line: Line): void 
       const cap = r.d(pos + R.PCI_ERR_CAP);
       line(
         2,
-        `AERCap:\tFirst Error Pointer: ${hex(R.PCI_ERR_CAP_FEP(cap), 2)}, ${flag('ECRCGenCap', cap & R.PCI_ERR_CAP_ECRC_GENC)} ${flag('ECRCGenEn', cap & R.PCI_ERR_CAP_ECRC_GENE)} ` +
+        `AERCap:\tFirst Error Pointer: ${hexDigits(R.PCI_ERR_CAP_FEP(cap), 2)}, ${flag('ECRCGenCap', cap & R.PCI_ERR_CAP_ECRC_GENC)} ${flag('ECRCGenEn', cap & R.PCI_ERR_CAP_ECRC_GENE)} ` +
           `${flag('ECRCChkCap', cap & R.PCI_ERR_CAP_ECRC_CHKC)} ${flag('ECRCChkEn', cap & R.PCI_ERR_CAP_ECRC_CHKE)}`,
       );
-      const log = [0, 4, 8, 12].map((o) => hex(r.d(pos + R.PCI_ERR_HEADER_LOG + o), 8)).join(' ');
+      const log = [0, 4, 8, 12].map((o) => hexDigits(r.d(pos + R.PCI_ERR_HEADER_LOG + o), 8)).join(' ');
       line(2, `HeaderLog: ${log}`);
       return;
     }
     case R.PCI_EXT_CAP_ID_DSN: {
       const serial = dsnSerial(r.d(pos + 4), r.d(pos + 8));
       const bytes: string[] = [];
-      for (let i = 7; i >= 0; i--) bytes.push(hex((serial >> BigInt(i * 8)) & 0xffn, 2));
+      for (let i = 7; i >= 0; i--) bytes.push(hexDigits((serial >> BigInt(i * 8)) & 0xffn, 2));
       line(1, `${tag}Device Serial Number ${bytes.join('-')}`);
       return;
     }
     case R.PCI_EXT_CAP_ID_VNDR: {
       const h = r.d(pos + R.PCI_VSEC_HDR);
-      line(1, `${tag}Vendor Specific Information: ID=${hex(h & 0xffff, 4)} Rev=${(h >>> 16) & 0xf} Len=${hex(h >>> 20, 3)}`);
+      line(1, `${tag}Vendor Specific Information: ID=${hexDigits(h & 0xffff, 4)} Rev=${(h >>> 16) & 0xf} Len=${hexDigits(h >>> 20, 3)}`);
       return;
     }
     default:

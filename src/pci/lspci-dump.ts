@@ -14,6 +14,7 @@ import { ErrnoError } from '../errors.js';
 import { getLe } from './le.js';
 import { PCI_CLASS_PROG, PCI_DEVICE_ID, PCI_REVISION_ID, PCI_VENDOR_ID } from './regs.js';
 import { className } from './decode.js';
+import { hexDigits } from '../util/format.js';
 
 /** A PCI address: domain (segment), bus, device and function numbers. */
 export interface PciSlot {
@@ -33,8 +34,6 @@ export interface LspciDumpOptions {
   length?: 64 | 256 | 4096;
 }
 
-const hex = (n: number, w: number): string => n.toString(16).padStart(w, '0');
-
 /** Format a slot as "BB:DD.F" or "DDDD:BB:DD.F" (00:00.0 when absent); throws EINVAL for a malformed string or numbers out of range. */
 export function formatSlot(slot: string | PciSlot | undefined): string {
   if (slot === undefined) return '00:00.0';
@@ -44,8 +43,8 @@ export function formatSlot(slot: string | PciSlot | undefined): string {
   }
   const { domain, bus, device, function: fn } = slot;
   if (bus < 0 || bus > 0xff || device < 0 || device > 0x1f || fn < 0 || fn > 7) throw new ErrnoError('EINVAL', 'bad PCI slot numbers');
-  const bdf = `${hex(bus, 2)}:${hex(device, 2)}.${fn}`;
-  return domain === undefined ? bdf : `${hex(domain, 4)}:${bdf}`;
+  const bdf = `${hexDigits(bus, 2)}:${hexDigits(device, 2)}.${fn}`;
+  return domain === undefined ? bdf : `${hexDigits(domain, 4)}:${bdf}`;
 }
 
 /** Parse "BB:DD.F" or "DDDD:BB:DD.F". */
@@ -62,7 +61,7 @@ function defaultDescription(cfg: Uint8Array): string {
   const device = getLe(cfg, PCI_DEVICE_ID, 2);
   const cls = getLe(cfg, PCI_CLASS_PROG, 3);
   const rev = cfg[PCI_REVISION_ID]!;
-  return `${className(cls >> 8)} [${hex(cls >> 8, 4)}]: Device ${hex(vendor, 4)}:${hex(device, 4)}${rev ? ` (rev ${hex(rev, 2)})` : ''}`;
+  return `${className(cls >> 8)} [${hexDigits(cls >> 8, 4)}]: Device ${hexDigits(vendor, 4)}:${hexDigits(device, 4)}${rev ? ` (rev ${hexDigits(rev, 2)})` : ''}`;
 }
 
 /** Format one device's config bytes as lspci prints them (ends with an empty line). */
@@ -73,8 +72,8 @@ export function formatLspciDump(cfg: Uint8Array, options: LspciDumpOptions = {})
   }
   const lines = [`${formatSlot(options.slot)} ${options.description ?? defaultDescription(cfg)}`];
   for (let off = 0; off < length; off += 16) {
-    const bytes = Array.from(cfg.subarray(off, off + 16), (b) => hex(b, 2)).join(' ');
-    lines.push(`${hex(off, 2)}: ${bytes}`);
+    const bytes = Array.from(cfg.subarray(off, off + 16), (b) => hexDigits(b, 2)).join(' ');
+    lines.push(`${hexDigits(off, 2)}: ${bytes}`);
   }
   return lines.join('\n') + '\n\n';
 }

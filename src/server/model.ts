@@ -86,14 +86,6 @@ export interface BarHandler {
  */
 export type ResetReason = 'device-reset' | 'pcie-flr' | 'af-flr' | 'pm-soft-reset' | 'release';
 
-/** Migration handlers (declared for the future; the server answers ENOTTY for migration today). */
-export interface MigrationHandlers {
-  /** Serialize the device state. */
-  save?(): MaybePromise<Uint8Array>;
-  /** Restore a state produced by save(). */
-  load?(state: Uint8Array): MaybePromise<void>;
-}
-
 /** Who owns the device (the peer credentials of its socket). */
 export interface ClientIdentity {
   /** The server's number for the connection. */
@@ -125,6 +117,4 @@ export interface DeviceModel {
   commandChanged?(command: number, previous: number): void;
   /** A client became the owner (or the owner left: undefined). */
   ownerChanged?(owner: ClientIdentity | undefined): void;
-  /** Migration hooks (not used yet). */
-  readonly migration?: MigrationHandlers;
 }

@@ -53,8 +53,10 @@ export function pwrite(fd: number, buffer: Bytes, position: number | bigint, off
 /**
  * ioctl(2). `arg` is an integer (passed as is) or a buffer the kernel reads
  * and writes in place (a struct such as vfio_region_info). When the request
- * encodes a size (_IOR/_IOW), a smaller buffer throws RangeError. Returns the
- * ioctl's (non-negative) return value.
+ * encodes a size (_IOR/_IOW), a smaller buffer throws RangeError; a VFIO or
+ * iommufd struct shorter than the argsz (size) in its first u32 throws a
+ * SysError EINVAL before the kernel sees it. Returns the ioctl's
+ * (non-negative) return value.
  */
 export function ioctl(fd: number, request: number | bigint, arg?: number | bigint | Bytes): number {
   return native.ioctl(fd, request, arg);

@@ -13,8 +13,6 @@ export const READABLE: number = native.UV_READABLE;
 export const WRITABLE: number = native.UV_WRITABLE;
 /** The peer shut down its writing side (EPOLLRDHUP). */
 export const DISCONNECT: number = native.UV_DISCONNECT;
-/** Urgent/priority data (EPOLLPRI). */
-export const PRIORITIZED: number = native.UV_PRIORITIZED;
 
 /**
  * Called on the event loop with the ready events (READABLE | WRITABLE ...),

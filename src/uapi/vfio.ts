@@ -175,29 +175,17 @@ export const migrationFlags = {
 } as const;
 
 // ---------------------------------------------------------------------------
-// Added for the kernel backend (src/vfio/): region types, the cdev/iommufd
+// Added for the kernel backend (src/kernel/, src/client/kernel/): the cdev/iommufd
 // flow (Linux 6.6+) and the struct sizes the backend encodes. The iommufd
 // numbers and layouts are those of include/uapi/linux/iommufd.h and the cdev
 // part of linux/vfio.h of Linux 6.6+ (this machine's headers are 6.1's and
-// lack both; the layouts are checked field by field in test/vfio/structs.test.ts).
-
-/** VFIO_IOMMU_NOIOMMU: the unsafe no-IOMMU mode (not supported by vfio-ts). */
-export const NOIOMMU_IOMMU = 8;
+// lack both; the layouts are checked field by field in test/kernel/structs.test.ts).
 
 /** ioctls of a device cdev (/dev/vfio/devices/vfioN), Linux 6.6+. */
 export const cdevIoctl = {
   DEVICE_BIND_IOMMUFD: io(18),
   DEVICE_ATTACH_IOMMUFD_PT: io(19),
   DEVICE_DETACH_IOMMUFD_PT: io(20),
-} as const;
-
-/** VFIO_REGION_TYPE_* of the region-info TYPE capability. */
-export const regionType = {
-  PCI_VENDOR_TYPE: 1 << 31,
-  PCI_VENDOR_MASK: 0xffff,
-  GFX: 1,
-  CCW: 2,
-  MIGRATION_DEPRECATED: 3,
 } as const;
 
 /** Sizes of the fixed parts of the structs the kernel backend passes (argsz). */

@@ -26,6 +26,7 @@ import {
   setNonblocking,
 } from '../../src/sys/fd.js';
 import { native } from '../../src/sys/native.js';
+import { cdevIoctl, iommufdIoctl, vfioIoctl } from '../../src/uapi/vfio.js';
 import { isCloexec, isOpen, openFdCount, tempDir } from './helpers.js';
 
 const FIONREAD = 0x541b;
@@ -149,6 +150,66 @@ test('ioctl errors: ENOTTY on a regular file, RangeError for a too-small sized a
     // An integer argument is passed as is.
     assert.throws(() => ioctl(fd, TCGETS, 0), isSys('ENOTTY'));
     assert.throws(() => ioctl(fd, TCGETS, 'x' as never), TypeError);
+  } finally {
+    closeFd(fd);
+  }
+});
+
+/** A buffer whose first u32 (VFIO's argsz, iommufd's size) is `argsz`. */
+function sized(length: number, argsz: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  new DataView(buf.buffer).setUint32(0, argsz, true);
+  return buf;
+}
+
+// /dev/null answers every ioctl with ENOTTY: EINVAL can only come from the
+// addon's own check, before the kernel is called.
+test('a VFIO or iommufd buffer shorter than its argsz gets EINVAL without reaching the kernel', () => {
+  const fd = openFd('/dev/null', constants.O_RDONLY);
+  try {
+    const einval = (detail: RegExp) => (err: unknown) => isSys('EINVAL', 'ioctl')(err) && detail.test((err as Error).message);
+    for (const request of [
+      vfioIoctl.DEVICE_GET_INFO,
+      vfioIoctl.DEVICE_GET_REGION_INFO,
+      vfioIoctl.DEVICE_SET_IRQS,
+      vfioIoctl.GROUP_GET_STATUS,
+      vfioIoctl.IOMMU_MAP_DMA,
+      vfioIoctl.DEVICE_FEATURE,
+      cdevIoctl.DEVICE_BIND_IOMMUFD,
+      iommufdIoctl.IOAS_MAP,
+      iommufdIoctl.DESTROY,
+    ]) {
+      assert.throws(() => ioctl(fd, request, sized(16, 17)), einval(/argsz 17 exceeds the 16-byte buffer/), `0x${request.toString(16)}`);
+      assert.throws(() => ioctl(fd, request, new Uint8Array(3)), einval(/cannot hold argsz/));
+      // The same request with an honest argsz goes to the kernel.
+      assert.throws(() => ioctl(fd, request, sized(16, 16)), isSys('ENOTTY'));
+      assert.throws(() => ioctl(fd, request, sized(32, 16)), isSys('ENOTTY'), 'a buffer longer than argsz is fine');
+    }
+    // The argsz is read from the view's own bytes, not from its ArrayBuffer's start.
+    const backing = sized(64, 8);
+    assert.throws(() => ioctl(fd, vfioIoctl.DEVICE_GET_INFO, backing.subarray(56)), isSys('ENOTTY'));
+    assert.throws(
+      () => ioctl(fd, vfioIoctl.DEVICE_GET_INFO, new DataView(sized(16, 12).buffer, 8, 8)),
+      isSys('ENOTTY'),
+      'bytes 8..12 are 0: argsz 0',
+    );
+  } finally {
+    closeFd(fd);
+  }
+});
+
+test('VFIO requests without an argsz struct keep their arguments: int, int *, char *, none', () => {
+  const fd = openFd('/dev/null', constants.O_RDONLY);
+  try {
+    assert.throws(() => ioctl(fd, vfioIoctl.GET_API_VERSION), isSys('ENOTTY'));
+    assert.throws(() => ioctl(fd, vfioIoctl.CHECK_EXTENSION, 3), isSys('ENOTTY'));
+    assert.throws(() => ioctl(fd, vfioIoctl.SET_IOMMU, 3), isSys('ENOTTY'));
+    assert.throws(() => ioctl(fd, vfioIoctl.DEVICE_RESET), isSys('ENOTTY'));
+    assert.throws(() => ioctl(fd, vfioIoctl.GROUP_UNSET_CONTAINER), isSys('ENOTTY'));
+    // int *: an fd number, not a size.
+    assert.throws(() => ioctl(fd, vfioIoctl.GROUP_SET_CONTAINER, Int32Array.of(1000)), isSys('ENOTTY'));
+    // char *: the device name, whose first bytes read as a huge argsz.
+    assert.throws(() => ioctl(fd, vfioIoctl.GROUP_GET_DEVICE_FD, Buffer.from('0000:00:04.0\0')), isSys('ENOTTY'));
   } finally {
     closeFd(fd);
   }

@@ -1,14 +1,15 @@
 // A lingering watcher (FdWatcher.linger): after its callback it waits for
 // the fd to be readable again and calls back without going through the
 // event loop - within its budget and round limit, never past a due timer or
-// immediate, with nextTick and promise jobs run between calls, and other fds
-// served once the budget is spent. The peer is a worker thread doing
-// synchronous request/reply on a socketpair (test/sys/linger-peer.ts).
+// immediate, with nextTick and promise jobs run between calls, other fds
+// served once the budget is spent, and a thread-pool completion served at
+// once. The peer is a worker thread doing synchronous request/reply on a
+// socketpair (test/sys/linger-peer.ts).
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, stat } from 'node:fs';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { closeFd } from '../../src/sys/fd.js';
@@ -167,6 +168,27 @@ test('other fds are served once the budget is spent, while the peer keeps sendin
     closeFd(c);
     closeFd(d);
   }
+});
+
+test('a thread-pool completion ends the stretch, while the peer keeps sending', async () => {
+  let doneAt = -1;
+  let last = -1;
+  const count = 20_000;
+  await serve({
+    budgetUs: 1_000_000,
+    maxRounds: 1_000_000,
+    count,
+    onRequest: (i) => {
+      last = i;
+      // fs.stat runs on the thread pool; its completion wakes the loop's epoll fd.
+      if (i === 0)
+        stat('/', () => {
+          doneAt = last;
+        });
+    },
+  });
+  assert.ok(doneAt >= 0, 'the completion was delivered');
+  assert.ok(doneAt < count - 1, `the completion waited for the whole stream (delivered after request ${doneAt})`);
 });
 
 test('stopping the watcher in its callback ends the stretch; starting it again resumes from the loop', async () => {

@@ -155,3 +155,24 @@ test('the addon loads in a worker thread with its own error factory', async () =
   ]);
   assert.equal(message, 'EBADF');
 });
+
+test('without an error factory the addon throws a plain Error whose code is the errno name', async () => {
+  // A fresh worker that loads the addon by path and registers no factory.
+  const code = `
+    import { parentPort } from 'node:worker_threads';
+    import { createRequire } from 'node:module';
+    const path = ${JSON.stringify(addonPath())};
+    const addon = createRequire(path)(path);
+    const codes = [];
+    for (const call of [() => addon.close(-1), () => addon.open('/nonexistent/vfio-ts', 0)]) {
+      try { call(); codes.push('no error'); } catch (err) { codes.push(err.constructor.name + ' ' + err.code + ' ' + err.message); }
+    }
+    parentPort.postMessage(codes);
+  `;
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`));
+  const [message] = await Promise.all([
+    new Promise((resolve) => worker.once('message', resolve)),
+    new Promise((resolve) => worker.once('exit', resolve)),
+  ]);
+  assert.deepEqual(message, ['Error EBADF close failed: EBADF', 'Error ENOENT open failed: ENOENT (/nonexistent/vfio-ts)']);
+});

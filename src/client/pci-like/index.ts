@@ -6,4 +6,5 @@
 export { PciLikeDevice, PciLikeConfig, type PciLikeInterrupt, type PciLikeEvents } from './pci-like-device.js';
 export { PciLikeBar } from './bars.js';
 export type { MsiMessage } from './msi.js';
-export type { ResetSource } from './registers.js';
+// The same resets as the server's engine: one definition, in src/pci.
+export type { ResetSource } from '../../pci/region.js';

@@ -50,15 +50,8 @@ import { CommandRegister, IntxState } from './intx.js';
 import { MsiCapability } from './msi.js';
 import { MsixCapability } from './msix.js';
 import { D3HOT, PmCapability } from './power.js';
-import {
-  checkConfigAccess,
-  checkValue,
-  deviceRead,
-  deviceWrite,
-  type ConfigHandler,
-  type ResetSource,
-  type ViewContext,
-} from './registers.js';
+import { checkConfigAccess, checkValue, deviceRead, deviceWrite, type ConfigHandler, type ViewContext } from './registers.js';
+import type { ResetSource } from '../../pci/region.js';
 
 /** An interrupt as the driver receives it: which vector of which mode, and the message it carries (MSI, MSI-X). */
 export interface PciLikeInterrupt {

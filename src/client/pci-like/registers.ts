@@ -16,6 +16,7 @@
 import { fail } from '../../errors.js';
 import type { Device, InterruptKind } from '../device.js';
 import type { Region } from '../region.js';
+import type { ResetSource } from '../../pci/region.js';
 
 /** An emulated range of config space. Offsets are absolute; an access never leaves [start, end) nor a dword. */
 export interface ConfigHandler {
@@ -40,8 +41,6 @@ export interface ViewContext {
   /** The function entered another power state (read back from the device). */
   powerStateChanged(from: number, to: number, softReset: boolean): void;
 }
-
-export type ResetSource = 'pcie-flr' | 'af-flr' | 'pm-soft-reset';
 
 /** Mask of the low `bytes` bytes. */
 export function byteMask(bytes: number): number {

@@ -11,6 +11,8 @@
 // from SC.*, the driver's errors take their stable code (NVME_<name>) and
 // message from the same tables.
 
+import { hexDigits } from '../../util/format.js';
+
 export const SCT = { GENERIC: 0, COMMAND_SPECIFIC: 1, MEDIA: 2, PATH: 3, VENDOR: 7 } as const;
 
 /** Do Not Retry, in the 15-bit Status Field. */
@@ -190,7 +192,7 @@ const SCT_NAMES = ['Generic Command Status', 'Command Specific Status', 'Media a
 export function describeStatus(sct: number, sc: number): { code: string; name: string } {
   const e = BY_SCT.get(sct as 0 | 1 | 2 | 3)?.get(sc);
   if (e) return { code: `NVME_${e[0]}`, name: e[1] };
-  const hex = sc.toString(16).padStart(2, '0');
-  if (sct === SCT.VENDOR) return { code: `NVME_VENDOR_${hex.toUpperCase()}`, name: `Vendor Specific status 0x${hex}` };
-  return { code: `NVME_STATUS_${sct}_${hex.toUpperCase()}`, name: `${SCT_NAMES[sct] ?? `status code type ${sct}`} 0x${hex}` };
+  const digits = hexDigits(sc, 2);
+  if (sct === SCT.VENDOR) return { code: `NVME_VENDOR_${digits.toUpperCase()}`, name: `Vendor Specific status 0x${digits}` };
+  return { code: `NVME_STATUS_${sct}_${digits.toUpperCase()}`, name: `${SCT_NAMES[sct] ?? `status code type ${sct}`} 0x${digits}` };
 }
