@@ -22,6 +22,8 @@ export const IS_ROOT = process.getuid?.() === 0;
 export interface GuestTestOptions {
   /** Only as root (true) or only as the unprivileged user (false). */
   root?: boolean;
+  /** Only when the tests' opens take this flow (FLOW below). */
+  flow?: 'container' | 'iommufd';
   timeout?: number;
 }
 
@@ -31,6 +33,8 @@ export function guestTest(name: string, options: GuestTestOptions, fn: (t: TestC
   if (!IN_GUEST) reason = NOT_GUEST;
   else if (options.root === true && !IS_ROOT) reason = 'needs root in the guest (test/vm/guest-suite.test.ts runs it as root)';
   else if (options.root === false && IS_ROOT) reason = 'must run as the unprivileged user, not root';
+  else if (options.flow !== undefined && options.flow !== FLOW)
+    reason = `only through the ${options.flow} flow, this run takes ${FLOW} (test/vm/guest-suite-iommufd.test.ts runs both)`;
   test(
     reason ? `${name} (SKIPPED: ${reason})` : name,
     { skip: reason, timeout: options.timeout ?? 60_000 },
@@ -90,3 +94,13 @@ try {
 }
 `;
 }
+
+/**
+ * What `auto` must pick on the guest's kernel, as the host-side runner that
+ * booted it says (VFIO_TS_GUEST_AUTO_FLOW): 'container' on Debian's 6.1, which
+ * has no vfio cdev; 'iommufd' on the iommufd kernel.
+ */
+export const AUTO_FLOW: 'container' | 'iommufd' = process.env.VFIO_TS_GUEST_AUTO_FLOW === 'iommufd' ? 'iommufd' : 'container';
+/** The flow the tests' opens take: VFIO_TS_IOMMU when set (test/guest/vfio-api.ts), else AUTO_FLOW. */
+export const FLOW: 'container' | 'iommufd' =
+  process.env.VFIO_TS_IOMMU === 'iommufd' || process.env.VFIO_TS_IOMMU === 'container' ? process.env.VFIO_TS_IOMMU : AUTO_FLOW;

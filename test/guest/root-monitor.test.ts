@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { chownSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { openKernelDevice } from '../../src/index.js';
+import { openKernelDevice } from './vfio-api.js';
 import { DeviceMonitor } from '../../src/kernel/monitor.js';
 import { EDU, guestTest } from './helpers.js';
 
