@@ -42,6 +42,7 @@ import {
   ensureVmlinux,
   findIommufdKernel,
   findKernel,
+  kernelConfigOption,
   readModuleIndex,
   resolveModules,
   type GuestKernel,
@@ -395,6 +396,8 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
     VFIO_TS_GUEST: '1',
     VFIO_TS_GUEST_EDU: GUEST_DEVICES.edu.bdf,
     VFIO_TS_GUEST_NVME: GUEST_DEVICES.nvme.bdf,
+    // Whether claiming a BAR revokes its sysfs mappings (the broker's --mmap relies on it): y, n or unknown.
+    VFIO_TS_GUEST_IO_STRICT_DEVMEM: kernelConfigOption(g.tools.kernel, 'IO_STRICT_DEVMEM') ?? 'unknown',
     ...opts.env,
   };
   // Everything that can throw on bad options comes before the job directory exists.

@@ -122,6 +122,26 @@ export function findKernel(
   return { version, image: join(bootDir, `vmlinuz-${version}`), modulesDir: join(modulesRoot, version) };
 }
 
+/**
+ * The value of CONFIG_<name> ("y", "m", a string) in the kernel's .config,
+ * found beside its image as config-<version> (Debian's /boot/config-<v>, the
+ * iommufd kernel's folder); "n" when the config says it is not set, undefined
+ * when there is no config to read.
+ */
+export function kernelConfigOption(kernel: KernelInfo, name: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dirname(kernel.image), `config-${kernel.version}`), 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    if (line === `# CONFIG_${name} is not set`) return 'n';
+    if (line.startsWith(`CONFIG_${name}=`)) return line.slice(name.length + 8);
+  }
+  return 'n';
+}
+
 /** "vfio-pci", "vfio_pci.ko.xz", "kernel/drivers/vfio/pci/vfio-pci.ko" -> "vfio_pci". */
 export function moduleName(pathOrName: string): string {
   let base = pathOrName.slice(pathOrName.lastIndexOf('/') + 1);

@@ -5,6 +5,8 @@
 // reason in its name.
 
 import { spawnSync } from 'node:child_process';
+import { chownSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -104,3 +106,29 @@ export const AUTO_FLOW: 'container' | 'iommufd' = process.env.VFIO_TS_GUEST_AUTO
 /** The flow the tests' opens take: VFIO_TS_IOMMU when set (test/guest/vfio-api.ts), else AUTO_FLOW. */
 export const FLOW: 'container' | 'iommufd' =
   process.env.VFIO_TS_IOMMU === 'iommufd' || process.env.VFIO_TS_IOMMU === 'container' ? process.env.VFIO_TS_IOMMU : AUTO_FLOW;
+
+/**
+ * As root: gives edu's (or another device's) group file, and its vfio cdev
+ * where the kernel has one, to the user, as /init did; a removal and rescan
+ * makes them anew, root's.
+ */
+export function giveToUser(bdf: string, user: { uid: number; gid: number }): void {
+  const dir = `/sys/bus/pci/devices/${bdf}`;
+  chownSync(`/dev/vfio/${basename(readlinkSync(`${dir}/iommu_group`))}`, user.uid, user.gid);
+  if (existsSync(`${dir}/vfio-dev`))
+    for (const n of readdirSync(`${dir}/vfio-dev`)) chownSync(`/dev/vfio/devices/${n}`, user.uid, user.gid);
+}
+
+/** The VFIO files (/dev/vfio/..., /dev/iommu) that process `pid` has open (as root, or of one's own). */
+export function vfioFilesOf(pid: number): string[] {
+  const out = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target.startsWith('/dev/vfio/') || target === '/dev/iommu') out.add(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return [...out].sort();
+}
