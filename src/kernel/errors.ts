@@ -185,7 +185,7 @@ export function cdevFlowError(paths: VfioPaths, bdf: string): VfioSetupError | u
   if (cdev === null) {
     return new VfioSetupError(
       'VFIO_NO_CDEV',
-      `the iommufd flow is not available for ${bdf}: it has no vfio cdev (${sysDir} names none, or its ${paths.dev}/vfio/devices/vfioN is missing)`,
+      `the iommufd flow is not available for ${bdf}: it has no vfio cdev (no ${sysDir}vfioN/dev number in sysfs, or no ${paths.dev}/vfio/devices/vfioN)`,
       `the vfio cdev needs Linux 6.6 or later built with CONFIG_VFIO_DEVICE_CDEV=y (and CONFIG_IOMMUFD); on this kernel use the container flow (iommu: 'container'; the default 'auto' falls back to it)`,
       { bdf, path: sysDir },
     );

@@ -125,7 +125,7 @@ export function iommufdFile(paths: VfioPaths): string {
   return join(paths.dev, 'iommu');
 }
 
-/** The name ("vfio0") of the device's vfio cdev in sysfs (vfio-dev/), when the kernel gives it one (6.6+). */
+/** The name ("vfio0") of the device's vfio cdev in sysfs (vfio-dev/vfioN/dev), when the kernel gives it one (6.6+). */
 export function vfioCdevName(paths: VfioPaths, bdf: string): string | null {
   let names: string[];
   try {
@@ -133,7 +133,8 @@ export function vfioCdevName(paths: VfioPaths, bdf: string): string | null {
   } catch {
     return null;
   }
-  return names.find((n) => /^vfio\d+$/.test(n)) ?? null;
+  // Linux 6.1-6.5 list vfio-dev/vfioN too, as a plain device; only a kernel with the cdev gives it a dev number.
+  return names.find((n) => /^vfio\d+$/.test(n) && existsSync(join(pciDeviceDir(paths, bdf), 'vfio-dev', n, 'dev'))) ?? null;
 }
 
 /** The device's vfio cdev (/dev/vfio/devices/vfioN), when the kernel offers one (6.6+) and it is in /dev. */

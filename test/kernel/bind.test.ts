@@ -3,7 +3,7 @@
 // owner. (The real thing, in the guest as root: test/guest/root-bind.test.ts.)
 
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { bind, unbind } from '../../src/kernel/bind.js';
@@ -94,7 +94,8 @@ test('bind on a kernel with the vfio cdev: waits for /dev/vfio/devices/vfioN too
     k.addDevice({ bdf: '0000:00:05.0', group: 2, driver: 'vfio-pci' });
     const group1 = k.addDevFile('1');
     k.addDevFile('2');
-    // Old kernel: no vfio-dev in sysfs, so only the group file, even with /dev/iommu there.
+    // Old kernel: no cdev (6.1 lists vfio-dev/vfio0 but gives it no dev number), so only the group file, even with /dev/iommu there.
+    mkdirSync(join(k.paths.sys, 'bus', 'pci', 'devices', '0000:00:04.0', 'vfio-dev', 'vfio0'), { recursive: true });
     const iommu = k.addIommu();
     const old = await bind('0000:00:04.0', { paths: k.paths });
     assert.equal(old.cdev, null);

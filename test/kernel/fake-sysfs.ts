@@ -78,7 +78,9 @@ export function fakeMachine(): FakeMachine {
       return f;
     },
     addCdev(bdf, name, options = {}) {
-      mkdirSync(join(sys, 'devices', 'pci0000:00', bdf, 'vfio-dev', name), { recursive: true });
+      const node = join(sys, 'devices', 'pci0000:00', bdf, 'vfio-dev', name);
+      mkdirSync(node, { recursive: true });
+      writeFileSync(join(node, 'dev'), '247:0\n');
       const f = join(dev, 'vfio', 'devices', name);
       if (options.inDev ?? true) {
         mkdirSync(join(dev, 'vfio', 'devices'), { recursive: true });

@@ -93,7 +93,8 @@ for id in $VM_BIND_IDS; do
 		done
 		chown "$VM_UID:$VM_GID" "/dev/vfio/$g" || die "chown /dev/vfio/$g"
 		cdev=
-		if [ -d "$d/vfio-dev" ]; then
+		# 6.1 lists vfio-dev/vfioN too; only a kernel with the cdev gives it a dev number.
+		if [ -e "$d"/vfio-dev/vfio*/dev ]; then
 			cdev=$(ls "$d/vfio-dev")
 			n=0
 			until [ -c "/dev/vfio/devices/$cdev" ]; do
