@@ -15,6 +15,8 @@ unprivileged user, in the host's root (read-only), in the current directory.
 options:
   --timeout SECONDS   whole run, boot included (default VFIO_TS_VM_TIMEOUT or 1800)
   --root              run as root instead of uid/gid 1000
+  --kernel KIND       default (the host's Debian kernel) or iommufd (Linux 6.12 with
+                      iommufd and the vfio cdev; vm/build-iommufd-kernel.sh builds it)
   --uid N, --gid N    the unprivileged user (default 1000:1000)
   --cwd DIR           working directory in the guest (default: the current one)
   --env NAME=VALUE    add to the command's environment (repeatable)
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
       options: {
         timeout: { type: 'string' },
         root: { type: 'boolean' },
+        kernel: { type: 'string' },
         uid: { type: 'string' },
         gid: { type: 'string' },
         cwd: { type: 'string' },
@@ -61,10 +64,12 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const avail = guestAvailable();
+  const kernel = o.kernel ?? 'default';
+  if (kernel !== 'default' && kernel !== 'iommufd') fail(`--kernel must be default or iommufd, not ${kernel}`);
+  const avail = guestAvailable(kernel);
   if (!avail.ok) fail(`no test guest here: ${avail.reason}`, 125);
   if (o.prepare) {
-    const g = prepareGuest();
+    const g = prepareGuest(kernel);
     process.stdout.write(
       [
         `kernel     ${g.bootImage}`,
@@ -111,6 +116,7 @@ async function main(): Promise<void> {
       env,
       timeoutMs: timeoutS * 1000,
       asRoot: o.root === true,
+      kernel,
       uid: int(o.uid, '--uid'),
       gid: int(o.gid, '--gid'),
       keep: o.keep === true || undefined,

@@ -38,7 +38,16 @@ import { StringDecoder } from 'node:string_decoder';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ensureDiskImage } from './disk.js';
 import { ensureInitramfs, GUEST_MODULES } from './initramfs.js';
-import { ensureVmlinux, findKernel, readModuleIndex, resolveModules, type KernelInfo } from './kernel.js';
+import {
+  ensureVmlinux,
+  findIommufdKernel,
+  findKernel,
+  kernelConfigOption,
+  readModuleIndex,
+  resolveModules,
+  type GuestKernel,
+  type KernelInfo,
+} from './kernel.js';
 import { GUEST_DEVICES, qemuArgs, VFIO_BIND_IDS } from './qemu.js';
 
 export interface RunOptions {
@@ -52,6 +61,8 @@ export interface RunOptions {
   timeoutMs: number;
   /** Run as root instead of the unprivileged user. */
   asRoot?: boolean;
+  /** The kernel to boot: the host's Debian one ('default') or the 6.12 one with iommufd (vm/kernel.ts). */
+  kernel?: GuestKernel;
   /** The unprivileged user and group (numeric); default 1000:1000. */
   uid?: number;
   gid?: number;
@@ -165,12 +176,12 @@ function isStaticElf(path: string): boolean {
 }
 
 /** Finds what a guest needs on the host, or throws with what is missing. */
-export function findGuestTools(env: NodeJS.ProcessEnv = process.env): GuestTools {
+export function findGuestTools(env: NodeJS.ProcessEnv = process.env, which: GuestKernel = 'default'): GuestTools {
   if (env.VFIO_TS_GUEST === '1') throw new Error('already inside a test guest (VFIO_TS_GUEST=1): no nested guests');
   const qemuName = env.VFIO_TS_VM_QEMU ?? 'qemu-system-x86_64';
   const qemu = findInPath(qemuName);
   if (qemu === undefined) throw new Error(`${qemuName} not found (apt-get install qemu-system-x86)`);
-  const kernel = findKernel(env);
+  const kernel = which === 'iommufd' ? findIommufdKernel(env) : findKernel(env);
   try {
     accessSync(kernel.image, fsc.R_OK);
   } catch {
@@ -180,7 +191,7 @@ export function findGuestTools(env: NodeJS.ProcessEnv = process.env): GuestTools
   const busybox = busyboxCandidates.find((p) => existsSync(p));
   if (busybox === undefined) throw new Error('busybox not found (apt-get install busybox-static)');
   if (!isStaticElf(busybox)) throw new Error(`${busybox} is dynamically linked (apt-get install busybox-static)`);
-  resolveModules(readModuleIndex(kernel.modulesDir), GUEST_MODULES);
+  if (kernel.modulesDir !== null) resolveModules(readModuleIndex(kernel.modulesDir), GUEST_MODULES);
   for (const p of CHROOT_PROGRAMS) {
     if (!existsSync(p)) throw new Error(`${p} not found (the guest runs the host's own; setpriv is in util-linux)`);
   }
@@ -188,9 +199,9 @@ export function findGuestTools(env: NodeJS.ProcessEnv = process.env): GuestTools
 }
 
 /** Whether a guest can be booted here, and if not, why (for a test's skip message). */
-export function guestAvailable(): { ok: boolean; reason?: string } {
+export function guestAvailable(which: GuestKernel = 'default'): { ok: boolean; reason?: string } {
   try {
-    findGuestTools();
+    findGuestTools(process.env, which);
     return { ok: true };
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
@@ -207,14 +218,15 @@ export interface PreparedGuest {
   modules: string[];
 }
 
-let prepared: PreparedGuest | undefined;
+const prepared = new Map<GuestKernel, PreparedGuest>();
 
-/** Finds the tools and builds (or reuses) the initramfs and disk image; memoised per process. */
-export function prepareGuest(): PreparedGuest {
-  if (prepared !== undefined) return prepared;
+/** Finds the tools and builds (or reuses) the initramfs and disk image; memoised per process and kernel. */
+export function prepareGuest(which: GuestKernel = 'default'): PreparedGuest {
+  const known = prepared.get(which);
+  if (known !== undefined) return known;
   let tools: GuestTools;
   try {
-    tools = findGuestTools();
+    tools = findGuestTools(process.env, which);
   } catch (err) {
     throw new GuestError('EGUESTUNAVAILABLE', `cannot boot a test guest: ${(err as Error).message}`);
   }
@@ -222,8 +234,9 @@ export function prepareGuest(): PreparedGuest {
   const ir = ensureInitramfs({ kernel: tools.kernel, busybox: tools.busybox, cacheRoot });
   const disk = ensureDiskImage(ir.cacheDir);
   const vmlinux = process.env.VFIO_TS_VM_PVH === '0' ? undefined : ensureVmlinux(tools.kernel, cacheRoot);
-  prepared = { tools, bootImage: vmlinux ?? tools.kernel.image, initramfs: ir.path, cacheDir: ir.cacheDir, disk, modules: ir.modules };
-  return prepared;
+  const g = { tools, bootImage: vmlinux ?? tools.kernel.image, initramfs: ir.path, cacheDir: ir.cacheDir, disk, modules: ir.modules };
+  prepared.set(which, g);
+  return g;
 }
 
 /**
@@ -363,7 +376,7 @@ export function killAllGuests(): void {
  */
 export async function runInGuest(opts: RunOptions): Promise<RunResult> {
   if (opts.command.length === 0) throw new TypeError('runInGuest: empty command');
-  const g = prepareGuest();
+  const g = prepareGuest(opts.kernel ?? 'default');
   const cwd = resolve(opts.cwd ?? process.cwd());
   if (!isAbsolute(cwd)) throw new TypeError(`cwd must be absolute: ${cwd}`);
   const uid = opts.uid ?? 1000;
@@ -383,6 +396,8 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
     VFIO_TS_GUEST: '1',
     VFIO_TS_GUEST_EDU: GUEST_DEVICES.edu.bdf,
     VFIO_TS_GUEST_NVME: GUEST_DEVICES.nvme.bdf,
+    // Whether claiming a BAR revokes its sysfs mappings (the broker's --mmap relies on it): y, n or unknown.
+    VFIO_TS_GUEST_IO_STRICT_DEVMEM: kernelConfigOption(g.tools.kernel, 'IO_STRICT_DEVMEM') ?? 'unknown',
     ...opts.env,
   };
   // Everything that can throw on bad options comes before the job directory exists.

@@ -88,11 +88,12 @@ function busyboxApplets(busybox: string): string[] {
 /** Builds (or finds in the cache) the initramfs for this kernel. */
 export function ensureInitramfs(opts: InitramfsOptions): Initramfs {
   const { kernel, busybox } = opts;
-  const index = readModuleIndex(kernel.modulesDir);
-  const mods = resolveModules(index, opts.modules ?? GUEST_MODULES);
+  const modulesDir = kernel.modulesDir;
+  // A kernel without modules (the iommufd one) has everything built in: nothing to load.
+  const mods = modulesDir === null ? [] : resolveModules(readModuleIndex(modulesDir), opts.modules ?? GUEST_MODULES);
   const init = readFileSync(vmSourceFile('guest/init.sh'));
   const busyboxBytes = readFileSync(busybox);
-  const modBytes = mods.map((m) => ({ name: m.name, data: readModule(join(kernel.modulesDir, m.file)) }));
+  const modBytes = mods.map((m) => ({ name: m.name, data: readModule(join(modulesDir!, m.file)) }));
 
   const hash = createHash('sha256');
   hash.update(`vfio-ts-vm initramfs v${FORMAT_VERSION}\0${kernel.version}\0`);

@@ -1,8 +1,14 @@
 // The guest kernel: which one is installed, and which of its modules the guest
 // must load.
 //
-// The harness boots the host's own Debian kernel (linux-image-amd64): the image
-// is /boot/vmlinuz-<version> and its modules are under /lib/modules/<version>.
+// The harness boots the host's own Debian kernel (linux-image-amd64) by
+// default: the image is /boot/vmlinuz-<version> and its modules are under
+// /lib/modules/<version>. The second kernel, 'iommufd', is a 6.12 image with
+// iommufd and the vfio cdev built in and no modules at all
+// (vm/build-iommufd-kernel.sh builds one); it is looked up as
+// VFIO_TS_VM_IOMMUFD_KERNEL (the bzImage or its folder), else as
+// shared/kernels/bzImage-<version> in the nearest folder above the checkout
+// that has one.
 // A module is named as the kernel names it ("vfio-pci" and "vfio_pci" are the
 // same module); modules.dep lists, for each module file, every module it needs
 // (transitively), and modules.builtin lists those compiled into the image,
@@ -11,16 +17,59 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
 export interface KernelInfo {
   version: string;
   /** Path of the bzImage. */
   image: string;
-  /** /lib/modules/<version> */
-  modulesDir: string;
+  /** /lib/modules/<version>, or null for a kernel with everything built in. */
+  modulesDir: string | null;
+}
+
+/** Which kernel a guest boots: the host's Debian one, or the 6.12 one with iommufd. */
+export type GuestKernel = 'default' | 'iommufd';
+
+export const IOMMUFD_KERNEL_HOWTO =
+  "build one with vm/build-iommufd-kernel.sh (Linux 6.12 from Debian's linux-source-6.12 with IOMMUFD and VFIO_DEVICE_CDEV built in, ~15 min on 2 CPUs) and point VFIO_TS_VM_IOMMUFD_KERNEL at it";
+
+function iommufdImageIn(dir: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  const images = names.filter((n) => /^bzImage-.+-iommufd$/.test(n)).sort((a, b) => compareVersions(a.slice(8), b.slice(8)));
+  const last = images[images.length - 1];
+  return last === undefined ? undefined : join(dir, last);
+}
+
+/**
+ * Finds the iommufd kernel (see the top of this file), or throws saying where
+ * it looked and how to build one.
+ */
+export function findIommufdKernel(env: NodeJS.ProcessEnv = process.env, from = dirname(fileURLToPath(import.meta.url))): KernelInfo {
+  const given = env.VFIO_TS_VM_IOMMUFD_KERNEL;
+  let image: string | undefined;
+  if (given !== undefined && given !== '') {
+    const isDir = existsSync(given) && statSync(given).isDirectory();
+    image = isDir ? iommufdImageIn(given) : existsSync(given) ? given : undefined;
+    if (image === undefined)
+      throw new Error(`VFIO_TS_VM_IOMMUFD_KERNEL=${given}: no bzImage-<version>-iommufd there; ${IOMMUFD_KERNEL_HOWTO}`);
+  } else {
+    for (let dir = from; image === undefined; dir = dirname(dir)) {
+      image = iommufdImageIn(join(dir, 'shared', 'kernels'));
+      if (dirname(dir) === dir) break;
+    }
+    if (image === undefined)
+      throw new Error(`no iommufd kernel (shared/kernels/bzImage-<version>-iommufd above ${from}); ${IOMMUFD_KERNEL_HOWTO}`);
+  }
+  const m = /bzImage-(.+)$/.exec(image);
+  return { version: m ? m[1]! : 'iommufd', image, modulesDir: null };
 }
 
 /** Kernel module file suffixes, the compressed ones needing host-side decompression. */
@@ -45,7 +94,11 @@ function compareVersions(a: string, b: string): number {
  * newest version that has both /boot/vmlinuz-<v> and /lib/modules/<v>/modules.dep.
  * Throws with a reason when there is none.
  */
-export function findKernel(env: NodeJS.ProcessEnv = process.env, bootDir = '/boot', modulesRoot = '/lib/modules'): KernelInfo {
+export function findKernel(
+  env: NodeJS.ProcessEnv = process.env,
+  bootDir = '/boot',
+  modulesRoot = '/lib/modules',
+): KernelInfo & { modulesDir: string } {
   const wanted = env.VFIO_TS_VM_KERNEL_VERSION;
   let versions: string[];
   try {
@@ -67,6 +120,26 @@ export function findKernel(env: NodeJS.ProcessEnv = process.env, bootDir = '/boo
   if (version === undefined)
     throw new Error(`no kernel with both ${bootDir}/vmlinuz-<v> and ${modulesRoot}/<v>/modules.dep (install linux-image-amd64)`);
   return { version, image: join(bootDir, `vmlinuz-${version}`), modulesDir: join(modulesRoot, version) };
+}
+
+/**
+ * The value of CONFIG_<name> ("y", "m", a string) in the kernel's .config,
+ * found beside its image as config-<version> (Debian's /boot/config-<v>, the
+ * iommufd kernel's folder); "n" when the config says it is not set, undefined
+ * when there is no config to read.
+ */
+export function kernelConfigOption(kernel: KernelInfo, name: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dirname(kernel.image), `config-${kernel.version}`), 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    if (line === `# CONFIG_${name} is not set`) return 'n';
+    if (line.startsWith(`CONFIG_${name}=`)) return line.slice(name.length + 8);
+  }
+  return 'n';
 }
 
 /** "vfio-pci", "vfio_pci.ko.xz", "kernel/drivers/vfio/pci/vfio-pci.ko" -> "vfio_pci". */

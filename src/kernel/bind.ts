@@ -5,6 +5,12 @@
 // or at the next probe), unbinds it from its current driver, asks the PCI bus
 // to probe it again (drivers_probe: only vfio-pci may take it now), waits for
 // its group file /dev/vfio/N and gives that file to the user (and group).
+// On a kernel with the vfio cdev (6.6+) it also waits for the device's
+// /dev/vfio/devices/vfioN (named in sysfs vfio-dev/) and gives that, and
+// /dev/iommu when it exists, to the same owner, so that the iommufd flow
+// works for the user too. /dev/iommu is one file for every device: binding
+// devices for different users gives it to the last one; a shared group
+// (`group`) is the way to let several users in.
 // unbind(bdf) gives the device back: clears driver_override, unbinds it from
 // vfio-pci and, unless told not to, probes again so that its usual driver
 // (if one is loaded) takes it. No module is ever loaded here: if vfio-pci is
@@ -22,11 +28,13 @@ import {
   driverOf,
   isVfioDriver,
   groupFile,
+  iommufdFile,
   iommuGroupOf,
   pciDeviceDir,
   resolveGroup,
   resolvePaths,
   resolveUser,
+  vfioCdevName,
   vfioPciLoaded,
   type VfioPaths,
 } from './sysfs.js';
@@ -48,6 +56,10 @@ export interface BindResult {
   /** Its IOMMU group and group file. */
   group: number;
   groupFile: string;
+  /** The device's vfio cdev (/dev/vfio/devices/vfioN), or null on a kernel without it. */
+  cdev: string | null;
+  /** /dev/iommu when it exists (it was given to the same owner), else null. */
+  iommuFile: string | null;
 }
 
 export interface UnbindOptions {
@@ -116,21 +128,33 @@ export async function bind(bdf: string, options: BindOptions = {}): Promise<Bind
       throw fail('EIO', `${name} is bound to ${now ?? 'no driver'} after probing with driver_override=vfio-pci (see dmesg)`);
     }
   }
-  const file = groupFile(paths, group);
   const deadline = Date.now() + (options.timeoutMs ?? 2000);
+  const file = groupFile(paths, group);
+  await appear(file, deadline, name);
+  const cdevName = vfioCdevName(paths, name);
+  const cdev = cdevName === null ? null : join(paths.dev, 'vfio', 'devices', cdevName);
+  if (cdev !== null) await appear(cdev, deadline, name);
+  const iommu = cdev !== null && existsSync(iommufdFile(paths)) ? iommufdFile(paths) : null;
+  if (uid !== undefined || gid !== undefined) {
+    for (const f of [file, cdev, iommu]) if (f !== null) chown(f, uid, gid);
+  }
+  return { bdf: name, previousDriver, group, groupFile: file, cdev, iommuFile: iommu };
+}
+
+async function appear(file: string, deadline: number, bdf: string): Promise<void> {
   while (!existsSync(file)) {
-    if (Date.now() > deadline) throw fail('ETIMEDOUT', `${file} did not appear after binding ${name} to vfio-pci`);
+    if (Date.now() > deadline) throw fail('ETIMEDOUT', `${file} did not appear after binding ${bdf} to vfio-pci`);
     await sleep(20);
   }
-  if (uid !== undefined || gid !== undefined) {
-    try {
-      chownSync(file, uid ?? -1, gid ?? -1);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-      throw new VfioTsError(code, `chown of ${file} failed: ${code}`, { cause: err });
-    }
+}
+
+function chown(file: string, uid: number | undefined, gid: number | undefined): void {
+  try {
+    chownSync(file, uid ?? -1, gid ?? -1);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new VfioTsError(code, `chown of ${file} failed: ${code}`, { cause: err });
   }
-  return { bdf: name, previousDriver, group, groupFile: file };
 }
 
 /** Takes `bdf` from vfio-pci (any driver with `force`) and clears driver_override; probes it again unless `probe: false`. Root only. */

@@ -14,10 +14,12 @@
 //   VFIO_GROUP_BUSY        EBUSY: another process (or this one) holds the group
 //   VFIO_GROUP_NOT_VIABLE  other devices of the group are bound to host drivers
 //   VFIO_MEMLOCK           ENOMEM/EPERM mapping DMA: RLIMIT_MEMLOCK too low
-//   VFIO_NO_CDEV           the iommufd flow was asked for but the kernel lacks it
+//   VFIO_NO_CDEV           the iommufd flow was asked for but the device has no vfio cdev
+//   VFIO_NO_IOMMUFD        the device has its cdev but /dev/iommu is missing
 //
 // Bad PCI-address syntax is an ErrnoError EINVAL (src/vfio/bdf.ts).
 
+import { existsSync } from 'node:fs';
 import { SysError, VfioTsError } from '../errors.js';
 import {
   deviceExists,
@@ -26,12 +28,14 @@ import {
   driverOf,
   formatBytes,
   groupMembers,
+  iommufdFile,
   iommuGroupOf,
   isVfioDriver,
   isViableDriver,
   memlockLimit,
   pciDeviceDir,
   userName,
+  vfioCdevOf,
   vfioPciLoaded,
   type VfioPaths,
 } from './sysfs.js';
@@ -45,7 +49,8 @@ export type VfioSetupCode =
   | 'VFIO_GROUP_BUSY'
   | 'VFIO_GROUP_NOT_VIABLE'
   | 'VFIO_MEMLOCK'
-  | 'VFIO_NO_CDEV';
+  | 'VFIO_NO_CDEV'
+  | 'VFIO_NO_IOMMUFD';
 
 export interface VfioSetupDetail {
   bdf?: string;
@@ -134,10 +139,17 @@ export function explainOpenError(err: unknown, paths: VfioPaths, file: string, b
   const detail = { bdf, path: file, cause: err };
   if (e === 'EACCES' || e === 'EPERM') {
     const owner = describeOwner(paths, file);
+    // The udev match differs: group files are subsystem vfio, cdevs vfio-dev, /dev/iommu the misc device "iommu".
+    const rule =
+      file === iommufdFile(paths)
+        ? 'KERNEL=="iommu", SUBSYSTEM=="misc", GROUP="<a group of the user>", MODE="0660"'
+        : file.startsWith(`${paths.dev}/vfio/devices/`)
+          ? 'SUBSYSTEM=="vfio-dev", OWNER="$USER"'
+          : 'SUBSYSTEM=="vfio", OWNER="$USER"';
     return new VfioSetupError(
       'VFIO_NO_PERMISSION',
       `${me(paths)} may not open ${file}${owner ? ` (${owner})` : ''}: ${e}`,
-      `give the file to the user who runs the driver, as root: \`chown $USER ${file}\` (\`vfio-ts bind ${bdf ?? '<bdf>'} --user $USER\` does it), or for good a udev rule such as SUBSYSTEM=="vfio", OWNER="$USER"`,
+      `give the file to the user who runs the driver, as root: \`chown $USER ${file}\` (\`vfio-ts bind ${bdf ?? '<bdf>'} --user $USER\` does it), or for good a udev rule such as ${rule}`,
       detail,
     );
   }
@@ -160,6 +172,48 @@ export function explainOpenError(err: unknown, paths: VfioPaths, file: string, b
     );
   }
   return err;
+}
+
+/**
+ * Why the iommufd flow cannot be taken for `bdf`: no vfio cdev for the device
+ * (VFIO_NO_CDEV: an older kernel, or one without CONFIG_VFIO_DEVICE_CDEV), or
+ * the cdev but no /dev/iommu (VFIO_NO_IOMMUFD). Undefined when both are there.
+ */
+export function cdevFlowError(paths: VfioPaths, bdf: string): VfioSetupError | undefined {
+  const sysDir = `${pciDeviceDir(paths, bdf)}/vfio-dev/`;
+  const cdev = vfioCdevOf(paths, bdf);
+  if (cdev === null) {
+    return new VfioSetupError(
+      'VFIO_NO_CDEV',
+      `the iommufd flow is not available for ${bdf}: it has no vfio cdev (no ${sysDir}vfioN/dev number in sysfs, or no ${paths.dev}/vfio/devices/vfioN)`,
+      `the vfio cdev needs Linux 6.6 or later built with CONFIG_VFIO_DEVICE_CDEV=y (and CONFIG_IOMMUFD); on this kernel use the container flow (iommu: 'container'; the default 'auto' falls back to it)`,
+      { bdf, path: sysDir },
+    );
+  }
+  const file = iommufdFile(paths);
+  if (!existsSync(file)) {
+    return new VfioSetupError(
+      'VFIO_NO_IOMMUFD',
+      `the iommufd flow is not available for ${bdf}: its cdev ${cdev} is there but ${file} is not`,
+      `${file} is the iommufd device: load it as root (\`modprobe iommufd\`, CONFIG_IOMMUFD=m) or build the kernel with CONFIG_IOMMUFD=y, and check that ${paths.dev} is a devtmpfs; or use the container flow (iommu: 'container')`,
+      { bdf, path: file },
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The device is in use: VFIO_DEVICE_BIND_IOMMUFD refused it because another
+ * process (or an earlier open in this one: the cdev flow gives one open per
+ * device) has it, through its cdev or its group.
+ */
+export function deviceBusyError(paths: VfioPaths, group: number, cdev: string, bdf: string, cause: unknown): VfioSetupError {
+  return new VfioSetupError(
+    'VFIO_GROUP_BUSY',
+    `${bdf} is already in use (${cdev} bound by another open, or its group ${paths.dev}/vfio/${group} open): ${errnoOf(cause) ?? 'refused'}`,
+    `a device can be bound to one iommufd at a time: another process (QEMU, another driver) or an earlier open in this one holds it (close that Device first; share one Device instead of opening twice); \`fuser -v ${cdev} ${paths.dev}/vfio/${group}\` shows who`,
+    { bdf, path: cdev, cause },
+  );
 }
 
 /** The group is not viable: names the members bound to host drivers. */

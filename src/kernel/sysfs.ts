@@ -115,22 +115,25 @@ export function iommufdFile(paths: VfioPaths): string {
   return join(paths.dev, 'iommu');
 }
 
-/** The device's vfio cdev (/dev/vfio/devices/vfioN), when the kernel offers one (6.6+). */
-export function vfioCdevOf(paths: VfioPaths, bdf: string): string | null {
+/** The name ("vfio0") of the device's vfio cdev in sysfs (vfio-dev/vfioN/dev), when the kernel gives it one (6.6+). */
+export function vfioCdevName(paths: VfioPaths, bdf: string): string | null {
   let names: string[];
   try {
     names = readdirSync(join(pciDeviceDir(paths, bdf), 'vfio-dev'));
   } catch {
     return null;
   }
-  const name = names.find((n) => /^vfio\d+$/.test(n));
-  if (name === undefined) return null;
+  // Linux 6.1-6.5 list vfio-dev/vfioN too, as a plain device; only a kernel with the cdev gives it a dev number.
+  return names.find((n) => /^vfio\d+$/.test(n) && existsSync(join(pciDeviceDir(paths, bdf), 'vfio-dev', n, 'dev'))) ?? null;
+}
+
+/** The device's vfio cdev (/dev/vfio/devices/vfioN), when the kernel offers one (6.6+) and it is in /dev. */
+export function vfioCdevOf(paths: VfioPaths, bdf: string): string | null {
+  const name = vfioCdevName(paths, bdf);
+  if (name === null) return null;
   const file = join(paths.dev, 'vfio', 'devices', name);
-  try {
-    return statSync(file).isCharacterDevice() ? file : null;
-  } catch {
-    return null;
-  }
+  // Exists, whatever it is: opening it says the rest (and fake trees in tests use plain files).
+  return existsSync(file) ? file : null;
 }
 
 /** Whether both halves of the cdev flow are here: /dev/iommu and the device's cdev. */

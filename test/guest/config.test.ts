@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { closeFd } from '../../src/sys/fd.js';
-import { Container, Group, uapi } from '../../src/kernel/index.js';
-import { openKernelBackend, openKernelDevice } from '../../src/index.js';
+import { Container, Group, Ioas, Iommufd, uapi } from '../../src/kernel/index.js';
+import { Mapping } from '../../src/sys/memory.js';
+import { openKernelBackend, openKernelDevice, VfioSetupError } from './vfio-api.js';
 import { openGroupCount } from '../../src/client/kernel/open.js';
-import { EDU, guestTest, NVME } from './helpers.js';
+import { EDU, FLOW, guestTest, NVME } from './helpers.js';
 
 /**
  * Bits of the first 64 bytes that may differ between VFIO's view and the
@@ -20,6 +21,8 @@ import { EDU, guestTest, NVME } from './helpers.js';
  * hardware's values and are only changed by the user's writes), subsystem IDs,
  * capability pointer, interrupt line and pin - must read the same.
  */
+const RW = { read: true, write: true };
+
 const MAY_DIFFER = new Map<number, number>([
   [0x05, 0x04], // command bit 10: INTx disable
   [0x06, 0x08], // status bit 3: interrupt status
@@ -66,7 +69,8 @@ guestTest('device, region and IRQ info of edu and nvme as the kernel reports the
   const edu = openKernelBackend(EDU);
   const nvme = openKernelBackend(NVME);
   try {
-    assert.equal(edu.flow, 'container', 'Linux 6.1 has no vfio cdev: the container flow');
+    assert.equal(edu.flow, FLOW, `this run opens through the ${FLOW} flow`);
+    assert.equal(edu.dma.kind, FLOW === 'iommufd' ? 'iommufd' : 'type1');
     for (const [name, d] of [
       ['edu', edu],
       ['nvme', nvme],
@@ -138,24 +142,110 @@ guestTest('container and group objects one by one: viability, type1v2, IOMMU inf
   assert.equal(container.groupCount, 0);
 });
 
-guestTest('two devices of one process: each its own group and container, DMA buffers on both', {}, () => {
+guestTest('two devices of one process: each its own IOVA space, DMA buffers on both; a second open of one device', {}, () => {
   const a = openKernelDevice(EDU);
   const b = openKernelDevice(NVME);
-  const a2 = openKernelDevice(EDU); // a second handle on the same device shares the group
   try {
-    assert.equal(openGroupCount(), 2);
+    // Groups are kept open only by the container flow; the cdev flow has none.
+    assert.equal(openGroupCount(), FLOW === 'container' ? 2 : 0);
     const ba = a.allocDma(8192);
     const bb = b.allocDma(8192);
     assert.equal(ba.iova, bb.iova, 'separate IOVA spaces: both allocators may pick the same IOVA');
-    assert.equal(a2.bar(0).read32(0), 0x010000ed);
-    a2.close();
-    assert.equal(a.bar(0).read32(0), 0x010000ed, 'the first handle still works after the second closed');
+    if (FLOW === 'container') {
+      const a2 = openKernelDevice(EDU); // a second handle on the same device shares the group
+      try {
+        assert.equal(a2.bar(0).read32(0), 0x010000ed);
+      } finally {
+        a2.close();
+      }
+    } else {
+      // The kernel binds a device to one iommufd at a time (VFIO_DEVICE_BIND_IOMMUFD: EINVAL).
+      assert.throws(
+        () => openKernelDevice(EDU),
+        (e: unknown) =>
+          e instanceof VfioSetupError && e.code === 'VFIO_GROUP_BUSY' && e.errnoName === 'EINVAL' && /already in use/.test(e.message),
+      );
+    }
+    assert.equal(a.bar(0).read32(0), 0x010000ed, 'the first handle still works after the second closed or was refused');
   } finally {
-    a2.close();
     a.close();
     b.close();
   }
   assert.equal(openGroupCount(), 0);
+});
+
+guestTest(
+  "the IOAS of the iommufd flow: its IOVA ranges are the IOMMU's (as type1 reports them), DMA outside them refused",
+  { flow: 'iommufd' },
+  (t) => {
+    const edu = openKernelBackend(EDU);
+    let ioasRanges: { start: bigint; end: bigint }[];
+    try {
+      assert.equal(edu.flow, 'iommufd');
+      assert.ok(edu.dma instanceof Ioas);
+      const info = edu.dma.info();
+      ioasRanges = info.ranges;
+      t.diagnostic(
+        `IOAS ${edu.dma.id}: ranges ${ioasRanges.map((r) => `0x${r.start.toString(16)}-0x${r.end.toString(16)}`).join(' ')}, page size 0x${info.pageSizes.toString(16)}`,
+      );
+      assert.ok(ioasRanges.length >= 2, 'the MSI window splits the IOVA space');
+      // VT-d reserves the interrupt window 0xfee00000-0xfeefffff.
+      assert.ok(!ioasRanges.some((r) => r.start <= 0xfee00000n && r.end >= 0xfee00000n), 'the MSI window is not an allowed range');
+      assert.throws(
+        () => edu.dma.map(0n, 0xfee00000n, 4096, RW),
+        (e: { code?: string }) => typeof e.code === 'string',
+        'mapping into the MSI window fails',
+      );
+    } finally {
+      edu.close();
+    }
+    // The same device through a type1 container: the same windows.
+    const container = Container.open();
+    const group = Group.forDevice(EDU);
+    try {
+      group.setContainer(container);
+      container.setIommu();
+      assert.deepEqual(
+        container.iommuInfo().ranges.map((r) => [r.start, r.end]),
+        ioasRanges.map((r) => [r.start, r.end]),
+      );
+    } finally {
+      group.close();
+      container.close();
+    }
+  },
+);
+
+guestTest('iommufd objects one by one: an IOAS of a fresh /dev/iommu maps and unmaps, then is destroyed', { flow: 'iommufd' }, () => {
+  const fd = Iommufd.open();
+  try {
+    const ioas = fd.allocIoas();
+    const buf = Mapping.anonymous(8192);
+    try {
+      ioas.map(buf.address, 0x100000n, 8192, RW);
+      assert.throws(
+        () => ioas.map(buf.address, 0x100000n, 4096, RW),
+        (e: { code?: string }) => e.code === 'EEXIST',
+        'an IOVA maps once',
+      );
+      ioas.unmap(0x100000n, 8192);
+      assert.throws(
+        () => ioas.unmap(0x100000n, 8192),
+        (e: { code?: string }) => e.code === 'ENOENT',
+        'nothing left to unmap',
+      );
+    } finally {
+      buf.unmap();
+    }
+    ioas.destroy();
+    assert.throws(
+      () => fd.destroy(ioas.id),
+      (e: { code?: string }) => e.code === 'ENOENT',
+      'the IOAS is gone',
+    );
+  } finally {
+    fd.close();
+  }
 });
 
 guestTest('two groups in one caller-owned container: one IOVA space, shared by both devices', {}, () => {

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openKernelDevice } from '../../src/index.js';
+import { openKernelDevice } from './vfio-api.js';
 import { EduModel } from '../../src/devices/edu.js';
 import { eduDriverSuite } from '../edu/edu-driver.suite.js';
 

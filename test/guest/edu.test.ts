@@ -12,7 +12,7 @@
 // in its own address space; its DMA mask is 28 bits.
 
 import assert from 'node:assert/strict';
-import { openKernelDevice } from '../../src/index.js';
+import { openKernelDevice } from './vfio-api.js';
 import type { Device } from '../../src/client/device.js';
 import { EDU, guestTest, until } from './helpers.js';
 

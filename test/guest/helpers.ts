@@ -5,6 +5,8 @@
 // reason in its name.
 
 import { spawnSync } from 'node:child_process';
+import { chownSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { basename } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -22,6 +24,8 @@ export const IS_ROOT = process.getuid?.() === 0;
 export interface GuestTestOptions {
   /** Only as root (true) or only as the unprivileged user (false). */
   root?: boolean;
+  /** Only when the tests' opens take this flow (FLOW below). */
+  flow?: 'container' | 'iommufd';
   timeout?: number;
 }
 
@@ -31,6 +35,8 @@ export function guestTest(name: string, options: GuestTestOptions, fn: (t: TestC
   if (!IN_GUEST) reason = NOT_GUEST;
   else if (options.root === true && !IS_ROOT) reason = 'needs root in the guest (test/vm/guest-suite.test.ts runs it as root)';
   else if (options.root === false && IS_ROOT) reason = 'must run as the unprivileged user, not root';
+  else if (options.flow !== undefined && options.flow !== FLOW)
+    reason = `only through the ${options.flow} flow, this run takes ${FLOW} (test/vm/guest-suite-iommufd.test.ts runs both)`;
   test(
     reason ? `${name} (SKIPPED: ${reason})` : name,
     { skip: reason, timeout: options.timeout ?? 60_000 },
@@ -89,4 +95,40 @@ try {
   console.log(JSON.stringify({ ok: false, name: e.name, code: e.code, errnoName: e.errnoName, hint: e.hint, message: e.message }));
 }
 `;
+}
+
+/**
+ * What `auto` must pick on the guest's kernel, as the host-side runner that
+ * booted it says (VFIO_TS_GUEST_AUTO_FLOW): 'container' on Debian's 6.1, which
+ * has no vfio cdev; 'iommufd' on the iommufd kernel.
+ */
+export const AUTO_FLOW: 'container' | 'iommufd' = process.env.VFIO_TS_GUEST_AUTO_FLOW === 'iommufd' ? 'iommufd' : 'container';
+/** The flow the tests' opens take: VFIO_TS_IOMMU when set (test/guest/vfio-api.ts), else AUTO_FLOW. */
+export const FLOW: 'container' | 'iommufd' =
+  process.env.VFIO_TS_IOMMU === 'iommufd' || process.env.VFIO_TS_IOMMU === 'container' ? process.env.VFIO_TS_IOMMU : AUTO_FLOW;
+
+/**
+ * As root: gives edu's (or another device's) group file, and its vfio cdev
+ * where the kernel has one, to the user, as /init did; a removal and rescan
+ * makes them anew, root's.
+ */
+export function giveToUser(bdf: string, user: { uid: number; gid: number }): void {
+  const dir = `/sys/bus/pci/devices/${bdf}`;
+  chownSync(`/dev/vfio/${basename(readlinkSync(`${dir}/iommu_group`))}`, user.uid, user.gid);
+  if (existsSync(`${dir}/vfio-dev`))
+    for (const n of readdirSync(`${dir}/vfio-dev`)) chownSync(`/dev/vfio/devices/${n}`, user.uid, user.gid);
+}
+
+/** The VFIO files (/dev/vfio/..., /dev/iommu) that process `pid` has open (as root, or of one's own). */
+export function vfioFilesOf(pid: number): string[] {
+  const out = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target.startsWith('/dev/vfio/') || target === '/dev/iommu') out.add(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return [...out].sort();
 }

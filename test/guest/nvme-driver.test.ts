@@ -19,7 +19,7 @@
 import assert from 'node:assert/strict';
 import type { Device } from '../../src/client/device.js';
 import { ADMIN, CC, CSTS, NvmeDriver, NvmeError, REG, type NvmeNamespace } from '../../src/drivers/nvme/index.js';
-import { openKernelDevice } from '../../src/index.js';
+import { openKernelDevice } from './vfio-api.js';
 import {
   DISK_BLOCK_SIZE,
   DISK_BLOCKS,

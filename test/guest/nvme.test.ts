@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { Device } from '../../src/client/device.js';
 import type { DmaBuffer } from '../../src/client/dma.js';
 import type { Region } from '../../src/client/region.js';
-import { openKernelDevice } from '../../src/index.js';
+import { openKernelDevice } from './vfio-api.js';
 import { DISK_BLOCKS, NVME_SERIAL } from '../../vm/disk.js';
 import { GUEST_DEVICES } from '../../vm/qemu.js';
 import { guestTest, NVME, until } from './helpers.js';

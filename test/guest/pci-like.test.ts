@@ -6,7 +6,7 @@
 // models over vfio-user on the host (test/pci-like/). Outside a guest every
 // test skips itself, with the reason in its name.
 
-import { openKernelDevice } from '../../src/index.js';
+import { openKernelDevice } from './vfio-api.js';
 import { eduPciLikeSuite } from '../pci-like/edu-pci-like.suite.js';
 import { nvmePciLikeSuite } from '../pci-like/nvme.suite.js';
 import { EDU, IN_GUEST, IS_ROOT, NVME } from './helpers.js';

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { openKernelDevice } from '../../src/index.js';
+import { openKernelDevice } from './vfio-api.js';
 import { NVME, guestTest } from './helpers.js';
 
 const CAP = 0x00; // NVMe CAP register (64-bit), stable across power states

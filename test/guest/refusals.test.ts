@@ -2,16 +2,17 @@
 // unprivileged user, each answered by a typed error with a stable code and a
 // hint: a malformed address, a device that does not exist, one bound to
 // another driver, a group another process holds, DMA beyond RLIMIT_MEMLOCK,
-// and the iommufd flow forced on a kernel without it. (A group file the user
-// may not open, and a device bound to no driver, need root to arrange: they
-// are in root-bind.test.ts.)
+// and the flow `auto` takes on this kernel (the iommufd flow forced on a
+// kernel without it is VFIO_NO_CDEV). (A group file or cdev the user may not
+// open, a missing /dev/iommu, and a device bound to no driver, need root to
+// arrange: they are in root-bind.test.ts.)
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { ErrnoError } from '../../src/errors.js';
 import { openGroupCount, openKernelBackend, openKernelDevice, VfioSetupError } from './vfio-api.js';
-import { childScript, EDU, guestTest, NOT_VFIO, runNode, VFIO_MODULE } from './helpers.js';
+import { AUTO_FLOW, childScript, EDU, FLOW, guestTest, NOT_VFIO, runNode, VFIO_MODULE } from './helpers.js';
 
 /** Runs `fn`, expects a VfioSetupError with `code`, reports its message as a diagnostic, returns it. */
 function setupError(t: TestContext, code: string, fn: () => unknown): VfioSetupError {
@@ -49,7 +50,7 @@ guestTest('refusal: a device bound to another driver (virtio-9p at 00:06.0 on vi
   assert.ok(e.hint.includes('take it from virtio-pci'));
 });
 
-guestTest('refusal: a group another process holds is VFIO_GROUP_BUSY', {}, async (t) => {
+guestTest('refusal: a device another process holds is VFIO_GROUP_BUSY (through either flow)', {}, async (t) => {
   // A child opens edu and waits; meanwhile our open of the same group must fail.
   const child = spawn(
     process.execPath,
@@ -70,8 +71,20 @@ guestTest('refusal: a group another process holds is VFIO_GROUP_BUSY', {}, async
       child.once('exit', (code) => reject(new Error(`child exited (${code}) before opening edu`)));
     });
     const e = setupError(t, 'VFIO_GROUP_BUSY', () => openKernelDevice(EDU));
-    assert.equal(e.errnoName, 'EBUSY');
-    assert.match(e.message, /\/dev\/vfio\/\d+ is already open/);
+    if (FLOW === 'container') {
+      assert.equal(e.errnoName, 'EBUSY');
+      assert.match(e.message, /\/dev\/vfio\/\d+ is already open/);
+    } else {
+      // VFIO_DEVICE_BIND_IOMMUFD of a device bound elsewhere: EINVAL from the kernel.
+      assert.equal(e.errnoName, 'EINVAL');
+      assert.match(e.message, /already in use \(\/dev\/vfio\/devices\/vfio\d+ bound by another open/);
+    }
+    if (AUTO_FLOW === 'iommufd') {
+      // Held through one flow, refused through the other too.
+      const other = FLOW === 'container' ? 'iommufd' : 'container';
+      const x = setupError(t, 'VFIO_GROUP_BUSY', () => openKernelDevice(EDU, { iommu: other }));
+      t.diagnostic(`through ${other}: ${x.errnoName}`);
+    }
   } finally {
     child.stdin!.write('x');
     await new Promise((r) => child.once('exit', r));
@@ -99,15 +112,30 @@ guestTest('refusal: DMA beyond RLIMIT_MEMLOCK (ulimit -l 64) is VFIO_MEMLOCK wit
   assert.match(String(e.hint), /ulimit -l unlimited/);
 });
 
-guestTest('the iommufd flow: not offered by Linux 6.1, so auto takes the container and forcing it is VFIO_NO_CDEV', {}, (t) => {
-  const b = openKernelBackend(EDU);
+guestTest(`the flow auto takes on this kernel: ${AUTO_FLOW} (as the host-side runner expects)`, {}, (t) => {
+  const b = openKernelBackend(EDU, { iommu: 'auto' });
   try {
-    assert.equal(b.flow, 'container');
-    assert.equal(b.dma.kind, 'type1');
+    assert.equal(b.flow, AUTO_FLOW);
+    assert.equal(b.dma.kind, AUTO_FLOW === 'iommufd' ? 'iommufd' : 'type1');
   } finally {
     b.close();
   }
-  const e = setupError(t, 'VFIO_NO_CDEV', () => openKernelDevice(EDU, { iommu: 'iommufd' }));
-  assert.match(e.hint, /Linux 6\.6/);
+  if (AUTO_FLOW === 'container') {
+    // Linux 6.1: no vfio cdev.
+    const e = setupError(t, 'VFIO_NO_CDEV', () => openKernelDevice(EDU, { iommu: 'iommufd' }));
+    assert.match(e.hint, /Linux 6\.6/);
+    assert.match(e.hint, /CONFIG_VFIO_DEVICE_CDEV/);
+    assert.ok(e.message.includes(`/sys/bus/pci/devices/${EDU}/vfio-dev/`), 'names the sysfs folder');
+  } else {
+    // Both flows work here, one after the other.
+    for (const flow of ['container', 'iommufd'] as const) {
+      const d = openKernelBackend(EDU, { iommu: flow });
+      try {
+        assert.equal(d.flow, flow);
+      } finally {
+        d.close();
+      }
+    }
+  }
   assert.equal(openGroupCount(), 0);
 });

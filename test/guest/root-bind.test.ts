@@ -10,10 +10,10 @@
 // so that after unbind the device really has no driver.
 
 import assert from 'node:assert/strict';
-import { chownSync, chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { bind, openKernelDevice, unbind, VfioSetupError } from './vfio-api.js';
 import { GUEST_DEVICES } from '../../vm/qemu.js';
-import { childScript, EDU, guestTest, runNode } from './helpers.js';
+import { AUTO_FLOW, childScript, EDU, guestTest, runNode } from './helpers.js';
 
 const USER = { uid: 1000, gid: 1000 };
 const EDU_ID = `${GUEST_DEVICES.edu.vendor.toString(16)} ${GUEST_DEVICES.edu.device.toString(16)}`;
@@ -43,6 +43,16 @@ guestTest("bind/unbind edu as root: no driver after unbind, vfio-pci and the use
     const st = statSync(b.groupFile);
     assert.equal(st.uid, USER.uid, 'group file owned by the user');
     assert.equal(st.gid, USER.gid);
+    if (AUTO_FLOW === 'iommufd') {
+      // A kernel with the vfio cdev: the cdev and /dev/iommu go to the user too.
+      assert.match(b.cdev ?? '', /^\/dev\/vfio\/devices\/vfio\d+$/);
+      assert.equal(b.iommuFile, '/dev/iommu');
+      for (const f of [b.cdev!, b.iommuFile]) assert.equal(statSync(f).uid, USER.uid, `${f} owned by the user`);
+      t.diagnostic(`bound: ${b.groupFile}, ${b.cdev}, ${b.iommuFile}`);
+    } else {
+      assert.equal(b.cdev, null, 'Linux 6.1: no vfio cdev');
+      assert.equal(b.iommuFile, null);
+    }
 
     // Binding a device already on vfio-pci only re-owns its file.
     const again = await bind(EDU, { user: USER.uid });
@@ -73,7 +83,8 @@ guestTest(
     chownSync(b.groupFile, 0, 0);
     chmodSync(b.groupFile, 0o600);
     try {
-      const r = runNode(childScript(`vfio.openKernelDevice(${JSON.stringify(EDU)}).close();`), { asUser: USER });
+      // The group file is the container flow's (the cdev flow never opens it).
+      const r = runNode(childScript(`vfio.openKernelDevice(${JSON.stringify(EDU)}, { iommu: 'container' }).close();`), { asUser: USER });
       const e = r.json!;
       assert.equal(e?.ok, false, r.stderr);
       t.diagnostic(String(e.message));
@@ -85,6 +96,58 @@ guestTest(
       assert.match(String(e.hint), new RegExp(`chown \\$USER ${b.groupFile}`));
     } finally {
       chownSync(b.groupFile, USER.uid, USER.gid);
+    }
+  },
+);
+
+guestTest(
+  `refusal: a vfio cdev owned by root is VFIO_NO_PERMISSION for the user, naming the cdev${AUTO_FLOW === 'iommufd' ? '' : ' (SKIPPED: this kernel has no vfio cdev)'}`,
+  { root: true },
+  async (t) => {
+    if (AUTO_FLOW !== 'iommufd') return t.skip('this kernel has no vfio cdev');
+    const b = await bind(EDU, { user: USER.uid, group: USER.gid });
+    const cdev = b.cdev!;
+    chownSync(cdev, 0, 0);
+    chmodSync(cdev, 0o600);
+    try {
+      const r = runNode(childScript(`vfio.openKernelDevice(${JSON.stringify(EDU)}, { iommu: 'iommufd' }).close();`), { asUser: USER });
+      const e = r.json!;
+      assert.equal(e?.ok, false, r.stderr);
+      t.diagnostic(String(e.message));
+      assert.equal(e.code, 'VFIO_NO_PERMISSION', String(e.message));
+      assert.equal(e.errnoName, 'EACCES');
+      assert.ok(String(e.message).includes(`may not open ${cdev} (owner root (uid 0)`), String(e.message));
+      assert.ok(String(e.hint).includes(`chown $USER ${cdev}`));
+      assert.ok(String(e.hint).includes('SUBSYSTEM=="vfio-dev"'));
+    } finally {
+      chownSync(cdev, USER.uid, USER.gid);
+    }
+  },
+);
+
+guestTest(
+  `refusal: with /dev/iommu gone, forcing iommufd is VFIO_NO_IOMMUFD naming it, and auto takes the container${AUTO_FLOW === 'iommufd' ? '' : ' (SKIPPED: this kernel has no vfio cdev)'}`,
+  { root: true },
+  (t) => {
+    if (AUTO_FLOW !== 'iommufd') return t.skip('this kernel has no vfio cdev');
+    renameSync('/dev/iommu', '/dev/iommu.away');
+    try {
+      assert.throws(
+        () => openKernelDevice(EDU, { iommu: 'iommufd' }),
+        (e: unknown) => {
+          if (!(e instanceof VfioSetupError)) return false;
+          t.diagnostic(e.message);
+          return e.code === 'VFIO_NO_IOMMUFD' && e.path === '/dev/iommu' && /modprobe iommufd/.test(e.hint);
+        },
+      );
+      const d = openKernelDevice(EDU, { iommu: 'auto' });
+      try {
+        assert.equal((d.backend as { flow?: string }).flow, 'container');
+      } finally {
+        d.close();
+      }
+    } finally {
+      renameSync('/dev/iommu.away', '/dev/iommu');
     }
   },
 );

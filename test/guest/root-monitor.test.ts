@@ -8,11 +8,10 @@
 // node out/vm/cli.js --root -- node --test out/test/guest/root-monitor.test.js
 
 import assert from 'node:assert/strict';
-import { chownSync, readlinkSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import { openKernelDevice } from '../../src/index.js';
+import { writeFileSync } from 'node:fs';
+import { openKernelDevice } from './vfio-api.js';
 import { DeviceMonitor } from '../../src/kernel/monitor.js';
-import { EDU, guestTest } from './helpers.js';
+import { EDU, giveToUser, guestTest } from './helpers.js';
 
 const USER = { uid: 1000, gid: 1000 };
 
@@ -42,14 +41,13 @@ guestTest(
     } finally {
       m.close();
     }
-    const group = basename(readlinkSync(`/sys/bus/pci/devices/${EDU}/iommu_group`));
     const dev = openKernelDevice(EDU);
     try {
       assert.equal(dev.bar(0).read32(0), 0x010000ed, 'edu identification register');
     } finally {
       dev.close();
     }
-    // The group file was made anew (root's): give it back to the user as /init did.
-    chownSync(`/dev/vfio/${group}`, USER.uid, USER.gid);
+    // The group file (and cdev) were made anew (root's): give them back to the user as /init did.
+    giveToUser(EDU, USER);
   },
 );

@@ -1,16 +1,16 @@
 // Hot-remove and hot-add while a driver holds the device (the guest's real
-// kernel, as root, who may write sysfs): removing edu while it is open makes
+// kernel, as root, who may write sysfs; through the flow of the run, so over
+// iommufd in test/vm/guest-suite-iommufd.test.ts's second run): removing edu while it is open makes
 // vfio-pci signal REQ; the Device turns it into one 'unplug' event; the driver
 // closes; the removal completes; a rescan brings edu back on vfio-pci and a
 // new open works.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, existsSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
-import { openKernelDevice } from '../../src/index.js';
+import { existsSync } from 'node:fs';
+import { openKernelDevice } from './vfio-api.js';
 import { DeviceMonitor } from '../../src/kernel/monitor.js';
-import { EDU, guestTest } from './helpers.js';
+import { EDU, FLOW, giveToUser, guestTest, vfioFilesOf } from './helpers.js';
 
 const USER = { uid: 1000, gid: 1000 };
 
@@ -20,6 +20,11 @@ guestTest(
   async (t) => {
     const dev = openKernelDevice(EDU, { unplugGraceMs: 20_000 });
     assert.equal(dev.bar(0).read32(0), 0x010000ed);
+    const held = vfioFilesOf(process.pid);
+    t.diagnostic(`holding through the ${FLOW} flow: ${held.join(' ')}`);
+    if (FLOW === 'iommufd')
+      assert.ok(held.includes('/dev/iommu') && held.some((f) => /^\/dev\/vfio\/devices\/vfio\d+$/.test(f)), held.join(' '));
+    else assert.ok(held.includes('/dev/vfio/vfio'), held.join(' '));
     const unplugs: string[] = [];
     const unplugged = new Promise<{ reason: string; deadline: number }>((resolve) => dev.once('unplug', resolve));
     dev.on('unplug', (e) => unplugs.push(e.reason));
@@ -54,7 +59,7 @@ guestTest(
     } finally {
       again.close();
     }
-    // The group file was made anew (root's): give it back to the user as /init did.
-    chownSync(`/dev/vfio/${basename(readlinkSync(`/sys/bus/pci/devices/${EDU}/iommu_group`))}`, USER.uid, USER.gid);
+    // The group file (and cdev) were made anew (root's): give them back to the user as /init did.
+    giveToUser(EDU, USER);
   },
 );

@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { errnoOf, ErrnoError, SysError } from '../../src/errors.js';
-import { checkDeviceSetup, explainDmaMapError, explainOpenError, notViableError, VfioSetupError } from '../../src/kernel/errors.js';
+import {
+  cdevFlowError,
+  checkDeviceSetup,
+  deviceBusyError,
+  explainDmaMapError,
+  explainOpenError,
+  notViableError,
+  VfioSetupError,
+} from '../../src/kernel/errors.js';
 import { Group } from '../../src/kernel/group.js';
 import { openKernelDevice } from '../../src/client/kernel/open.js';
 import { isVfioDriver, memlockLimit, userName } from '../../src/kernel/sysfs.js';
@@ -148,11 +156,68 @@ test('DMA map: ENOMEM/EPERM are the memlock limit, read from /proc/self/limits',
   assert.ok(noLimits instanceof VfioSetupError && /could not be read/.test(noLimits.message));
 });
 
-test('iommufd forced where the kernel offers no cdev: VFIO_NO_CDEV', () => {
+test('iommufd forced where the kernel offers no cdev: VFIO_NO_CDEV, naming the sysfs folder and the kernel option', () => {
   const e = setupError(() => openKernelDevice('0000:00:04.0', { paths: P, iommu: 'iommufd' }), 'VFIO_NO_CDEV');
   assert.match(e.hint, /Linux 6\.6/);
+  assert.match(e.hint, /CONFIG_VFIO_DEVICE_CDEV=y/);
+  assert.match(e.hint, /iommu: 'container'/);
+  assert.equal(e.path, `${P.sys}/bus/pci/devices/0000:00:04.0/vfio-dev/`);
+  assert.ok(e.message.includes(e.path!));
+  assert.equal(cdevFlowError(P, '0000:00:04.0')?.code, 'VFIO_NO_CDEV');
   assert.throws(
     () => openKernelDevice('0000:00:04.0', { paths: P, iommu: 'bogus' as 'auto' }),
     (x: unknown) => x instanceof ErrnoError && x.code === 'EINVAL',
   );
+});
+
+test('the cdev but no /dev/iommu: VFIO_NO_IOMMUFD names /dev/iommu and how to get it; with both, no error', () => {
+  const k = fakeMachine();
+  try {
+    k.addDriver('vfio-pci');
+    k.addDevice({ bdf: '0000:00:04.0', group: 1, driver: 'vfio-pci' });
+    const cdev = k.addCdev('0000:00:04.0', 'vfio0');
+    const e = setupError(() => openKernelDevice('0000:00:04.0', { paths: k.paths, iommu: 'iommufd' }), 'VFIO_NO_IOMMUFD');
+    assert.equal(e.path, `${k.paths.dev}/iommu`);
+    assert.ok(e.message.includes(cdev), 'names the cdev that is there');
+    assert.ok(e.hint.includes(`${k.paths.dev}/iommu is the iommufd device`));
+    assert.match(e.hint, /modprobe iommufd/);
+    assert.match(e.hint, /CONFIG_IOMMUFD=y/);
+    k.addIommu();
+    assert.equal(cdevFlowError(k.paths, '0000:00:04.0'), undefined);
+  } finally {
+    k.cleanup();
+  }
+});
+
+test('a cdev or /dev/iommu the user may not open: VFIO_NO_PERMISSION naming the file, with the udev rule for its kind', () => {
+  const k = fakeMachine();
+  try {
+    k.addDevice({ bdf: '0000:00:04.0', group: 1, driver: 'vfio-pci' });
+    const cdev = k.addCdev('0000:00:04.0', 'vfio0', { mode: 0o600 });
+    const iommu = k.addIommu(0o600);
+    const c = explainOpenError(new SysError('open', errnoOf('EACCES'), cdev), k.paths, cdev, '0000:00:04.0');
+    assert.ok(c instanceof VfioSetupError && c.code === 'VFIO_NO_PERMISSION');
+    assert.equal(c.path, cdev);
+    assert.ok(c.message.includes(`may not open ${cdev}`) && /mode 0600/.test(c.message), c.message);
+    assert.ok(c.hint.includes(`chown $USER ${cdev}`) && c.hint.includes('vfio-ts bind 0000:00:04.0 --user $USER'));
+    assert.ok(c.hint.includes('SUBSYSTEM=="vfio-dev"'), c.hint);
+    const i = explainOpenError(new SysError('open', errnoOf('EACCES'), iommu), k.paths, iommu);
+    assert.ok(i instanceof VfioSetupError && i.code === 'VFIO_NO_PERMISSION');
+    assert.ok(i.hint.includes(`chown $USER ${iommu}`));
+    assert.ok(i.hint.includes('KERNEL=="iommu"'), i.hint);
+  } finally {
+    k.cleanup();
+  }
+});
+
+test('a device bound elsewhere (VFIO_DEVICE_BIND_IOMMUFD refused): VFIO_GROUP_BUSY naming the cdev and the group file', () => {
+  const cdev = `${P.dev}/vfio/devices/vfio0`;
+  const e = deviceBusyError(P, 1, cdev, '0000:00:04.0', new SysError('ioctl', errnoOf('EINVAL')));
+  assert.equal(e.code, 'VFIO_GROUP_BUSY');
+  assert.equal(e.errnoName, 'EINVAL');
+  assert.ok(
+    e.message.includes(`0000:00:04.0 is already in use (${cdev} bound by another open, or its group ${P.dev}/vfio/1 open)`),
+    e.message,
+  );
+  assert.ok(e.hint.includes(`fuser -v ${cdev} ${P.dev}/vfio/1`));
 });

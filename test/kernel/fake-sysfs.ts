@@ -1,7 +1,7 @@
 // A fake machine for the kernel backend's diagnosis and bind code: a sysfs
 // tree (devices with iommu_group and driver links, iommu_groups with their
-// members, drivers), a /dev with VFIO files (plain files standing in for the
-// character devices), /proc/self/limits and passwd/group databases, all in a
+// members, drivers, vfio-dev cdev names), a /dev with VFIO files (plain files
+// standing in for the character devices: groups, cdevs, /dev/iommu), /proc/self/limits and passwd/group databases, all in a
 // temporary directory, described by VfioPaths.
 
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,10 @@ export interface FakeMachine {
   addDriver(name: string): void;
   /** A stand-in for /dev/vfio/<name>. */
   addDevFile(name: string, mode?: number): string;
+  /** Gives the device a vfio cdev in sysfs (vfio-dev/<name>), and with `inDev` its /dev/vfio/devices/<name>; returns that path. */
+  addCdev(bdf: string, name: string, options?: { inDev?: boolean; mode?: number }): string;
+  /** A stand-in for /dev/iommu. */
+  addIommu(mode?: number): string;
   setMemlock(soft: string, hard: string): void;
   cleanup(): void;
 }
@@ -70,6 +74,22 @@ export function fakeMachine(): FakeMachine {
     },
     addDevFile(name, mode = 0o600) {
       const f = join(dev, 'vfio', name);
+      writeFileSync(f, '', { mode });
+      return f;
+    },
+    addCdev(bdf, name, options = {}) {
+      const node = join(sys, 'devices', 'pci0000:00', bdf, 'vfio-dev', name);
+      mkdirSync(node, { recursive: true });
+      writeFileSync(join(node, 'dev'), '247:0\n');
+      const f = join(dev, 'vfio', 'devices', name);
+      if (options.inDev ?? true) {
+        mkdirSync(join(dev, 'vfio', 'devices'), { recursive: true });
+        writeFileSync(f, '', { mode: options.mode ?? 0o600 });
+      }
+      return f;
+    },
+    addIommu(mode = 0o660) {
+      const f = join(dev, 'iommu');
       writeFileSync(f, '', { mode });
       return f;
     },

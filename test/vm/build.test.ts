@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -188,4 +188,42 @@ test('qemu: the disk is snapshot=on unless asked to be writable', () => {
   const drive = (args: string[]): string => args[args.indexOf('-drive') + 1]!;
   assert.equal(drive(qemuArgs(base)), 'if=none,id=nvm0,file=/d.img,format=raw,snapshot=on');
   assert.equal(drive(qemuArgs({ ...base, diskSnapshot: false })), 'if=none,id=nvm0,file=/d.img,format=raw');
+});
+
+test('the iommufd kernel: found by VFIO_TS_VM_IOMMUFD_KERNEL (file or folder) or in shared/kernels above; else an error saying how to build one', async () => {
+  const { findIommufdKernel, kernelConfigOption } = await import('../../vm/kernel.js');
+  const dir = mkdtempSync(join(tmpdir(), 'vfio-ts-kernels-'));
+  try {
+    const kernels = join(dir, 'shared', 'kernels');
+    const deep = join(dir, 'wt', 'checkout', 'out', 'vm');
+    mkdirSync(kernels, { recursive: true });
+    mkdirSync(deep, { recursive: true });
+    assert.throws(() => findIommufdKernel({}, deep), /no iommufd kernel .*vm\/build-iommufd-kernel\.sh/);
+    assert.throws(
+      () => findIommufdKernel({ VFIO_TS_VM_IOMMUFD_KERNEL: kernels }, deep),
+      /VFIO_TS_VM_IOMMUFD_KERNEL=.*build-iommufd-kernel\.sh/,
+    );
+    writeFileSync(join(kernels, 'bzImage-6.12.9-iommufd'), 'old');
+    writeFileSync(join(kernels, 'bzImage-6.12.118-iommufd'), 'new');
+    writeFileSync(
+      join(kernels, 'config-6.12.118-iommufd'),
+      'CONFIG_IOMMUFD=y\n# CONFIG_IO_STRICT_DEVMEM is not set\nCONFIG_LOCALVERSION="-iommufd"\n',
+    );
+    const k = findIommufdKernel({}, deep);
+    assert.deepEqual(
+      k,
+      { version: '6.12.118-iommufd', image: join(kernels, 'bzImage-6.12.118-iommufd'), modulesDir: null },
+      'the newest, from an ancestor',
+    );
+    assert.equal(findIommufdKernel({ VFIO_TS_VM_IOMMUFD_KERNEL: kernels }, '/').image, k.image);
+    const old = join(kernels, 'bzImage-6.12.9-iommufd');
+    assert.equal(findIommufdKernel({ VFIO_TS_VM_IOMMUFD_KERNEL: old }, '/').version, '6.12.9-iommufd');
+    assert.equal(kernelConfigOption(k, 'IOMMUFD'), 'y');
+    assert.equal(kernelConfigOption(k, 'IO_STRICT_DEVMEM'), 'n');
+    assert.equal(kernelConfigOption(k, 'LOCALVERSION'), '"-iommufd"');
+    assert.equal(kernelConfigOption(k, 'NOT_THERE'), 'n');
+    assert.equal(kernelConfigOption({ ...k, version: '6.12.9-iommufd' }, 'IOMMUFD'), undefined, 'no config beside the image');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -7,7 +7,8 @@
 #    written by the host for this run (vm/harness.ts);
 # 3. unbinds the devices named in VM_BIND_IDS from any driver and binds them to
 #    vfio-pci through new_id, then gives their /dev/vfio/<group> files to the
-#    unprivileged user;
+#    unprivileged user, and on a kernel with the vfio cdev (6.6+, the iommufd
+#    kernel) their /dev/vfio/devices/vfioN files and /dev/iommu too;
 # 4. mounts the host root (tag "host", read-only) at /host with fresh proc, sys,
 #    dev and a tmpfs /tmp (the host's /tmp/<name> for each name in VM_TMP_KEEP
 #    bound back over it), the job share at /host/tmp/vfio-ts-vm;
@@ -91,9 +92,24 @@ for id in $VM_BIND_IDS; do
 			sleep 0.1
 		done
 		chown "$VM_UID:$VM_GID" "/dev/vfio/$g" || die "chown /dev/vfio/$g"
-		say "bound ${d##*/} $id group $g"
+		cdev=
+		# 6.1 lists vfio-dev/vfioN too; only a kernel with the cdev gives it a dev number.
+		if [ -e "$d"/vfio-dev/vfio*/dev ]; then
+			cdev=$(ls "$d/vfio-dev")
+			n=0
+			until [ -c "/dev/vfio/devices/$cdev" ]; do
+				n=$((n + 1))
+				[ $n -lt 50 ] || die "no /dev/vfio/devices/$cdev for ${d##*/}"
+				sleep 0.1
+			done
+			chown "$VM_UID:$VM_GID" "/dev/vfio/devices/$cdev" || die "chown /dev/vfio/devices/$cdev"
+		fi
+		say "bound ${d##*/} $id group $g${cdev:+ cdev $cdev}"
 	done
 done
+if [ -c /dev/iommu ]; then
+	chown "$VM_UID:$VM_GID" /dev/iommu || die "chown /dev/iommu"
+fi
 
 # The chroot: the host's root, read-only, with fresh kernel filesystems.
 mkdir -p /host

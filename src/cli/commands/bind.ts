@@ -10,7 +10,9 @@ export const bindCommand: Command = {
   help: `usage: vfio-ts bind <BDF> [--user USER] [--group GROUP]
 
 (root) Binds the PCI device to vfio-pci (driver_override, unbind, probe), waits for its
-group file /dev/vfio/N and gives it to USER and GROUP (names or numeric ids).`,
+group file /dev/vfio/N and gives it to USER and GROUP (names or numeric ids). On a kernel
+with the vfio cdev (Linux 6.6+) its /dev/vfio/devices/vfioN and /dev/iommu go to them too
+(/dev/iommu serves every device: give it to a GROUP when several users drive devices).`,
   options: { user: { type: 'string' }, group: { type: 'string' } },
   positionals: { names: ['<BDF>'], required: 1 },
   async run({ values, positionals: [bdf] }) {
@@ -18,7 +20,9 @@ group file /dev/vfio/N and gives it to USER and GROUP (names or numeric ids).`,
     const user = values.user === undefined ? undefined : opt.user(values.user as string, '--user');
     const group = values.group === undefined ? undefined : opt.group(values.group as string, '--group');
     const r = await bind(name, { ...(user !== undefined ? { user } : {}), ...(group !== undefined ? { group } : {}) });
-    console.log(`${r.bdf}: bound to vfio-pci (was ${r.previousDriver ?? 'unbound'}), group ${r.group}: ${r.groupFile}`);
+    console.log(
+      `${r.bdf}: bound to vfio-pci (was ${r.previousDriver ?? 'unbound'}), group ${r.group}: ${r.groupFile}${r.cdev !== null ? `, cdev ${r.cdev}` : ''}${r.iommuFile !== null ? `, ${r.iommuFile}` : ''}`,
+    );
     return 0;
   },
 };

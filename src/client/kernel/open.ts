@@ -29,10 +29,10 @@ import { closeFd, openFd } from '../../sys/fd.js';
 import { normalizeBdf } from '../../kernel/bdf.js';
 import { Container } from '../../kernel/container.js';
 import { KernelBackend } from './backend.js';
-import { checkDeviceSetup, explainOpenError, notViableError, VfioSetupError } from '../../kernel/errors.js';
+import { cdevFlowError, checkDeviceSetup, deviceBusyError, explainOpenError, notViableError } from '../../kernel/errors.js';
 import { Group } from '../../kernel/group.js';
 import { Iommufd } from '../../kernel/iommufd.js';
-import { cdevFlowAvailable, iommufdFile, resolvePaths, vfioCdevOf, type VfioPaths } from '../../kernel/sysfs.js';
+import { cdevFlowAvailable, groupMembers, isViableDriver, resolvePaths, vfioCdevOf, type VfioPaths } from '../../kernel/sysfs.js';
 
 export type IommuFlow = 'auto' | 'container' | 'iommufd';
 
@@ -84,7 +84,7 @@ export function openKernelBackend(bdf: string, options: KernelOpenOptions = {}):
   const { group } = checkDeviceSetup(paths, name);
   if (flow === 'iommufd' || (flow === 'auto' && options.container === undefined && cdevFlowAvailable(paths, name))) {
     if (options.container !== undefined) throw fail('EINVAL', 'a container cannot be used with the iommufd flow');
-    return openThroughIommufd(paths, name);
+    return openThroughIommufd(paths, name, group);
   }
   return openThroughContainer(paths, name, group, options.container);
 }
@@ -184,16 +184,10 @@ function releaseGroup(key: string, e: GroupEntry): void {
   }
 }
 
-function openThroughIommufd(paths: VfioPaths, bdf: string): KernelBackend {
-  const cdev = vfioCdevOf(paths, bdf);
-  if (cdev === null || !cdevFlowAvailable(paths, bdf)) {
-    throw new VfioSetupError(
-      'VFIO_NO_CDEV',
-      `the iommufd flow is not available for ${bdf}: ${cdev === null ? `no vfio cdev (${paths.dev}/vfio/devices/vfioN, named in ${paths.sys}/bus/pci/devices/${bdf}/vfio-dev/)` : `no ${iommufdFile(paths)}`}`,
-      'it needs Linux 6.6 or later built with CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV (and the iommufd module loaded); use the container flow (iommu: "container", the default "auto" falls back to it) on older kernels',
-      { bdf },
-    );
-  }
+function openThroughIommufd(paths: VfioPaths, bdf: string, group: number): KernelBackend {
+  const missing = cdevFlowError(paths, bdf);
+  if (missing !== undefined) throw missing;
+  const cdev = vfioCdevOf(paths, bdf)!;
   let fd: number;
   try {
     fd = openFd(cdev, fsc.O_RDWR);
@@ -207,12 +201,13 @@ function openThroughIommufd(paths: VfioPaths, bdf: string): KernelBackend {
     try {
       iommufd.bindDevice(fd);
     } catch (err) {
-      // Binding checks the group's DMA ownership: a non-viable group is refused here.
+      // Binding claims the group's DMA ownership: EBUSY when a host driver has
+      // another member (not viable) or another owner has the group; EINVAL when
+      // the device is already bound through a cdev (one open per device).
       const code = (err as { code?: string }).code;
-      if (code === 'EPERM' || code === 'EBUSY') {
-        const { group } = checkDeviceSetup(paths, bdf);
+      if (code === 'EBUSY' && groupMembers(paths, group).some((m) => !isViableDriver(m.driver)))
         throw notViableError(paths, group, cdev, bdf);
-      }
+      if (code === 'EBUSY' || code === 'EINVAL') throw deviceBusyError(paths, group, cdev, bdf, err);
       throw err;
     }
     ioas = iommufd.allocIoas();
