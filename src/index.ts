@@ -1,8 +1,12 @@
-// vfio-ts: the Driver API. A driver gets a `Device` from either backend -
-// `connectVfioUser` (a vfio-user socket) or `openKernelDevice` (/dev/vfio) -
-// and never needs to know which. Servers, the kernel's setup tools, the
-// PCI-like view and the reference devices have entry points of their own
-// (vfio-ts/server, vfio-ts/kernel, vfio-ts/pci-like, ...).
+/**
+ * vfio-ts: the Driver API. A driver gets a `Device` from either backend -
+ * `connectVfioUser` (a vfio-user socket) or `openKernelDevice` (/dev/vfio) -
+ * and never needs to know which. Servers, the kernel's setup tools, the
+ * PCI-like view and the reference devices have entry points of their own
+ * (vfio-ts/server, vfio-ts/kernel, vfio-ts/pci-like, ...).
+ *
+ * @module vfio-ts
+ */
 
 export {
   Device,
@@ -26,5 +30,6 @@ export {
   type OpenKernelDeviceOptions,
 } from './client/kernel/open.js';
 export { KernelBackend } from './client/kernel/backend.js';
+/** Every error class vfio-ts throws on purpose, each with a stable `code`: `err instanceof errors.ErrnoError`. */
 export * as errors from './errors-all.js';
 export { VfioTsError, SysError, ErrnoError } from './errors.js';

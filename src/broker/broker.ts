@@ -29,6 +29,7 @@ import { DeviceMonitor, type PciDeviceEvent } from '../kernel/monitor.js';
 import { openKernelBackend } from '../client/kernel/open.js';
 import { BrokeredDevice } from './brokered-device.js';
 
+/** What a {@link Broker} serves, on which socket, to whom, with which limits. */
 export interface BrokerOptions {
   /** The device to serve (PCI address); opened through the kernel backend. */
   bdf?: string;
@@ -63,6 +64,7 @@ export interface BrokerOptions {
   mmap?: boolean;
 }
 
+/** What a broker reports, for logs: clients, release requests, revocations. */
 export type BrokerEvent =
   | { type: 'client'; client: ClientEvent }
   | { type: 'release-request'; reason: string; owner: boolean }
@@ -76,10 +78,14 @@ export interface BrokerEvents {
   warning: [w: ServerWarning];
 }
 
+/** How long an owner has to leave when asked (REQ) before the broker takes the device back, in ms. */
 export const DEFAULT_BROKER_GRACE_MS = 5000;
+/** Default limit of a client's DMA mappings at once. */
 export const DEFAULT_BROKER_MAX_DMA_MAPS = 4096;
+/** Default limit of a client's DMA bytes mapped at once (1 GiB): each is pinned memory. */
 export const DEFAULT_BROKER_MAX_DMA_BYTES = 2 ** 30;
 
+/** Serves one real device (bound to vfio-pci) over vfio-user to allowed, unprivileged clients, one owner at a time, undoing everything between owners (docs/broker.md). */
 export class Broker extends EventEmitter<BrokerEvents> {
   readonly device: BrokeredDevice;
   readonly server: VfioUserServer<BrokeredDevice>;

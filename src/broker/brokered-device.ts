@@ -46,6 +46,7 @@ import { irqInfoFlags, pciIrq, pciRegion, regionFlags } from '../uapi/vfio.js';
 import { DirectBar, type Hole } from './direct-bar.js';
 import { RegionConfigBacking } from './region-backing.js';
 
+/** How a {@link BrokeredDevice} opens its device and what it lets clients do. */
 export interface BrokeredDeviceOptions {
   /** Opens the device; called at start and again after every owner. */
   open: () => DeviceBackend;
@@ -61,6 +62,7 @@ export interface BrokeredDeviceOptions {
   directBars?: string;
 }
 
+/** Where a brokered device is: serving, taken back (unplug), or closed. */
 export type BrokeredState = 'ready' | 'withdrawn' | 'closed';
 
 /** The events a `BrokeredDevice` emits. */
@@ -80,6 +82,7 @@ function barDecl(raw: Uint8Array, i: number, size: number): BarDecl {
   return { index: i, kind: mem64 ? 'mem64' : 'mem32', size, prefetchable: (v & regs.PCI_BASE_ADDRESS_MEM_PREFETCH) !== 0 };
 }
 
+/** The served device of a broker: a real device's backend behind the server's rules; client DMA maps become IOMMU maps, eventfds go to the kernel. */
 export class BrokeredDevice extends EventEmitter<BrokeredDeviceEvents> implements ServedDevice {
   readonly name: string;
   readonly #options: BrokeredDeviceOptions;

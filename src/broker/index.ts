@@ -1,4 +1,8 @@
-// The broker: real devices served over vfio-user to unprivileged clients. See docs/broker.md.
+/**
+ * The broker: real devices served over vfio-user to unprivileged clients. See docs/broker.md.
+ *
+ * @module vfio-ts/broker
+ */
 
 export {
   Broker,

@@ -41,6 +41,7 @@ export interface BackendEvents {
   onClose?: (err?: Error) => void;
 }
 
+/** The operations of a VFIO device fd, the one seam under {@link Device}: the kernel and vfio-user backends implement it, so a driver runs on both. */
 export interface DeviceBackend {
   /** 'kernel' or 'vfio-user'. */
   readonly kind: string;

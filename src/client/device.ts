@@ -27,6 +27,7 @@ import { Region } from './region.js';
 import type { DeviceInfo, IrqInfo, RegionInfo } from '../uapi/types.js';
 import { pciIrq, pciRegion } from '../uapi/vfio.js';
 
+/** The PCI interrupt kinds a device may offer: INTx, MSI, MSI-X. */
 export type InterruptKind = 'intx' | 'msi' | 'msix';
 
 export const KIND_INDEX: Record<InterruptKind, number> = { intx: pciIrq.INTX, msi: pciIrq.MSI, msix: pciIrq.MSIX };
@@ -38,6 +39,7 @@ export interface InterruptEvent {
   count: number;
 }
 
+/** How a {@link Device} is opened. */
 export interface DeviceOptions {
   /** Map mappable regions for direct access (default true). */
   map?: boolean;
@@ -48,6 +50,7 @@ export interface DeviceOptions {
   unplugGraceMs?: number;
 }
 
+/** Why a device is going away: its owner asked for it back (REQ), or it was removed or unbound. */
 export type UnplugReason = 'request' | 'removed';
 
 /** Why the device is going away, and until when the driver may use it. */
@@ -57,6 +60,7 @@ export interface UnplugEvent {
   deadline: number;
 }
 
+/** The events a {@link Device} emits. */
 export interface DeviceEvents {
   interrupt: [InterruptEvent];
   /** The device's owner asks for it back (REQ): finish, then close(). */
@@ -69,6 +73,7 @@ export interface DeviceEvents {
   close: [Error | undefined];
 }
 
+/** An opened PCI device, the Driver API: config space, BARs as {@link Region}s, DMA buffers, interrupts, reset and unplug, the same over either backend (`connectVfioUser`, `openKernelDevice`). */
 export class Device extends EventEmitter<DeviceEvents> {
   readonly backend: DeviceBackend;
   readonly info: DeviceInfo;

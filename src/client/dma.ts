@@ -13,6 +13,7 @@ import { MemFd, type Mapping, PAGE_SIZE } from '../sys/memory.js';
 import type { DeviceBackend, DmaMemory } from './backend.js';
 import type { DmaAccess, IovaRange } from '../uapi/types.js';
 
+/** Where and how a DMA buffer is mapped for the device (`Device.allocDma`). */
 export interface DmaAllocOptions {
   /** A fixed IOVA (page aligned); default: the allocator picks one. */
   iova?: bigint;

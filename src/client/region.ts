@@ -25,6 +25,7 @@ interface Area {
 /** Says why an access to region `index` failed with EIO, if the device state shows it. */
 export type RegionExplainer = (index: number) => string | undefined;
 
+/** One VFIO region of a device (a BAR, config space, ROM): synchronous, MMIO-like reads and writes, through an mmap where the region allows one. */
 export class Region {
   readonly index: number;
   readonly info: RegionInfo;

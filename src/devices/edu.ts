@@ -1,3 +1,10 @@
+/**
+ * A device model compatible with QEMU's educational device "edu": the same IDs,
+ * config space, registers, factorial unit, DMA engine and interrupts (docs/edu.md).
+ *
+ * @module vfio-ts/devices/edu
+ */
+
 // A device model compatible with QEMU's educational device "edu"
 // (QEMU's hw/misc/edu.c and docs/specs/edu.rst): the same IDs, config space,
 // registers, factorial unit, DMA engine and interrupts, so a driver written
@@ -102,6 +109,7 @@ export * from '../hw/edu.js';
 const ONES64 = (1n << 64n) - 1n;
 const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 
+/** How an {@link EduModel} behaves where QEMU's fixes it: completion timing, DMA mask. */
 export interface EduOptions {
   /** When factorials and DMA complete: 'immediate' (setImmediate, default), 'sync' (inside the write) or a delay in ms. */
   completion?: 'immediate' | 'sync' | number;
@@ -141,6 +149,7 @@ export function eduDecl(): DeviceDecl {
   };
 }
 
+/** QEMU's edu as a {@link DeviceModel}: serve it with `VfioUserServer.listen(path, new EduModel())`. */
 export class EduModel implements DeviceModel {
   readonly config: DeviceDecl = eduDecl();
   readonly bars: Readonly<Partial<Record<number, BarHandler>>>;

@@ -7,6 +7,7 @@
 import { fail } from '../errors.js';
 import { hexDigits } from '../util/format.js';
 
+/** A PCI address (domain:bus:device.function), parsed. */
 export interface PciAddress {
   domain: number;
   bus: number;

@@ -39,6 +39,7 @@ import {
   type VfioPaths,
 } from './sysfs.js';
 
+/** How `bind` hands a device to vfio-pci: who gets its group file, how long to wait. */
 export interface BindOptions {
   /** Owner to give the group file: a user name or uid. */
   user?: string | number;
@@ -49,6 +50,7 @@ export interface BindOptions {
   paths?: Partial<VfioPaths>;
 }
 
+/** What `bind` did: the driver the device had, its group and the files it gave away. */
 export interface BindResult {
   bdf: string;
   /** The driver the device had before ("nvme"), or null. */
@@ -62,6 +64,7 @@ export interface BindResult {
   iommuFile: string | null;
 }
 
+/** How `unbind` gives a device back: probe afterwards, and whether any driver may be unbound. */
 export interface UnbindOptions {
   /** Probe the device again after unbinding so its usual driver takes it (default true). */
   probe?: boolean;
@@ -70,6 +73,7 @@ export interface UnbindOptions {
   paths?: Partial<VfioPaths>;
 }
 
+/** What `unbind` did: the driver it took the device from, and which took it after. */
 export interface UnbindResult {
   bdf: string;
   previousDriver: string | null;

@@ -27,6 +27,7 @@ export interface IommuSpace {
   unmap(iova: bigint, size: number): void;
 }
 
+/** Where a container finds /dev/vfio (tests point it at a fake tree). */
 export interface ContainerOptions {
   paths?: Partial<VfioPaths>;
 }

@@ -40,6 +40,7 @@ import {
   type VfioPaths,
 } from './sysfs.js';
 
+/** What went wrong in setting a device up through /dev/vfio: the `code` of a {@link VfioSetupError}. */
 export type VfioSetupCode =
   | 'VFIO_NO_DEVICE'
   | 'VFIO_NO_IOMMU'

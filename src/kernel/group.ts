@@ -16,10 +16,12 @@ import { groupFile, resolvePaths, type VfioPaths } from './sysfs.js';
 import { vfioIoctl as VFIO, structSize } from '../uapi/vfio.js';
 import { normalizeBdf } from './bdf.js';
 
+/** Where a group finds /dev/vfio (tests point it at a fake tree). */
 export interface GroupOptions {
   paths?: Partial<VfioPaths>;
 }
 
+/** A VFIO group (/dev/vfio/N): checked viable, set into a container, asked for its devices' fds. */
 export class Group {
   readonly id: number;
   readonly file: string;

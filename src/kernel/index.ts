@@ -1,5 +1,10 @@
-// The kernel backend: real devices through /dev/vfio (docs/kernel-backend.md).
+/**
+ * The kernel backend: real devices through /dev/vfio (docs/kernel-backend.md).
+ *
+ * @module vfio-ts/kernel
+ */
 
+/** Facts of Linux's VFIO user API (include/uapi/linux/vfio.h, iommufd.h): ioctl numbers, flags, sizes. */
 export * as uapi from '../uapi/vfio.js';
 export {
   DeviceMonitor,

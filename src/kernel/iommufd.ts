@@ -31,6 +31,7 @@ import {
 import { iommufdFile, resolvePaths, type VfioPaths } from './sysfs.js';
 import { cdevIoctl, iommufdIoctl, iommufdStructSize } from '../uapi/vfio.js';
 
+/** An iommufd (/dev/iommu) and its I/O address spaces, for devices opened through the vfio cdev. */
 export class Iommufd {
   readonly paths: VfioPaths;
   #fd: number;

@@ -32,6 +32,7 @@ export interface Uevent {
   env: Record<string, string>;
 }
 
+/** The kinds of PCI event a monitor reports. */
 export type PciEventKind = 'added' | 'removed' | 'bound' | 'unbound';
 
 /** A PCI device event. */
@@ -121,6 +122,7 @@ export function parsePciEvent(datagram: Uint8Array): PciDeviceEvent | null {
   return u === null ? null : pciEventOf(u);
 }
 
+/** Which devices a `DeviceMonitor` watches, and whether it keeps the process alive. */
 export interface DeviceMonitorOptions extends UeventSocketOptions {
   /** Only these devices (any BDF form parseBdf accepts); default all. */
   bdf?: string | readonly string[];
@@ -128,6 +130,7 @@ export interface DeviceMonitorOptions extends UeventSocketOptions {
   ref?: boolean;
 }
 
+/** The events a `DeviceMonitor` emits, one per kind of PCI event. */
 export interface DeviceMonitorEvents {
   added: [PciDeviceEvent];
   removed: [PciDeviceEvent];

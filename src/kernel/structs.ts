@@ -278,6 +278,7 @@ export function decodeHotResetInfo(buf: Uint8Array): { flags: number; count: num
 
 // --- vfio_iommu_type1_info --------------------------------------------------
 
+/** VFIO_IOMMU_GET_INFO decoded: page sizes and usable IOVA ranges. */
 export interface IommuInfo {
   flags: number;
   /** Bit mask of the IOMMU's page sizes (0n when not reported). */

@@ -21,6 +21,7 @@ export interface VfioPaths {
   group: string;
 }
 
+/** Where the kernel's files are on a real system. */
 export const DEFAULT_PATHS: VfioPaths = {
   sys: '/sys',
   dev: '/dev',
@@ -29,6 +30,7 @@ export const DEFAULT_PATHS: VfioPaths = {
   group: '/etc/group',
 };
 
+/** The paths to use: the defaults, with any given ones in their place (tests use a fake tree). */
 export function resolvePaths(p?: Partial<VfioPaths>): VfioPaths {
   return { ...DEFAULT_PATHS, ...(p ?? {}) };
 }

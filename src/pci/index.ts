@@ -1,5 +1,9 @@
-// The PCI config-space engine: facts, builder, access engine, capabilities,
-// decoding and lspci-format dumps.
+/**
+ * The PCI config-space engine: facts, builder, access engine, capabilities,
+ * decoding and lspci-format dumps.
+ *
+ * @module vfio-ts/pci
+ */
 /** PCI configuration-space register offsets, bits and capability IDs, named as in Linux's pci_regs.h. */
 export * as regs from './regs.js';
 export * from './backing.js';

@@ -1,7 +1,11 @@
-// The vfio-user wire format: pure codecs (no I/O) for every message of
-// protocol 0.2 (QEMU docs/interop/vfio-user.rst), the stream framer, and the
-// handshake's negotiation. See docs/protocol.md for the message table, what
-// each decoder checks and the errno each failure carries.
+/**
+ * The vfio-user wire format: pure codecs (no I/O) for every message of
+ * protocol 0.2 (QEMU docs/interop/vfio-user.rst), the stream framer, and the
+ * handshake's negotiation. See docs/protocol.md for the message table, what
+ * each decoder checks and the errno each failure carries.
+ *
+ * @module vfio-ts/protocol
+ */
 
 export * from './commands.js';
 export * from './header.js';

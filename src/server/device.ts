@@ -65,6 +65,7 @@ interface BarState {
   memory: Uint8Array | undefined;
 }
 
+/** Options of the framework object built from a device model. */
 export interface VirtualDeviceOptions {
   /** Name used in messages (default: the vendor:device IDs). */
   name?: string;

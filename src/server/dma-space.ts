@@ -69,6 +69,7 @@ export class DmaRegion {
   }
 }
 
+/** One DMA_MAP request: IOVA, size, access, and the memory behind it. */
 export interface DmaMapArgs {
   iova: bigint;
   size: bigint;
@@ -79,6 +80,7 @@ export interface DmaMapArgs {
   offset?: bigint;
 }
 
+/** How much a client may map: count and bytes. */
 export interface DmaLimits {
   /** Most maps at once (ENOSPC beyond). */
   maxMaps: number;
@@ -112,6 +114,7 @@ export interface DmaPiece {
   length: number;
 }
 
+/** One client's DMA maps, checked against limits and each other, looked up by IOVA. */
 export class DmaSpace {
   readonly limits: DmaLimits;
   /** Maps sorted by iova. */

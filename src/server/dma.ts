@@ -54,6 +54,7 @@ interface Binding {
   transport: DmaTransport;
 }
 
+/** A device model's DMA: reads and writes of the current owner's memory, through its maps or by messages. */
 export class DeviceDma {
   #binding: Binding | null = null;
   readonly #busMaster: () => boolean;

@@ -1,4 +1,8 @@
-// The device framework and the vfio-user server. See docs/server.md.
+/**
+ * The device framework and the vfio-user server. See docs/server.md.
+ *
+ * @module vfio-ts/server
+ */
 
 export * from './model.js';
 export * from './errors.js';

@@ -50,11 +50,13 @@ import {
 } from '../protocol/index.js';
 import { closeQuietly, EventFd } from '../sys/index.js';
 
+/** Which interrupts a served device's client enabled. */
 export type IrqMode = 'none' | 'intx' | 'msi' | 'msix';
 
 /** What became of an interrupt the device raised. */
 export type IrqResult = 'delivered' | 'pending' | 'dropped';
 
+/** DEVICE_GET_IRQ_INFO's answer for one index. */
 export interface IrqInfoResult {
   flags: number;
   count: number;
@@ -73,6 +75,7 @@ export function isEventFd(fd: number): boolean {
 
 export type WarnFn = (message: string, cause?: unknown) => void;
 
+/** A served device's interrupts: the mode the client set (INTx, MSI, MSI-X), masking, and delivery to its eventfds. */
 export class Interrupts {
   readonly #config: ConfigSpace;
   readonly #warn: WarnFn;

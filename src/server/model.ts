@@ -95,6 +95,7 @@ export interface ClientIdentity {
   gid: number;
 }
 
+/** A device written in TypeScript: its config space, BAR handlers, and hooks for attach, reset and the client's life; the framework does the rest (docs/server.md). */
 export interface DeviceModel {
   /** IDs, class, BARs, ROM, capabilities (MSI, MSI-X, PM, PCIe, ...). */
   readonly config: DeviceDecl;

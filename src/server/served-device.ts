@@ -31,6 +31,7 @@ export interface RegionDescription {
   fd: number | undefined;
 }
 
+/** What a server needs of the device it serves: a model's VirtualDevice or the broker's BrokeredDevice. */
 export interface ServedDevice {
   /** Used in messages. */
   readonly name: string;

@@ -51,6 +51,7 @@ import { ClientSession, type MessageTrace, type SessionHost, type SessionLimits 
  */
 export const SERVING_LINGER_US = 1000;
 
+/** Who may connect and what they may do: socket mode and owner, allow-lists, message and DMA limits. */
 export interface VfioUserServerOptions {
   /** Mode of the socket file (chmod after listen), e.g. 0o600. */
   socketMode?: number;
@@ -118,8 +119,10 @@ export interface ClientInfo {
   fastAccesses: number;
 }
 
+/** What happened to a client, in a {@link ClientEvent}. */
 export type ClientEventType = 'connect' | 'refused' | 'owner' | 'busy' | 'disconnect' | 'released';
 
+/** A client's arrival, refusal, ownership or departure, as the server's 'client' event reports it. */
 export interface ClientEvent {
   type: ClientEventType;
   /** The connection (absent for a peer refused at accept). */
@@ -131,11 +134,13 @@ export interface ClientEvent {
   reason?: string;
 }
 
+/** How a server closes: how long the owner gets to leave after REQ. */
 export interface CloseOptions {
   /** After signalling REQ, how long the owner may take to leave by itself (default 0). */
   graceMs?: number;
 }
 
+/** A vfio-user server: listens on a Unix socket and serves one device to one owner at a time (docs/server.md). */
 export interface VfioUserServer {
   on(event: 'client', listener: (e: ClientEvent) => void): this;
   on(event: 'message', listener: (t: MessageTrace) => void): this;
@@ -157,6 +162,7 @@ function timeout(ms: number): { promise: Promise<'timeout'>; cancel: () => void 
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
+/** A vfio-user server: listens on a Unix socket and serves one device to one owner at a time (docs/server.md). */
 export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends EventEmitter implements SessionHost {
   readonly device: D;
   readonly limits: SessionLimits;

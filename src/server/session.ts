@@ -95,6 +95,7 @@ const EMPTY: number[] = [];
 /** The longest a refused peer may take to send its first message. */
 const REFUSED_WAIT_MS = 5000;
 
+/** One client connection of a server: its framing, handshake, dispatch and replies, and what it holds (maps, fds). */
 export class ClientSession {
   readonly id: number;
   readonly cred: PeerCred;

@@ -64,6 +64,7 @@ export type IrqData =
   | { kind: 'bool'; values: readonly boolean[] }
   | { kind: 'eventfd'; fds: readonly number[] };
 
+/** What a SET_IRQS request does to an interrupt: mask, unmask, or trigger (bind an eventfd). */
 export type IrqAction = 'mask' | 'unmask' | 'trigger';
 
 /** DMA permissions of a mapping, from the device's point of view. */

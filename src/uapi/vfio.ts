@@ -8,6 +8,7 @@ const VFIO_TYPE = 0x3b; // ';'
 const VFIO_BASE = 100;
 const io = (n: number): number => (VFIO_TYPE << 8) | (VFIO_BASE + n);
 
+/** VFIO_GET_API_VERSION's answer on every kernel with VFIO. */
 export const VFIO_API_VERSION = 0;
 
 /** ioctls, grouped by the fd they apply to. */
@@ -46,9 +47,12 @@ export const iommuType = {
   UPDATE_VADDR: 10,
 } as const;
 
+/** VFIO_GROUP_FLAGS_VIABLE: every device of the group is bound to vfio (or no driver). */
 export const GROUP_FLAGS_VIABLE = 1 << 0;
+/** VFIO_GROUP_FLAGS_CONTAINER_SET: the group is in a container. */
 export const GROUP_FLAGS_CONTAINER_SET = 1 << 1;
 
+/** VFIO_DEVICE_FLAGS_*: what a device offers (vfio_device_info.flags). */
 export const deviceFlags = {
   RESET: 1 << 0,
   PCI: 1 << 1,
@@ -60,6 +64,7 @@ export const deviceFlags = {
   CAPS: 1 << 7,
 } as const;
 
+/** VFIO_REGION_INFO_FLAG_*: what a region allows (vfio_region_info.flags). */
 export const regionFlags = {
   READ: 1 << 0,
   WRITE: 1 << 1,
@@ -98,6 +103,7 @@ export const pciIrq = {
   NUM_IRQS: 5,
 } as const;
 
+/** VFIO_IRQ_INFO_*: what an interrupt index supports (vfio_irq_info.flags). */
 export const irqInfoFlags = {
   EVENTFD: 1 << 0,
   MASKABLE: 1 << 1,
@@ -105,6 +111,7 @@ export const irqInfoFlags = {
   NORESIZE: 1 << 3,
 } as const;
 
+/** VFIO_IRQ_SET_*: data type and action of a SET_IRQS request. */
 export const irqSetFlags = {
   DATA_NONE: 1 << 0,
   DATA_BOOL: 1 << 1,
@@ -116,18 +123,21 @@ export const irqSetFlags = {
   ACTION_TYPE_MASK: (1 << 3) | (1 << 4) | (1 << 5),
 } as const;
 
+/** VFIO_DMA_MAP_FLAG_*: access of a type1 IOMMU mapping. */
 export const dmaMapFlags = {
   READ: 1 << 0,
   WRITE: 1 << 1,
   VADDR: 1 << 2,
 } as const;
 
+/** VFIO_DMA_UNMAP_FLAG_*. */
 export const dmaUnmapFlags = {
   GET_DIRTY_BITMAP: 1 << 0,
   ALL: 1 << 1,
   VADDR: 1 << 2,
 } as const;
 
+/** VFIO_IOMMU_INFO_*: what VFIO_IOMMU_GET_INFO reports. */
 export const iommuInfoFlags = {
   PGSIZES: 1 << 0,
   CAPS: 1 << 1,
@@ -140,6 +150,7 @@ export const iommuCap = {
   DMA_AVAIL: 3,
 } as const;
 
+/** VFIO_DEVICE_FEATURE_*: the feature number mask, GET/SET/PROBE and the feature numbers. */
 export const deviceFeature = {
   MASK: 0xffff,
   GET: 1 << 16,
@@ -168,6 +179,7 @@ export const migState = {
   PRE_COPY_P2P: 7,
 } as const;
 
+/** VFIO_MIGRATION_*: the migration capabilities a device reports. */
 export const migrationFlags = {
   STOP_COPY: 1 << 0,
   P2P: 1 << 1,
@@ -212,6 +224,7 @@ export const structSize = {
 const IOMMUFD_CMD_BASE = 0x80;
 const iommufdIo = (n: number): number => (VFIO_TYPE << 8) | (IOMMUFD_CMD_BASE + n);
 
+/** iommufd ioctl numbers (include/uapi/linux/iommufd.h): _IO(';', 0x80 + n). */
 export const iommufdIoctl = {
   DESTROY: iommufdIo(0),
   IOAS_ALLOC: iommufdIo(1),
@@ -224,12 +237,14 @@ export const iommufdIoctl = {
   VFIO_IOAS: iommufdIo(8),
 } as const;
 
+/** IOMMU_IOAS_MAP_*: how an IOAS mapping is placed and accessed. */
 export const ioasMapFlags = {
   FIXED_IOVA: 1 << 0,
   WRITEABLE: 1 << 1,
   READABLE: 1 << 2,
 } as const;
 
+/** Sizes of the iommufd ioctl structures, their `size` field. */
 export const iommufdStructSize = {
   DESTROY: 8,
   IOAS_ALLOC: 12,

@@ -45,6 +45,7 @@ export interface KernelDeviceInit {
   release: () => void;
 }
 
+/** The kernel's backend: a device fd from vfio-pci (through a container or iommufd), its DMA mapped by the IOMMU. Usually reached through `openKernelDevice`. */
 export class KernelBackend implements DeviceBackend {
   readonly kind = 'kernel';
   readonly name: string;

@@ -34,8 +34,10 @@ import { Group } from '../../kernel/group.js';
 import { Iommufd } from '../../kernel/iommufd.js';
 import { cdevFlowAvailable, groupMembers, isViableDriver, resolvePaths, vfioCdevOf, type VfioPaths } from '../../kernel/sysfs.js';
 
+/** How DMA reaches the IOMMU: the legacy container (/dev/vfio/N), iommufd (the vfio cdev), or whichever the kernel offers. */
 export type IommuFlow = 'auto' | 'container' | 'iommufd';
 
+/** How the kernel backend opens a device: the IOMMU flow and where /sys and /dev are. */
 export interface KernelOpenOptions {
   /** Which flow to use (default 'auto': iommufd where the kernel offers the cdev, else the container). */
   iommu?: IommuFlow;
@@ -50,6 +52,7 @@ export interface KernelOpenOptions {
   paths?: Partial<VfioPaths>;
 }
 
+/** Options of `openKernelDevice`: the backend's and the Device's, and the uevent watch. */
 export interface OpenKernelDeviceOptions extends KernelOpenOptions, DeviceOptions {
   /**
    * Watch the kernel's uevents for this device (default true): its removal or

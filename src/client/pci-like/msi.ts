@@ -42,6 +42,7 @@ import { msiLength } from '../../pci/caps/msi.js';
 import { pciIrq } from '../../uapi/vfio.js';
 import { ShadowBlock, type ConfigHandler, type ViewContext } from './registers.js';
 
+/** An MSI or MSI-X message as the driver programmed it: address and data. */
 export interface MsiMessage {
   address: bigint;
   data: number;

@@ -63,6 +63,7 @@ export interface PciLikeInterrupt {
   data?: number;
 }
 
+/** The events a {@link PciLikeDevice} emits. */
 export interface PciLikeEvents {
   interrupt: [PciLikeInterrupt];
   /** The function was reset by a config write (FLR) or by a D3hot -> D0 soft reset. */
@@ -111,6 +112,7 @@ export class PciLikeConfig {
   }
 }
 
+/** The PCI-like view of a {@link Device}: config writes trigger the matching Driver API operations, as on hardware (docs/pci-like.md). */
 export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
   readonly device: Device;
   readonly config: PciLikeConfig;

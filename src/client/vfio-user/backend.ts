@@ -43,6 +43,7 @@ import { SyncChannel } from './channel.js';
 import { DmaServer } from './dma-server.js';
 import { MAX_FDS, handshake } from './handshake.js';
 
+/** Options of `connectVfioUser`: the reply timeout, the message size limit, and whether DMA memory is shared by fd. */
 export interface VfioUserOptions {
   /** Longest wait for a reply, in ms (default 10 000; -1 waits forever). */
   timeoutMs?: number;
@@ -63,6 +64,7 @@ interface RegionEntry {
   mmapOffset: bigint;
 }
 
+/** The vfio-user backend: a device served on a Unix socket, spoken to synchronously. Usually reached through `connectVfioUser`. */
 export class VfioUserBackend implements DeviceBackend {
   readonly kind = 'vfio-user';
   readonly name: string;

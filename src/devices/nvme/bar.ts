@@ -10,10 +10,15 @@
 
 import { REG } from '../../hw/nvme/regs.js';
 
+/** Size of BAR0: registers, doorbells, MSI-X table and PBA, one 4 KiB page each. */
 export const BAR0_SIZE = 0x4000;
+/** Where the doorbells start in BAR0 (0x1000, as the specification places them). */
 export const DOORBELL_OFFSET = REG.DOORBELLS;
+/** The doorbell page: shared memory the client maps, polled by the model. */
 export const DOORBELL_PAGE_SIZE = 0x1000;
+/** Where the MSI-X table sits in BAR0. */
 export const MSIX_TABLE_OFFSET = 0x2000;
+/** Where the MSI-X pending-bit array sits in BAR0. */
 export const MSIX_PBA_OFFSET = 0x3000;
 /** The registers the model implements: 0x00-0x3f (CAP to ACQ; no CMB, no PMR). */
 export const REGISTERS_END = 0x40;

@@ -7,6 +7,7 @@ import type { DmaWindows } from './dma-windows.js';
 import type { QueueSet } from './queues.js';
 import { ST } from './status.js';
 
+/** An Asynchronous Event the controller reports: its type, information and the log page that clears it. */
 export interface AsyncEvent {
   type: number;
   info: number;

@@ -1,5 +1,9 @@
-// The NVMe controller model (docs/nvme-model.md), served over vfio-user, and
-// the NVMe facts it shares with the driver (src/hw/nvme).
+/**
+ * The NVMe controller model (docs/nvme-model.md), served over vfio-user, and
+ * the NVMe facts it shares with the driver (src/hw/nvme).
+ *
+ * @module vfio-ts/devices/nvme
+ */
 
 export { NvmeModel, type NvmeModelOptions, type NvmeStats } from './model.js';
 export type { NvmePollOptions } from './poller.js';

@@ -44,6 +44,7 @@ import { ControllerRegisters } from './registers.js';
 import { ST } from './status.js';
 import { DEFERRED, SQE_DWORDS, SubmissionEntry } from './submission-entry.js';
 
+/** How an {@link NvmeModel} presents itself: IDs, identity strings, namespaces, queue limits, polling. */
 export interface NvmeModelOptions {
   /** PCI IDs (default 1b36:0010, QEMU's NVMe controller, subsystem 1af4:1100). */
   vendorId?: number;
@@ -79,6 +80,7 @@ export interface NvmeStats {
   interrupts: number;
 }
 
+/** An NVMe controller as a {@link DeviceModel}: registers, admin and I/O queues, namespaces in memory or files, MSI-X, doorbells in shared memory (docs/nvme-model.md). */
 export class NvmeModel implements DeviceModel, CommandContext {
   readonly config: DeviceDecl;
   readonly bars: Record<number, BarHandler>;

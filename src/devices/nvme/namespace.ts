@@ -10,6 +10,7 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { fail } from '../../errors.js';
 
+/** One namespace of an {@link NvmeModel}: size, block size, and the file that holds it (default memory). */
 export interface NamespaceOptions {
   /** Size in bytes (rounded down to whole blocks; default 64 MiB, or the file's size when it has one). */
   size?: number;
@@ -21,6 +22,7 @@ export interface NamespaceOptions {
   readOnly?: boolean;
 }
 
+/** A namespace's size when none is given and no file sets it: 64 MiB. */
 export const DEFAULT_NAMESPACE_SIZE = 64 * 1024 * 1024;
 
 /** Where a namespace's bytes live. Positions and lengths in bytes. */

@@ -4,6 +4,7 @@
 // quiet). kick() polls at once (a doorbell written through a message, bus
 // mastering turned on, the controller enabled, ...).
 
+/** How the model polls its doorbell page for new submissions: spinning, then a timer. */
 export interface NvmePollOptions {
   /** Keep polling with setImmediate this long after the last command (default 5 ms). */
   spinMs?: number;

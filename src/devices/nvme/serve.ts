@@ -3,10 +3,12 @@
 import { VfioUserServer, type VfioUserServerOptions } from '../../server/index.js';
 import { NvmeModel, type NvmeModelOptions } from './model.js';
 
+/** Options of `serveNvme`: the model's and the server's. */
 export interface ServeNvmeOptions extends NvmeModelOptions {
   server?: VfioUserServerOptions;
 }
 
+/** What `serveNvme` returns: the model, its server, and one call to stop both. */
 export interface NvmeServer {
   model: NvmeModel;
   server: VfioUserServer;

@@ -25,6 +25,7 @@ import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_DEVICE_ID, PCI
 import { hex } from '../../util/format.js';
 import { checkEduIds, EduDriverBase, type EduWaitOptions } from './engine.js';
 
+/** Where an edu DMA transfer reads and writes, and how it completes. */
 export interface EduDmaOptions extends EduWaitOptions {
   /** Offset in the DmaBuffer (default 0). */
   bufferOffset?: number;
@@ -32,6 +33,7 @@ export interface EduDmaOptions extends EduWaitOptions {
   eduOffset?: number;
 }
 
+/** A driver for QEMU's edu (and our model of it) on the Driver API: factorials polled or by interrupt, DMA, interrupts, reset (docs/edu.md). */
 export class EduDriver extends EduDriverBase {
   readonly device: Device;
   #irq: 'intx' | 'msi' | null = null;

@@ -23,6 +23,7 @@ import {
 } from '../../hw/edu.js';
 import { hex, hexDigits } from '../../util/format.js';
 
+/** How long an edu operation may take before it fails with ETIMEDOUT. */
 export interface EduWaitOptions {
   /** Give up after this long (default 10 s). */
   timeoutMs?: number;

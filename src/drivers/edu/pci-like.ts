@@ -45,6 +45,7 @@ import { checkEduIds, EduDriverBase, type EduWaitOptions } from './engine.js';
 /** An x86 MSI message (the local APIC's window, vector 0x41): any value works, the view carries it back. */
 export const EDU_DEFAULT_MSI = { address: 0xfee00000n, data: 0x0041 } as const;
 
+/** The edu driver written against the PCI-like view: MSI and INTx programmed through config space, as a bare-metal driver does (docs/pci-like.md). */
 export class EduPciLikeDriver extends EduDriverBase {
   readonly pci: PciLikeDevice;
   /** Offset of the MSI capability. */

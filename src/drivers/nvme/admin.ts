@@ -17,6 +17,7 @@ import {
 } from './identify.js';
 import type { Completion, NvmeCommand, QueuePair } from './queue.js';
 
+/** The admin commands the driver issues, on the admin queue pair: Identify, queue creation and deletion, features, logs. */
 export class AdminCommands {
   readonly queue: QueuePair;
 

@@ -24,11 +24,13 @@ export interface DmaTarget {
   readonly size: number;
 }
 
+/** A range of blocks for Dataset Management (deallocate). */
 export interface DsmRange {
   lba: number;
   blocks: number;
 }
 
+/** One namespace, as blocks: read, write, flush, write zeroes, deallocate, and a polled fast path. */
 export class NvmeNamespace {
   readonly nsid: number;
   readonly identity: NamespaceIdentity;

@@ -27,8 +27,10 @@ import { listPagesFor } from './prp.js';
 import { QueuePair, type DmaMemoryLike } from './queue.js';
 import { NvmeControllerError } from './status.js';
 
+/** Completion notification the driver asks for: polling, an interrupt kind, or the best the device offers. */
 export type InterruptChoice = 'auto' | InterruptKind | 'none';
 
+/** How `NvmeDriver.open` brings the controller up: interrupts, queues, timeouts. */
 export interface NvmeDriverOptions {
   /** Completion notification: 'none' polls (default); 'auto' takes MSI-X, else MSI, else INTx. */
   interrupts?: InterruptChoice;
@@ -59,6 +61,7 @@ export interface IoQueueOptions {
   vector?: number;
 }
 
+/** An NVMe driver on the Driver API: brings the controller up, creates I/O queues, and hands out namespaces (docs/nvme-driver.md). */
 export class NvmeDriver {
   readonly device: Device;
   readonly cap: Capabilities;

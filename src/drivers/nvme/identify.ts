@@ -4,6 +4,7 @@
 
 import { ID_CTRL, ID_NS, IDENTIFY_SIZE, LBAF, ONCS, VWC } from '../../hw/nvme/identify.js';
 
+/** What Identify Controller says, decoded. */
 export interface ControllerIdentity {
   /** PCI vendor ID (VID) and subsystem vendor ID (SSVID). */
   vendorId: number;
@@ -65,6 +66,7 @@ export function parseIdentifyController(b: Uint8Array): ControllerIdentity {
   };
 }
 
+/** One LBA format a namespace supports: block and metadata size. */
 export interface LbaFormat {
   /** Metadata bytes per block. */
   metadataSize: number;
@@ -74,6 +76,7 @@ export interface LbaFormat {
   relativePerformance: number;
 }
 
+/** What Identify Namespace says, decoded. */
 export interface NamespaceIdentity {
   /** Namespace size, capacity and utilisation, in blocks. */
   size: bigint;

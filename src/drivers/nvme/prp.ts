@@ -19,6 +19,7 @@ export interface PrpListSpace {
   pages: number;
 }
 
+/** The PRP entries of one transfer: PRP1, PRP2 (a second page or a list), and the list's pages. */
 export interface Prps {
   prp1: bigint;
   prp2: bigint;

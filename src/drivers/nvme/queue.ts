@@ -42,6 +42,7 @@ export interface DoorbellTarget {
   write32(offset: number, value: number): void;
 }
 
+/** Allocates DMA memory for a queue: the Device's allocDma, or a test's stand-in. */
 export type DmaAlloc = (size: number, name: string) => DmaMemoryLike;
 
 /** The submission ring: entries written at the tail. Pure bookkeeping over memory. */
@@ -142,6 +143,7 @@ export interface NvmeCommand {
   allowError?: boolean;
 }
 
+/** Shape of one submission/completion queue pair: id, depth, doorbells, memory. */
 export interface QueuePairOptions {
   /** Queue identifier (0: admin). */
   qid: number;

@@ -2,6 +2,7 @@
 // command dwords that both ends use, Identify CNS values, feature and log
 // page identifiers, asynchronous event types.
 
+/** Admin command set opcodes (NVMe base specification, Admin Command Set). */
 export const ADMIN = {
   DELETE_IO_SQ: 0x00,
   CREATE_IO_SQ: 0x01,
@@ -16,6 +17,7 @@ export const ADMIN = {
   KEEP_ALIVE: 0x18,
 } as const;
 
+/** NVM command set opcodes (NVMe NVM Command Set specification). */
 export const NVM = {
   FLUSH: 0x00,
   WRITE: 0x01,

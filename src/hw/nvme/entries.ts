@@ -45,4 +45,5 @@ export const CQE_DW3 = {
 
 /** Entry sizes as CC.IOSQES / CC.IOCQES and Identify SQES / CQES give them (log2 bytes). */
 export const SQES_LOG2 = 6;
+/** Completion queue entry size, log2 (16 bytes): CC.IOCQES. */
 export const CQES_LOG2 = 4;

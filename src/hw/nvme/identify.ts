@@ -3,6 +3,7 @@
 // model fills in and the driver reads, and their bit fields. Every structure
 // is 4096 bytes.
 
+/** Size of every Identify data structure: 4 KiB. */
 export const IDENTIFY_SIZE = 4096;
 
 /** Identify Controller: field offsets (and lengths of the ASCII fields). */

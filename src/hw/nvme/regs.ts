@@ -55,6 +55,7 @@ function field(raw: bigint, shift: number, bits: number): number {
   return Number((raw >> BigInt(shift)) & ((1n << BigInt(bits)) - 1n));
 }
 
+/** Decodes the 64-bit CAP register into its fields. */
 export function decodeCap(raw: bigint): Capabilities {
   return {
     raw,
@@ -83,21 +84,27 @@ export const CC = {
   IOCQES_SHIFT: 20, // 23:20, 2^n bytes
 } as const;
 
+/** CC.CSS: the I/O command set selected. */
 export function ccCss(cc: number): number {
   return (cc >>> CC.CSS_SHIFT) & 7;
 }
+/** CC.MPS: memory page size, as 2^(12 + MPS). */
 export function ccMps(cc: number): number {
   return (cc >>> CC.MPS_SHIFT) & 0xf;
 }
+/** CC.AMS: the arbitration mechanism selected. */
 export function ccAms(cc: number): number {
   return (cc >>> CC.AMS_SHIFT) & 7;
 }
+/** CC.SHN: the shutdown notification (0 none, 1 normal, 2 abrupt). */
 export function ccShn(cc: number): number {
   return (cc >>> CC.SHN_SHIFT) & 3;
 }
+/** CC.IOSQES: I/O submission queue entry size, log2. */
 export function ccIosqes(cc: number): number {
   return (cc >>> CC.IOSQES_SHIFT) & 0xf;
 }
+/** CC.IOCQES: I/O completion queue entry size, log2. */
 export function ccIocqes(cc: number): number {
   return (cc >>> CC.IOCQES_SHIFT) & 0xf;
 }

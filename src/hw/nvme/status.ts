@@ -13,6 +13,7 @@
 
 import { hexDigits } from '../../util/format.js';
 
+/** Status Code Types of a completion's status field. */
 export const SCT = { GENERIC: 0, COMMAND_SPECIFIC: 1, MEDIA: 2, PATH: 3, VENDOR: 7 } as const;
 
 /** Do Not Retry, in the 15-bit Status Field. */
