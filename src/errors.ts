@@ -11,6 +11,12 @@ import { getSystemErrorName } from 'node:util';
 
 const ERRNO = constants.errno as Record<string, number>;
 
+/** An errno name Node knows on this platform ("EINVAL"): the codes an {@link ErrnoError} can carry. */
+export type ErrnoName = keyof typeof constants.errno;
+
+/** An errno name as libuv gives it for a number; "E<n>" for a number it does not know. */
+export type SysErrnoName = ErrnoName | `E${number}`;
+
 /** errno number for a name such as "EINVAL"; throws for unknown names. */
 export function errnoOf(name: string): number {
   const n = ERRNO[name];
@@ -18,16 +24,25 @@ export function errnoOf(name: string): number {
   return n;
 }
 
+/** Whether `name` is an errno name Node knows (so an ErrnoError can carry it). */
+export function isErrnoName(name: string): name is ErrnoName {
+  return ERRNO[name] !== undefined;
+}
+
 /** errno name for a number, such as "EINVAL" for 22; "E<n>" when unknown. */
-export function errnoName(errno: number): string {
+export function errnoName(errno: number): SysErrnoName {
   try {
-    return getSystemErrorName(-Math.abs(errno));
+    return getSystemErrorName(-Math.abs(errno)) as SysErrnoName;
   } catch {
     return `E${errno}`;
   }
 }
 
-/** Base class of every error vfio-ts throws on purpose. */
+/**
+ * Base class of every error vfio-ts throws on purpose. Each subclass narrows
+ * `code` to the union of the codes it can carry, so that a typo in a thrower
+ * or a catcher is a type error.
+ */
 export class VfioTsError extends Error {
   /** Stable machine-readable code: an errno name where one applies. */
   readonly code: string;
@@ -44,6 +59,7 @@ export class VfioTsError extends Error {
 
 /** A system call failed. `code` is the errno name, `syscall` the call. */
 export class SysError extends VfioTsError {
+  declare readonly code: SysErrnoName;
   readonly syscall: string;
   constructor(syscall: string, errno: number, detail?: string) {
     const name = errnoName(errno);
@@ -58,13 +74,14 @@ export class SysError extends VfioTsError {
  * reply carrying `errno`.
  */
 export class ErrnoError extends VfioTsError {
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  declare readonly code: ErrnoName;
+  constructor(code: ErrnoName, message: string, options?: { cause?: unknown }) {
     if (ERRNO[code] === undefined) throw new TypeError(`ErrnoError needs an errno name, got ${code}`);
     super(code, message, options);
   }
 }
 
 /** Shorthand: `throw fail('EINVAL', 'bad index 9')`. */
-export function fail(code: string, message: string): ErrnoError {
+export function fail(code: ErrnoName, message: string): ErrnoError {
   return new ErrnoError(code, message);
 }

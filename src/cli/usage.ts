@@ -10,6 +10,7 @@ import { VfioTsError } from '../errors.js';
  * the command's usage line) and exits 2.
  */
 export class UsageError extends VfioTsError {
+  declare readonly code: 'EINVAL';
   /** The arguments themselves are wrong (missing, extra, unknown): show the usage line. */
   readonly grammar: boolean;
   constructor(message: string, options: { grammar?: boolean } = {}) {

@@ -62,7 +62,7 @@ export interface VfioSetupDetail {
 
 /** A device could not be opened or used because of how the machine is set up. */
 export class VfioSetupError extends VfioTsError {
-  override readonly code: VfioSetupCode;
+  declare readonly code: VfioSetupCode;
   /** What to do about it. Also the end of `message`. */
   readonly hint: string;
   readonly bdf: string | undefined;
@@ -72,7 +72,6 @@ export class VfioSetupError extends VfioTsError {
 
   constructor(code: VfioSetupCode, summary: string, hint: string, detail: VfioSetupDetail = {}) {
     super(code, `${summary}. Hint: ${hint}`, detail.cause !== undefined ? { cause: detail.cause } : undefined);
-    this.code = code;
     this.hint = hint;
     this.bdf = detail.bdf;
     this.path = detail.path;

@@ -24,7 +24,9 @@ export type LayoutErrorReason =
   | 'ext-head' // no extended capability at 0x100 to start the chain
   | 'msix-bar'; // MSI-X table/PBA not inside an implemented memory BAR
 
+/** A config-space declaration that cannot be laid out; `reason` names the rule it breaks. */
 export class LayoutError extends ErrnoError {
+  declare readonly code: 'EINVAL' | 'ENOSPC';
   readonly reason: LayoutErrorReason;
   constructor(reason: LayoutErrorReason, message: string, code: 'EINVAL' | 'ENOSPC' = 'EINVAL') {
     super(code, message);

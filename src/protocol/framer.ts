@@ -37,6 +37,7 @@ export type StreamErrorReason = 'header-size' | 'too-large' | 'too-many-fds' | '
 
 /** The stream cannot be resynchronised: disconnect, and close `fds`. */
 export class StreamError extends ErrnoError {
+  declare readonly code: 'EPROTO';
   readonly reason: StreamErrorReason;
   /** The header of the offending message, when it was read. */
   readonly header: Header | undefined;

@@ -9,7 +9,7 @@
 // caller can tell "the server said EINVAL" from "the reply was malformed"
 // (plain ErrnoError) by class.
 
-import { ErrnoError, VfioTsError, errnoName, errnoOf } from '../errors.js';
+import { type ErrnoName, ErrnoError, VfioTsError, errnoName, errnoOf, isErrnoName } from '../errors.js';
 import { commandName } from './commands.js';
 import { FLAG_ERROR, HEADER_SIZE, MessageType, type Header, writeHeaderFields } from './header.js';
 import { checkU16, checkU32 } from './wire.js';
@@ -33,15 +33,10 @@ export class PeerError extends ErrnoError {
   }
 }
 
-function knownErrnoName(n: number): string | undefined {
+function knownErrnoName(n: number): ErrnoName | undefined {
   if (n === 0) return undefined;
   const name = errnoName(n);
-  try {
-    errnoOf(name);
-    return name;
-  } catch {
-    return undefined;
-  }
+  return isErrnoName(name) ? name : undefined;
 }
 
 /** The error a reply header with the error flag stands for. */

@@ -8,7 +8,7 @@
 // ErrnoError with the errno a server answers for a malformed message (EINVAL
 // unless the caller says otherwise) and a message naming the field.
 
-import { fail } from '../errors.js';
+import { type ErrnoName, fail } from '../errors.js';
 
 /** Largest u32 (2^32 - 1). */
 export const U32_MAX = 0xffff_ffff;
@@ -40,7 +40,7 @@ export function u64Equals(b: Uint8Array, o: number, v: number): boolean {
  * A u64 field as a number, for fields the protocol bounds well below 2^53
  * (transfer counts). Larger values fail with `code`.
  */
-export function readU64Number(b: Uint8Array, o: number, field: string, code = 'EINVAL'): number {
+export function readU64Number(b: Uint8Array, o: number, field: string, code: ErrnoName = 'EINVAL'): number {
   const hi = readU32(b, o + 4);
   if (hi >= 0x20_0000) throw fail(code, `${field} ${readU64(b, o)} is too large`);
   return hi * TWO_32 + readU32(b, o);

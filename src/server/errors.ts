@@ -5,7 +5,7 @@
 // stable `reason`. Requests refused on the wire use the plain ErrnoError of
 // src/errors.ts (its errno goes into the error reply).
 
-import { ErrnoError } from '../errors.js';
+import { type ErrnoName, ErrnoError } from '../errors.js';
 
 /**
  * Why a DMA access failed:
@@ -34,7 +34,7 @@ export type DmaErrorReason =
   | 'peer-error'
   | 'bad-reply';
 
-const CODE: Record<Exclude<DmaErrorReason, 'peer-error'>, string> = {
+const CODE: Record<Exclude<DmaErrorReason, 'peer-error'>, ErrnoName> = {
   unmapped: 'EFAULT',
   'not-contiguous': 'EFAULT',
   permission: 'EACCES',
@@ -55,7 +55,7 @@ export class DmaError extends ErrnoError {
   /** Length of the access in bytes. */
   readonly length: number;
 
-  constructor(reason: DmaErrorReason, iova: bigint, length: number, message: string, options?: { code?: string; cause?: unknown }) {
+  constructor(reason: DmaErrorReason, iova: bigint, length: number, message: string, options?: { code?: ErrnoName; cause?: unknown }) {
     super(options?.code ?? (reason === 'peer-error' ? 'EIO' : CODE[reason]), message, { cause: options?.cause });
     this.reason = reason;
     this.iova = iova;

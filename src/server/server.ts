@@ -374,7 +374,7 @@ export class VfioUserServer<D extends ServedDevice = VirtualDevice> extends Even
   }
 
   acquire(session: ClientSession): MaybePromise<void> {
-    if (this.#closing) throw fail('ESHUTDOWN', 'the server is closing');
+    if (this.#closing) throw fail('ECONNABORTED', 'the server is closing'); // Node has no ESHUTDOWN
     if (session.closed) throw fail('ECONNRESET', 'the connection is gone');
     if (this.#owner !== undefined && this.#owner !== session) {
       this.#clientEvent('busy', session.cred, session.id, `device owned by connection ${this.#owner.id}`);

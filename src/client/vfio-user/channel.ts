@@ -14,7 +14,7 @@
 // A broken stream (malformed framing, a time-out, the server gone) closes the
 // channel: a late reply could no longer be told from the next one.
 
-import { ErrnoError, fail } from '../../errors.js';
+import { ErrnoError, fail, isErrnoName } from '../../errors.js';
 import {
   FLAG_ERROR,
   FLAG_NO_REPLY,
@@ -325,9 +325,5 @@ export class SyncChannel {
 
 /** An ErrnoError for `code`, or EIO when `code` is not an errno name. */
 function errnoError(code: string, message: string, cause?: unknown): ErrnoError {
-  try {
-    return new ErrnoError(code, message, { cause });
-  } catch {
-    return new ErrnoError('EIO', message, { cause });
-  }
+  return new ErrnoError(isErrnoName(code) ? code : 'EIO', message, { cause });
 }

@@ -25,7 +25,7 @@ import { NvmeNamespace } from './block.js';
 import type { ControllerIdentity } from './identify.js';
 import { listPagesFor } from './prp.js';
 import { QueuePair, type DmaMemoryLike } from './queue.js';
-import { NvmeControllerError } from './status.js';
+import { type NvmeControllerCode, NvmeControllerError } from './status.js';
 
 /** Completion notification the driver asks for: polling, an interrupt kind, or the best the device offers. */
 export type InterruptChoice = 'auto' | InterruptKind | 'none';
@@ -177,7 +177,13 @@ export class NvmeDriver {
   readonly #alloc = (size: number, name: string): DmaMemoryLike =>
     this.device.allocDma(size, { name, ...(this.options.dmaLimit !== undefined ? { limit: this.options.dmaLimit } : {}) });
 
-  async #waitCsts(what: string, code: string, cond: (csts: number) => boolean, timeoutMs: number, failOnCfs: boolean): Promise<void> {
+  async #waitCsts(
+    what: string,
+    code: NvmeControllerCode,
+    cond: (csts: number) => boolean,
+    timeoutMs: number,
+    failOnCfs: boolean,
+  ): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const csts = this.readCsts();

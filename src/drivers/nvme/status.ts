@@ -5,7 +5,7 @@
 // and controller failures have their own error classes.
 
 import { VfioTsError } from '../../errors.js';
-import { decodeStatus, describeStatus, type NvmeStatus } from '../../hw/nvme/status.js';
+import { decodeStatus, describeStatus, type NvmeStatus, type NvmeStatusCode } from '../../hw/nvme/status.js';
 import { hex } from '../../util/format.js';
 
 /** Where a failed command came from, for the message. */
@@ -23,6 +23,7 @@ function commandName(ctx: CommandContext): string {
 
 /** A command completed with an error status. */
 export class NvmeError extends VfioTsError implements NvmeStatus {
+  declare readonly code: NvmeStatusCode;
   readonly sct: number;
   readonly sc: number;
   readonly crd: number;
@@ -56,6 +57,7 @@ export class NvmeError extends VfioTsError implements NvmeStatus {
 
 /** A command got no completion in time (code NVME_TIMEOUT). */
 export class NvmeTimeoutError extends VfioTsError {
+  declare readonly code: 'NVME_TIMEOUT';
   readonly opcode: number;
   readonly qid: number;
   readonly cid: number;
@@ -75,6 +77,22 @@ export class NvmeTimeoutError extends VfioTsError {
  * NVME_READY_TIMEOUT (CSTS.RDY did not follow CC.EN within CAP.TO),
  * NVME_SHUTDOWN_TIMEOUT, NVME_DEVICE_GONE (registers read all ones),
  * NVME_UNSUPPORTED (a capability the driver needs is missing),
- * NVME_QUEUE_CLOSED (the queue was deleted under a command).
+ * NVME_QUEUE_CLOSED (the queue was deleted under a command), NVME_CLOSED (the
+ * driver was shut down).
  */
-export class NvmeControllerError extends VfioTsError {}
+export class NvmeControllerError extends VfioTsError {
+  declare readonly code: NvmeControllerCode;
+  constructor(code: NvmeControllerCode, message: string) {
+    super(code, message);
+  }
+}
+
+/** The codes an {@link NvmeControllerError} carries. */
+export type NvmeControllerCode =
+  | 'NVME_CONTROLLER_FATAL'
+  | 'NVME_READY_TIMEOUT'
+  | 'NVME_SHUTDOWN_TIMEOUT'
+  | 'NVME_DEVICE_GONE'
+  | 'NVME_UNSUPPORTED'
+  | 'NVME_QUEUE_CLOSED'
+  | 'NVME_CLOSED';

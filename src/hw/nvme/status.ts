@@ -189,10 +189,16 @@ const BY_SCT = new Map([
 
 const SCT_NAMES = ['Generic Command Status', 'Command Specific Status', 'Media and Data Integrity Error', 'Path Related Status'];
 
+/** The `code` of an NVMe error status: NVME_<name> of a status the tables name, else its numbers. */
+export type NvmeStatusCode =
+  | `NVME_${keyof typeof GENERIC | keyof typeof COMMAND_SPECIFIC | keyof typeof MEDIA | keyof typeof PATH}`
+  | `NVME_VENDOR_${string}`
+  | `NVME_STATUS_${number}_${string}`;
+
 /** The stable code (NVME_<name>) and the specification's name of a status; unknown ones get NVME_STATUS_<sct>_<sc>. */
-export function describeStatus(sct: number, sc: number): { code: string; name: string } {
+export function describeStatus(sct: number, sc: number): { code: NvmeStatusCode; name: string } {
   const e = BY_SCT.get(sct as 0 | 1 | 2 | 3)?.get(sc);
-  if (e) return { code: `NVME_${e[0]}`, name: e[1] };
+  if (e) return { code: `NVME_${e[0]}` as NvmeStatusCode, name: e[1] };
   const digits = hexDigits(sc, 2);
   if (sct === SCT.VENDOR) return { code: `NVME_VENDOR_${digits.toUpperCase()}`, name: `Vendor Specific status 0x${digits}` };
   return { code: `NVME_STATUS_${sct}_${digits.toUpperCase()}`, name: `${SCT_NAMES[sct] ?? `status code type ${sct}`} 0x${digits}` };
