@@ -16,30 +16,24 @@
 // caller's buffer, and check*Reply validates a reply in place.
 
 import { fail } from '../errors.js';
-import { hex } from '../util/format.js';
 import { Command } from './commands.js';
 import { HEADER_SIZE, MessageType, commandFlags, writeHeaderFields } from './header.js';
 import { openCommand, openReply, requireRoom } from './message.js';
 import { checkEchoedU64, checkReplyHead } from './reply-check.js';
 import {
-  U64_MAX,
-  checkU16,
-  checkU64,
-  readU32,
-  readU64,
-  readU64Number,
-  requireAtLeast,
-  requireLength,
-  requireNoFds,
-  u64Equals,
-  writeU64,
-  type U64,
-} from './wire.js';
+  ACCESS_DATA_OFFSET,
+  ACCESS_HEAD_SIZE,
+  accessMessageSize,
+  checkAccessRange,
+  putAccessData,
+  readAccessWithData,
+} from './access-data.js';
+import { checkU16, checkU64, readU32, readU64, readU64Number, requireLength, requireNoFds, u64Equals, writeU64, type U64 } from './wire.js';
 
 /** Size of the DMA_READ/DMA_WRITE head (u64 address, u64 count). */
-export const DMA_RW_HEAD_SIZE = 16;
+export const DMA_RW_HEAD_SIZE = ACCESS_HEAD_SIZE;
 /** Where the data starts in a whole DMA_READ reply / DMA_WRITE request. */
-export const DMA_RW_DATA_OFFSET = HEADER_SIZE + DMA_RW_HEAD_SIZE;
+export const DMA_RW_DATA_OFFSET = ACCESS_DATA_OFFSET;
 
 /** A DMA_READ/DMA_WRITE head: client memory address and byte count. */
 export interface DmaRwHead {
@@ -68,10 +62,7 @@ function writeHead(b: Uint8Array, msgId: number, command: number, size: number, 
 function readHead(p: Uint8Array, what: string, limits: DmaRwLimits): DmaRwHead {
   const address = readU64(p, 0);
   const count = readU64Number(p, 8, `${what} count`, 'E2BIG');
-  if (limits.maxDataXferSize !== undefined && count > limits.maxDataXferSize) {
-    throw fail('E2BIG', `${what}: count ${count} exceeds max_data_xfer_size ${limits.maxDataXferSize}`);
-  }
-  if (address + BigInt(count) > U64_MAX + 1n) throw fail('EINVAL', `${what}: address ${hex(address)} + count ${count} wraps past 2^64`);
+  checkAccessRange(what, 'address', address, count, limits.maxDataXferSize);
   return { address, count };
 }
 
@@ -112,11 +103,9 @@ export function decodeDmaReadRequest(message: Uint8Array, fds: readonly number[]
 
 /** Reply with `count` bytes; copies `data` in, or leaves DMA_RW_DATA_OFFSET.. to the caller. */
 export function encodeDmaReadReplyInto(b: Uint8Array, msgId: number, address: U64, count: number, data?: Uint8Array): number {
-  const size = DMA_RW_DATA_OFFSET + count;
-  requireRoom(b, size, 'DMA_READ reply');
-  if (data !== undefined && data.length !== count) throw fail('EINVAL', `DMA_READ reply: ${data.length} bytes of data for count ${count}`);
+  const size = accessMessageSize(b, 'DMA_READ reply', count, data);
   writeHead(b, msgId, Command.DMA_READ, size, MessageType.REPLY, address, count);
-  if (data !== undefined) b.set(data, DMA_RW_DATA_OFFSET);
+  putAccessData(b, data);
   return size;
 }
 
@@ -132,21 +121,16 @@ export function encodeDmaReadReply(msgId: number, address: U64, data: Uint8Array
 /** 16 bytes plus exactly `count` bytes of data. */
 export function decodeDmaReadReply(message: Uint8Array): DmaRwWithData {
   const p = openReply(message, Command.DMA_READ).payload;
-  requireAtLeast(p, DMA_RW_HEAD_SIZE, 'DMA_READ reply');
-  const a = readHead(p, 'DMA_READ reply', {});
-  requireLength(p, DMA_RW_HEAD_SIZE + a.count, `DMA_READ reply with count ${a.count}`);
-  return { ...a, data: p.subarray(DMA_RW_HEAD_SIZE) };
+  return readAccessWithData(p, 'DMA_READ reply', (head) => readHead(head, 'DMA_READ reply', {}));
 }
 
 // -------------------------------------------------------------- DMA_WRITE
 
 /** Request writing `count` bytes; copies `data` in, or leaves DMA_RW_DATA_OFFSET.. to the caller. */
 export function encodeDmaWriteRequestInto(b: Uint8Array, msgId: number, address: U64, count: number, data?: Uint8Array, flags = 0): number {
-  const size = DMA_RW_DATA_OFFSET + count;
-  requireRoom(b, size, 'DMA_WRITE request');
-  if (data !== undefined && data.length !== count) throw fail('EINVAL', `DMA_WRITE: ${data.length} bytes of data for count ${count}`);
+  const size = accessMessageSize(b, 'DMA_WRITE', count, data);
   writeHead(b, msgId, Command.DMA_WRITE, size, commandFlags(flags), address, count);
-  if (data !== undefined) b.set(data, DMA_RW_DATA_OFFSET);
+  putAccessData(b, data);
   return size;
 }
 
@@ -162,10 +146,7 @@ export function encodeDmaWriteRequest(msgId: number, address: U64, data: Uint8Ar
 /** 16 bytes plus exactly `count` bytes; count within `maxDataXferSize` (E2BIG). */
 export function decodeDmaWriteRequestPayload(p: Uint8Array, fds: readonly number[] = [], limits: DmaRwLimits = {}): DmaRwWithData {
   requireNoFds(fds, 'DMA_WRITE');
-  requireAtLeast(p, DMA_RW_HEAD_SIZE, 'DMA_WRITE');
-  const a = readHead(p, 'DMA_WRITE', limits);
-  requireLength(p, DMA_RW_HEAD_SIZE + a.count, `DMA_WRITE with count ${a.count}`);
-  return { ...a, data: p.subarray(DMA_RW_HEAD_SIZE) };
+  return readAccessWithData(p, 'DMA_WRITE', (head) => readHead(head, 'DMA_WRITE', limits));
 }
 
 /** Decodes a DMA_WRITE command: EINVAL when malformed or with a data length other than count, E2BIG for a count above `maxDataXferSize`. */
