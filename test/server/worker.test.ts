@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +162,21 @@ describe('serveInWorker', () => {
     } finally {
       await served.close();
     }
+  });
+
+  test("a worker that dies after listening emits 'error' (worker-exited, with the cause), then 'close'", T, async () => {
+    const served = await serveInWorker(MODELS, { socket: sock(), export: 'crashesLater', ...START });
+    const events: string[] = [];
+    served.on('close', () => events.push('close'));
+    const [err] = (await Promise.race([
+      once(served, 'error'),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no error event within 10 s')), 10_000).unref()),
+    ])) as [WorkerServeError];
+    assert.ok(err instanceof WorkerServeError);
+    assert.equal(err.reason, 'worker-exited');
+    assert.match(err.message, /ended unexpectedly: the model crashed/);
+    assert.deepEqual(events, ['close'], "'close' follows at once");
+    await served.close(); // idempotent after the thread is gone
   });
 
   test('a missing socket option is refused before any thread starts', T, async () => {
