@@ -7,4 +7,5 @@ export { PeerError } from './protocol/reply.js';
 export { StreamError } from './protocol/framer.js';
 export { VfioSetupError, type VfioSetupCode } from './kernel/errors.js';
 export { DmaError } from './server/errors.js';
+export { WorkerServeError } from './server/worker-errors.js';
 export { NvmeError, NvmeTimeoutError, NvmeControllerError } from './drivers/nvme/status.js';
