@@ -11,47 +11,10 @@
  *   pingpong SOCKET_PATH REQ_BYTES REP_BYTES ITERATIONS
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "bench-common.h"
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static void die(const char *what) {
-	perror(what);
-	exit(1);
-}
-
-/* Moves exactly len bytes, looping over partial transfers. */
-static void xfer_all(int fd, char *buf, size_t len, int sending) {
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = sending ? send(fd, buf + done, len - done, MSG_NOSIGNAL)
-		                    : recv(fd, buf + done, len - done, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			die(sending ? "send" : "recv");
-		done += (size_t)n;
-	}
-}
-
-static int cmp_u64(const void *a, const void *b) {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 int main(int argc, char **argv) {
 	if (argc != 5) {
@@ -64,10 +27,9 @@ int main(int argc, char **argv) {
 	if (iters < 1 || req < 1 || rep < 1)
 		return 2;
 
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof addr.sun_path)
+	struct sockaddr_un addr;
+	if (unix_address(&addr, path))
 		return 2;
-	strcpy(addr.sun_path, path);
 	unlink(path);
 	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) || listen(lfd, 1))
@@ -112,9 +74,9 @@ int main(int argc, char **argv) {
 	getrusage(RUSAGE_CHILDREN, &kids);
 	double cpu_us = (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec + kids.ru_stime.tv_sec) * 1e6 +
 	                (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec + kids.ru_stime.tv_usec);
-	qsort(lat, (size_t)iters, sizeof *lat, cmp_u64);
+	unsigned long long median, p99;
+	latency_summary(lat, iters, &median, &p99);
 	printf("{\"req\":%zu,\"rep\":%zu,\"iterations\":%ld,\"median_ns\":%llu,\"p99_ns\":%llu,\"cpu_ns\":%.0f}\n", req, rep,
-	       iters, (unsigned long long)lat[iters / 2], (unsigned long long)lat[(size_t)((double)iters * 0.99)],
-	       cpu_us * 1000.0 / (double)(warm + iters));
+	       iters, median, p99, cpu_us * 1000.0 / (double)(warm + iters));
 	return 0;
 }

@@ -16,15 +16,8 @@
  * (u64), region (u32), count (u32), and its reply repeats them and the data.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "bench-common.h"
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { HEADER = 16, CMD_VERSION = 1, CMD_REGION_READ = 9, CMD_REGION_WRITE = 10, CONFIG_REGION = 7, PCI_COMMAND = 4, PCI_COMMAND_MEMORY = 2, TYPE_MASK = 0xf, TYPE_REPLY = 1, FLAG_ERROR = 0x20 };
@@ -43,27 +36,9 @@ struct region_rw {
 	uint32_t count;
 };
 
-static void die(const char *what) {
-	perror(what);
-	exit(1);
-}
-
 static void fail(const char *what, const struct header *h) {
 	fprintf(stderr, "%s: command %u, flags 0x%x, error %u\n", what, h->command, h->flags, h->error);
 	exit(1);
-}
-
-static void xfer_all(int fd, void *buf, size_t len, int sending) {
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = sending ? send(fd, (char *)buf + done, len - done, MSG_NOSIGNAL)
-		                    : recv(fd, (char *)buf + done, len - done, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			die(sending ? "send" : "recv");
-		done += (size_t)n;
-	}
 }
 
 /* Receives one whole reply into buf (at most cap bytes) and checks it answers id/command. */
@@ -79,17 +54,6 @@ static void recv_reply(int fd, char *buf, size_t cap, uint16_t id, uint16_t comm
 		fail("error reply", h);
 }
 
-static int cmp_u64(const void *a, const void *b) {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int main(int argc, char **argv) {
 	if (argc != 6) {
 		fprintf(stderr, "usage: %s SOCKET REGION OFFSET COUNT ITERATIONS\n", argv[0]);
@@ -103,10 +67,9 @@ int main(int argc, char **argv) {
 	if (iters < 1 || count < 1 || count > (1u << 20))
 		return 2;
 
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof addr.sun_path)
+	struct sockaddr_un addr;
+	if (unix_address(&addr, path))
 		return 2;
-	strcpy(addr.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr))
 		die("connect");
@@ -167,9 +130,9 @@ int main(int argc, char **argv) {
 	struct rusage self;
 	getrusage(RUSAGE_SELF, &self);
 	double cpu_us = (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1e6 + (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec);
-	qsort(lat, (size_t)iters, sizeof *lat, cmp_u64);
+	unsigned long long median, p99;
+	latency_summary(lat, iters, &median, &p99);
 	printf("{\"region\":%u,\"offset\":%llu,\"count\":%u,\"iterations\":%ld,\"median_ns\":%llu,\"p99_ns\":%llu,\"cpu_ns\":%.0f}\n", region,
-	       (unsigned long long)offset, count, iters, (unsigned long long)lat[iters / 2],
-	       (unsigned long long)lat[(size_t)((double)iters * 0.99)], cpu_us * 1000.0 / (double)(warm + iters));
+	       (unsigned long long)offset, count, iters, median, p99, cpu_us * 1000.0 / (double)(warm + iters));
 	return 0;
 }

@@ -8,5 +8,6 @@ export { PeerError } from './protocol/reply.js';
 export { StreamError } from './protocol/framer.js';
 export { VfioSetupError, type VfioSetupCode } from './kernel/errors.js';
 export { DmaError } from './server/errors.js';
+export { WorkerServeError } from './server/worker-errors.js';
 export { NvmeError, NvmeTimeoutError, NvmeControllerError, type NvmeControllerCode } from './drivers/nvme/status.js';
 export type { NvmeStatusCode } from './hw/nvme/status.js';

@@ -13,9 +13,9 @@ import { serveCommand } from './commands/serve.js';
 import { traceCommand } from './commands/trace.js';
 import { watchCommand } from './commands/watch.js';
 import { explain } from './errors.js';
-import { parseCommand, UsageError, type Command } from './usage.js';
+import { parseCommand, UsageError, type Subcommand } from './usage.js';
 
-const COMMANDS: Command[] = [
+const COMMANDS: Subcommand[] = [
   demoCommand,
   serveCommand,
   lspciCommand,
@@ -50,7 +50,7 @@ function version(): string {
 }
 
 /** The first line of a command's help: its usage. */
-function usageLine(cmd: Command): string {
+function usageLine(cmd: Subcommand): string {
   return cmd.help.split('\n\n')[0]!;
 }
 

@@ -28,7 +28,7 @@ export interface Parsed {
 }
 
 /** A subcommand: its help text, its grammar and what it does. */
-export interface Command {
+export interface Subcommand {
   name: string;
   /** One line for `vfio-ts help`: synopsis and what it does. */
   summary: string;
@@ -42,7 +42,7 @@ export interface Command {
 }
 
 /** Parses `argv` for `cmd`; 'help' when --help/-h was given (anything else is then ignored). */
-export function parseCommand(cmd: Command, argv: string[]): Parsed | 'help' {
+export function parseCommand(cmd: Subcommand, argv: string[]): Parsed | 'help' {
   if (argv.includes('--help') || argv.includes('-h')) return 'help';
   let parsed;
   try {

@@ -11,6 +11,7 @@ import { decodeBar, formatSize, probeBarSizes, type ConfigAccessor } from './bar
 import { capabilityName } from './caps/registry.js';
 import { dsnSerial } from './caps/dsn.js';
 import { decodeMsix } from './caps/msix.js';
+import { msiCapableLog2, msiEnabledLog2, msiLayout } from './caps/msi-layout.js';
 import type { ConfigSpace } from './config-space.js';
 import * as R from './regs.js';
 import { hexDigits } from '../util/format.js';
@@ -335,19 +336,20 @@ function decodeStdCap(r: Reader, pos: number, line: Line): void {
     }
     case R.PCI_CAP_ID_MSI: {
       const f = r.w(pos + R.PCI_MSI_FLAGS);
-      const is64 = (f & R.PCI_MSI_FLAGS_64BIT) !== 0;
-      const maskable = (f & R.PCI_MSI_FLAGS_MASKBIT) !== 0;
+      const at = msiLayout(f);
+      const is64 = at.is64;
+      const maskable = at.perVectorMask;
       line(
         1,
-        `${tag}MSI: ${flag('Enable', f & R.PCI_MSI_FLAGS_ENABLE)} Count=${1 << ((f & R.PCI_MSI_FLAGS_QSIZE) >> 4)}/${1 << ((f & R.PCI_MSI_FLAGS_QMASK) >> 1)} ${flag('Maskable', maskable)} ${flag('64bit', is64)}`,
+        `${tag}MSI: ${flag('Enable', f & R.PCI_MSI_FLAGS_ENABLE)} Count=${1 << msiEnabledLog2(f)}/${1 << msiCapableLog2(f)} ${flag('Maskable', maskable)} ${flag('64bit', is64)}`,
       );
-      const lo = r.d(pos + R.PCI_MSI_ADDRESS_LO);
-      const hi = is64 ? r.d(pos + R.PCI_MSI_ADDRESS_HI) : 0;
-      const data = r.w(pos + (is64 ? R.PCI_MSI_DATA_64 : R.PCI_MSI_DATA_32));
+      const lo = r.d(pos + at.addressLo);
+      const hi = at.addressHi !== undefined ? r.d(pos + at.addressHi) : 0;
+      const data = r.w(pos + at.data);
       line(2, `Address: ${is64 ? hexDigits(hi, 8) + hexDigits(lo, 8) : hexDigits(lo, 8)}  Data: ${hexDigits(data, 4)}`);
       if (maskable) {
-        const m = r.d(pos + (is64 ? R.PCI_MSI_MASK_64 : R.PCI_MSI_MASK_32));
-        const p = r.d(pos + (is64 ? R.PCI_MSI_PENDING_64 : R.PCI_MSI_PENDING_32));
+        const m = r.d(pos + at.mask);
+        const p = r.d(pos + at.pending);
         line(2, `Masking: ${hexDigits(m, 8)}  Pending: ${hexDigits(p, 8)}`);
       }
       return;

@@ -38,6 +38,29 @@ export interface MsixEntry {
   masked: boolean;
 }
 
+/** Decode entry `i` of raw table bytes (16 per entry). */
+export function decodeMsixEntry(table: Uint8Array, i: number): MsixEntry {
+  const o = i * PCI_MSIX_ENTRY_SIZE;
+  const lo = getLe(table, o + PCI_MSIX_ENTRY_LOWER_ADDR, 4);
+  const hi = getLe(table, o + PCI_MSIX_ENTRY_UPPER_ADDR, 4);
+  return {
+    address: (BigInt(hi) << 32n) | BigInt(lo),
+    data: getLe(table, o + PCI_MSIX_ENTRY_DATA, 4),
+    masked: msixEntryMasked(table, i),
+  };
+}
+
+/** Entry `i`'s own mask bit in raw table bytes. */
+export function msixEntryMasked(table: Uint8Array, i: number): boolean {
+  return (table[i * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL]! & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0;
+}
+
+/** Raw table bytes as after reset: every entry zero and masked. */
+export function resetMsixEntries(table: Uint8Array): void {
+  table.fill(0);
+  for (let o = 0; o < table.length; o += PCI_MSIX_ENTRY_SIZE) table[o + PCI_MSIX_ENTRY_VECTOR_CTRL] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+}
+
 /** The MSI-X table and Pending Bit Array that live in a BAR, with reset values, mask semantics and mask-change notifications. */
 export class MsixTable {
   readonly size: number;
@@ -69,8 +92,7 @@ export class MsixTable {
 
   /** All vectors masked, addresses/data 0, nothing pending, function mask and enable clear. */
   reset(): void {
-    this.table.fill(0);
-    for (let i = 0; i < this.size; i++) this.table[i * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+    resetMsixEntries(this.table);
     this.pba.fill(0);
     this.fmask = false;
     this.on = false;
@@ -104,20 +126,13 @@ export class MsixTable {
   /** Decode entry `i` (message address, data, own mask bit); throws EINVAL for a vector out of range. */
   entry(i: number): MsixEntry {
     this.check(i);
-    const o = i * PCI_MSIX_ENTRY_SIZE;
-    const lo = getLe(this.table, o + PCI_MSIX_ENTRY_LOWER_ADDR, 4);
-    const hi = getLe(this.table, o + PCI_MSIX_ENTRY_UPPER_ADDR, 4);
-    return {
-      address: (BigInt(hi) << 32n) | BigInt(lo),
-      data: getLe(this.table, o + PCI_MSIX_ENTRY_DATA, 4),
-      masked: (this.table[o + PCI_MSIX_ENTRY_VECTOR_CTRL]! & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0,
-    };
+    return decodeMsixEntry(this.table, i);
   }
 
   /** The entry's own mask bit. */
   vectorMasked(i: number): boolean {
     this.check(i);
-    return (this.table[i * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL]! & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0;
+    return msixEntryMasked(this.table, i);
   }
 
   /** Effectively masked: the entry's bit or the function mask. */

@@ -16,62 +16,53 @@
 // caller's buffer, and check*Reply validates a reply in place.
 
 import { fail } from '../errors.js';
-import { hex } from '../util/format.js';
 import { Command } from './commands.js';
 import { HEADER_SIZE, MessageType, commandFlags, writeHeaderFields } from './header.js';
 import { openCommand, openReply, requireRoom } from './message.js';
 import { checkEchoedU64, checkReplyHead } from './reply-check.js';
 import {
-  U64_MAX,
-  checkU16,
-  checkU64,
-  readU32,
-  readU64,
-  readU64Number,
-  requireAtLeast,
-  requireLength,
-  requireNoFds,
-  u64Equals,
-  writeU64,
-  type U64,
-} from './wire.js';
+  ACCESS_DATA_OFFSET,
+  ACCESS_HEAD_SIZE,
+  accessMessageSize,
+  checkAccessRange,
+  putAccessData,
+  readAccessWithData,
+} from './access-data.js';
+import { checkU16, checkU64, readU32, readU64, readU64Number, requireLength, requireNoFds, u64Equals, writeU64, type U64 } from './wire.js';
 
 /** Size of the DMA_READ/DMA_WRITE head (u64 address, u64 count). */
-export const DMA_ACCESS_SIZE = 16;
+export const DMA_RW_HEAD_SIZE = ACCESS_HEAD_SIZE;
 /** Where the data starts in a whole DMA_READ reply / DMA_WRITE request. */
-export const DMA_RW_DATA_OFFSET = HEADER_SIZE + DMA_ACCESS_SIZE;
+export const DMA_RW_DATA_OFFSET = ACCESS_DATA_OFFSET;
 
 /** A DMA_READ/DMA_WRITE head: client memory address and byte count. */
-export interface DmaAccess {
+export interface DmaRwHead {
   address: bigint;
   count: number;
 }
 
-/** A DMA access with its data. */
-export interface DmaAccessWithData extends DmaAccess {
+/** A DMA_READ reply / DMA_WRITE request: its head and data. */
+export interface DmaRwWithData extends DmaRwHead {
   /** A view into the message. */
   data: Uint8Array;
 }
 
 /** Receiver limits the DMA_READ/DMA_WRITE decoders check. */
-export interface DmaAccessLimits {
+export interface DmaRwLimits {
   /** Our max_data_xfer_size: larger counts fail with E2BIG. */
   maxDataXferSize?: number;
 }
 
-function writeAccess(b: Uint8Array, msgId: number, command: number, size: number, flags: number, address: U64, count: number): void {
+function writeHead(b: Uint8Array, msgId: number, command: number, size: number, flags: number, address: U64, count: number): void {
   writeHeaderFields(b, msgId, command, size, flags, 0);
   writeU64(b, HEADER_SIZE, address);
   writeU64(b, HEADER_SIZE + 8, count);
 }
 
-function readAccess(p: Uint8Array, what: string, limits: DmaAccessLimits): DmaAccess {
+function readHead(p: Uint8Array, what: string, limits: DmaRwLimits): DmaRwHead {
   const address = readU64(p, 0);
   const count = readU64Number(p, 8, `${what} count`, 'E2BIG');
-  if (limits.maxDataXferSize !== undefined && count > limits.maxDataXferSize) {
-    throw fail('E2BIG', `${what}: count ${count} exceeds max_data_xfer_size ${limits.maxDataXferSize}`);
-  }
-  if (address + BigInt(count) > U64_MAX + 1n) throw fail('EINVAL', `${what}: address ${hex(address)} + count ${count} wraps past 2^64`);
+  checkAccessRange(what, 'address', address, count, limits.maxDataXferSize);
   return { address, count };
 }
 
@@ -84,7 +75,7 @@ function checkCount(count: number): void {
 /** Writes DMA_READ of `count` bytes at `address` into `b` and returns its length (32); EMSGSIZE when `b` is too small. */
 export function encodeDmaReadRequestInto(b: Uint8Array, msgId: number, address: U64, count: number, flags = 0): number {
   requireRoom(b, DMA_RW_DATA_OFFSET, 'DMA_READ request');
-  writeAccess(b, msgId, Command.DMA_READ, DMA_RW_DATA_OFFSET, commandFlags(flags), address, count);
+  writeHead(b, msgId, Command.DMA_READ, DMA_RW_DATA_OFFSET, commandFlags(flags), address, count);
   return DMA_RW_DATA_OFFSET;
 }
 
@@ -99,24 +90,22 @@ export function encodeDmaReadRequest(msgId: number, address: U64, count: number,
 }
 
 /** 16 bytes; count within `maxDataXferSize` (E2BIG); the range must not wrap (EINVAL). */
-export function decodeDmaReadRequestPayload(p: Uint8Array, fds: readonly number[] = [], limits: DmaAccessLimits = {}): DmaAccess {
+export function decodeDmaReadRequestPayload(p: Uint8Array, fds: readonly number[] = [], limits: DmaRwLimits = {}): DmaRwHead {
   requireNoFds(fds, 'DMA_READ');
-  requireLength(p, DMA_ACCESS_SIZE, 'DMA_READ');
-  return readAccess(p, 'DMA_READ', limits);
+  requireLength(p, DMA_RW_HEAD_SIZE, 'DMA_READ');
+  return readHead(p, 'DMA_READ', limits);
 }
 
 /** Decodes a DMA_READ command: EINVAL when malformed, carrying descriptors or wrapping past 2^64, E2BIG for a count above `maxDataXferSize`. */
-export function decodeDmaReadRequest(message: Uint8Array, fds: readonly number[] = [], limits: DmaAccessLimits = {}): DmaAccess {
+export function decodeDmaReadRequest(message: Uint8Array, fds: readonly number[] = [], limits: DmaRwLimits = {}): DmaRwHead {
   return decodeDmaReadRequestPayload(openCommand(message, Command.DMA_READ).payload, fds, limits);
 }
 
 /** Reply with `count` bytes; copies `data` in, or leaves DMA_RW_DATA_OFFSET.. to the caller. */
 export function encodeDmaReadReplyInto(b: Uint8Array, msgId: number, address: U64, count: number, data?: Uint8Array): number {
-  const size = DMA_RW_DATA_OFFSET + count;
-  requireRoom(b, size, 'DMA_READ reply');
-  if (data !== undefined && data.length !== count) throw fail('EINVAL', `DMA_READ reply: ${data.length} bytes of data for count ${count}`);
-  writeAccess(b, msgId, Command.DMA_READ, size, MessageType.REPLY, address, count);
-  if (data !== undefined) b.set(data, DMA_RW_DATA_OFFSET);
+  const size = accessMessageSize(b, 'DMA_READ reply', count, data);
+  writeHead(b, msgId, Command.DMA_READ, size, MessageType.REPLY, address, count);
+  putAccessData(b, data);
   return size;
 }
 
@@ -130,23 +119,18 @@ export function encodeDmaReadReply(msgId: number, address: U64, data: Uint8Array
 }
 
 /** 16 bytes plus exactly `count` bytes of data. */
-export function decodeDmaReadReply(message: Uint8Array): DmaAccessWithData {
+export function decodeDmaReadReply(message: Uint8Array): DmaRwWithData {
   const p = openReply(message, Command.DMA_READ).payload;
-  requireAtLeast(p, DMA_ACCESS_SIZE, 'DMA_READ reply');
-  const a = readAccess(p, 'DMA_READ reply', {});
-  requireLength(p, DMA_ACCESS_SIZE + a.count, `DMA_READ reply with count ${a.count}`);
-  return { ...a, data: p.subarray(DMA_ACCESS_SIZE) };
+  return readAccessWithData(p, 'DMA_READ reply', (head) => readHead(head, 'DMA_READ reply', {}));
 }
 
 // -------------------------------------------------------------- DMA_WRITE
 
 /** Request writing `count` bytes; copies `data` in, or leaves DMA_RW_DATA_OFFSET.. to the caller. */
 export function encodeDmaWriteRequestInto(b: Uint8Array, msgId: number, address: U64, count: number, data?: Uint8Array, flags = 0): number {
-  const size = DMA_RW_DATA_OFFSET + count;
-  requireRoom(b, size, 'DMA_WRITE request');
-  if (data !== undefined && data.length !== count) throw fail('EINVAL', `DMA_WRITE: ${data.length} bytes of data for count ${count}`);
-  writeAccess(b, msgId, Command.DMA_WRITE, size, commandFlags(flags), address, count);
-  if (data !== undefined) b.set(data, DMA_RW_DATA_OFFSET);
+  const size = accessMessageSize(b, 'DMA_WRITE', count, data);
+  writeHead(b, msgId, Command.DMA_WRITE, size, commandFlags(flags), address, count);
+  putAccessData(b, data);
   return size;
 }
 
@@ -160,23 +144,20 @@ export function encodeDmaWriteRequest(msgId: number, address: U64, data: Uint8Ar
 }
 
 /** 16 bytes plus exactly `count` bytes; count within `maxDataXferSize` (E2BIG). */
-export function decodeDmaWriteRequestPayload(p: Uint8Array, fds: readonly number[] = [], limits: DmaAccessLimits = {}): DmaAccessWithData {
+export function decodeDmaWriteRequestPayload(p: Uint8Array, fds: readonly number[] = [], limits: DmaRwLimits = {}): DmaRwWithData {
   requireNoFds(fds, 'DMA_WRITE');
-  requireAtLeast(p, DMA_ACCESS_SIZE, 'DMA_WRITE');
-  const a = readAccess(p, 'DMA_WRITE', limits);
-  requireLength(p, DMA_ACCESS_SIZE + a.count, `DMA_WRITE with count ${a.count}`);
-  return { ...a, data: p.subarray(DMA_ACCESS_SIZE) };
+  return readAccessWithData(p, 'DMA_WRITE', (head) => readHead(head, 'DMA_WRITE', limits));
 }
 
 /** Decodes a DMA_WRITE command: EINVAL when malformed or with a data length other than count, E2BIG for a count above `maxDataXferSize`. */
-export function decodeDmaWriteRequest(message: Uint8Array, fds: readonly number[] = [], limits: DmaAccessLimits = {}): DmaAccessWithData {
+export function decodeDmaWriteRequest(message: Uint8Array, fds: readonly number[] = [], limits: DmaRwLimits = {}): DmaRwWithData {
   return decodeDmaWriteRequestPayload(openCommand(message, Command.DMA_WRITE).payload, fds, limits);
 }
 
 /** Reply to a write: address and count (u64), 32 bytes in all. */
 export function encodeDmaWriteReplyInto(b: Uint8Array, msgId: number, address: U64, count: number): number {
   requireRoom(b, DMA_RW_DATA_OFFSET, 'DMA_WRITE reply');
-  writeAccess(b, msgId, Command.DMA_WRITE, DMA_RW_DATA_OFFSET, MessageType.REPLY, address, count);
+  writeHead(b, msgId, Command.DMA_WRITE, DMA_RW_DATA_OFFSET, MessageType.REPLY, address, count);
   return DMA_RW_DATA_OFFSET;
 }
 
@@ -199,8 +180,8 @@ export function decodeDmaWriteReply(message: Uint8Array): { address: bigint | un
   const p = openReply(message, Command.DMA_WRITE).payload;
   if (p.length === 0) return { address: undefined, count: undefined };
   if (p.length === 12) return { address: readU64(p, 0), count: readU32(p, 8) };
-  requireLength(p, DMA_ACCESS_SIZE, 'DMA_WRITE reply');
-  return readAccess(p, 'DMA_WRITE reply', {});
+  requireLength(p, DMA_RW_HEAD_SIZE, 'DMA_WRITE reply');
+  return readHead(p, 'DMA_WRITE reply', {});
 }
 
 // ------------------------------------------------- in-place reply checks

@@ -17,30 +17,24 @@
 // none of them allocates.
 
 import { fail } from '../errors.js';
-import { hex } from '../util/format.js';
 import { Command } from './commands.js';
 import { HEADER_SIZE, MessageType, commandFlags, writeHeaderFields } from './header.js';
 import { openCommand, openReply, requireRoom } from './message.js';
 import { checkEchoedU64, checkReplyHead } from './reply-check.js';
 import {
-  U64_MAX,
-  checkU16,
-  checkU32,
-  checkU64,
-  readU32,
-  readU64,
-  requireLength,
-  requireAtLeast,
-  requireNoFds,
-  writeU32,
-  writeU64,
-  type U64,
-} from './wire.js';
+  ACCESS_DATA_OFFSET,
+  ACCESS_HEAD_SIZE,
+  accessMessageSize,
+  checkAccessRange,
+  putAccessData,
+  readAccessWithData,
+} from './access-data.js';
+import { checkU16, checkU32, checkU64, readU32, readU64, requireLength, requireNoFds, writeU32, writeU64, type U64 } from './wire.js';
 
 /** Size of the REGION_READ/REGION_WRITE head (u64 offset, u32 region, u32 count). */
-export const REGION_ACCESS_SIZE = 16;
+export const REGION_ACCESS_SIZE = ACCESS_HEAD_SIZE;
 /** Where the data starts in a whole REGION_READ reply / REGION_WRITE request. */
-export const REGION_RW_DATA_OFFSET = HEADER_SIZE + REGION_ACCESS_SIZE;
+export const REGION_RW_DATA_OFFSET = ACCESS_DATA_OFFSET;
 
 /** A REGION_READ/REGION_WRITE head: region index, offset in it and byte count. */
 export interface RegionAccess {
@@ -91,13 +85,10 @@ function readAccess(p: Uint8Array, what: string, limits: RegionAccessLimits): Re
   const offset = readU64(p, 0);
   const region = readU32(p, 8);
   const count = readU32(p, 12);
-  if (limits.maxDataXferSize !== undefined && count > limits.maxDataXferSize) {
-    throw fail('E2BIG', `${what}: count ${count} exceeds max_data_xfer_size ${limits.maxDataXferSize}`);
-  }
   if (limits.numRegions !== undefined && region >= limits.numRegions) {
     throw fail('EINVAL', `${what}: region index ${region} out of range (${limits.numRegions} regions)`);
   }
-  if (offset + BigInt(count) > U64_MAX + 1n) throw fail('EINVAL', `${what}: offset ${hex(offset)} + count ${count} wraps past 2^64`);
+  checkAccessRange(what, 'offset', offset, count, limits.maxDataXferSize);
   return { offset, region, count };
 }
 
@@ -145,12 +136,9 @@ export function encodeRegionReadReplyInto(
   count: number,
   data?: Uint8Array,
 ): number {
-  const size = REGION_RW_DATA_OFFSET + count;
-  requireRoom(b, size, 'REGION_READ reply');
-  if (data !== undefined && data.length !== count)
-    throw fail('EINVAL', `REGION_READ reply: ${data.length} bytes of data for count ${count}`);
+  const size = accessMessageSize(b, 'REGION_READ reply', count, data);
   writeAccess(b, msgId, Command.REGION_READ, size, MessageType.REPLY, region, offset, count);
-  if (data !== undefined) b.set(data, REGION_RW_DATA_OFFSET);
+  putAccessData(b, data);
   return size;
 }
 
@@ -166,10 +154,7 @@ export function encodeRegionReadReply(msgId: number, region: number, offset: U64
 /** 16 bytes plus exactly `count` bytes of data. */
 export function decodeRegionReadReply(message: Uint8Array): RegionAccessWithData {
   const p = openReply(message, Command.REGION_READ).payload;
-  requireAtLeast(p, REGION_ACCESS_SIZE, 'REGION_READ reply');
-  const a = readAccess(p, 'REGION_READ reply', {});
-  requireLength(p, REGION_ACCESS_SIZE + a.count, `REGION_READ reply with count ${a.count}`);
-  return { ...a, data: p.subarray(REGION_ACCESS_SIZE) };
+  return readAccessWithData(p, 'REGION_READ reply', (head) => readAccess(head, 'REGION_READ reply', {}));
 }
 
 // ---------------------------------------------------------- REGION_WRITE
@@ -188,11 +173,9 @@ export function encodeRegionWriteRequestInto(
   data?: Uint8Array,
   flags = 0,
 ): number {
-  const size = REGION_RW_DATA_OFFSET + count;
-  requireRoom(b, size, 'REGION_WRITE request');
-  if (data !== undefined && data.length !== count) throw fail('EINVAL', `REGION_WRITE: ${data.length} bytes of data for count ${count}`);
+  const size = accessMessageSize(b, 'REGION_WRITE', count, data);
   writeAccess(b, msgId, Command.REGION_WRITE, size, commandFlags(flags), region, offset, count);
-  if (data !== undefined) b.set(data, REGION_RW_DATA_OFFSET);
+  putAccessData(b, data);
   return size;
 }
 
@@ -212,10 +195,7 @@ export function decodeRegionWriteRequestPayload(
   limits: RegionAccessLimits = {},
 ): RegionAccessWithData {
   requireNoFds(fds, 'REGION_WRITE');
-  requireAtLeast(p, REGION_ACCESS_SIZE, 'REGION_WRITE');
-  const a = readAccess(p, 'REGION_WRITE', limits);
-  requireLength(p, REGION_ACCESS_SIZE + a.count, `REGION_WRITE with count ${a.count}`);
-  return { ...a, data: p.subarray(REGION_ACCESS_SIZE) };
+  return readAccessWithData(p, 'REGION_WRITE', (head) => readAccess(head, 'REGION_WRITE', limits));
 }
 
 /** Decodes a REGION_WRITE command: EINVAL when malformed or with a data length other than count, E2BIG for a count above `maxDataXferSize`. */

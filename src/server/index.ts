@@ -30,3 +30,5 @@ export {
   type CloseOptions,
   type VfioUserServerOptions,
 } from './server.js';
+export { serveInWorker, ServedInWorker, type ServeInWorkerOptions, type ServedInWorkerEvents, type WorkerWarning } from './worker.js';
+export { WorkerServeError, type WorkerServeReason } from './worker-errors.js';

@@ -30,6 +30,7 @@ const SAMPLES: Record<string, () => Error> = {
   StreamError: () => new errors.StreamError('too-large', 'm', undefined, []),
   VfioSetupError: () => new errors.VfioSetupError('VFIO_NO_DEVICE', 'no device', 'check the address'),
   DmaError: () => new errors.DmaError('unmapped', 0x1000n, 4, 'm'),
+  WorkerServeError: () => new errors.WorkerServeError('timeout', 'ETIMEDOUT', 'm'),
   NvmeError: () => new errors.NvmeError(0x0002, ctx), // SCT 0, SC 2: Invalid Field in Command
   NvmeTimeoutError: () => new errors.NvmeTimeoutError(ctx, 100),
   NvmeControllerError: () => new errors.NvmeControllerError('NVME_CLOSED', 'm'),

@@ -115,8 +115,10 @@ export const FLOW: 'container' | 'iommufd' =
 export function giveToUser(bdf: string, user: { uid: number; gid: number }): void {
   const dir = `/sys/bus/pci/devices/${bdf}`;
   chownSync(`/dev/vfio/${basename(readlinkSync(`${dir}/iommu_group`))}`, user.uid, user.gid);
+  // Linux 6.1 lists vfio-dev/vfioN too; only a kernel with the vfio cdev gives it a dev number (and a /dev node).
   if (existsSync(`${dir}/vfio-dev`))
-    for (const n of readdirSync(`${dir}/vfio-dev`)) chownSync(`/dev/vfio/devices/${n}`, user.uid, user.gid);
+    for (const n of readdirSync(`${dir}/vfio-dev`))
+      if (existsSync(`${dir}/vfio-dev/${n}/dev`)) chownSync(`/dev/vfio/devices/${n}`, user.uid, user.gid);
 }
 
 /** The VFIO files (/dev/vfio/..., /dev/iommu) that process `pid` has open (as root, or of one's own). */

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as s from '../../src/kernel/structs.js';
-import { cdevIoctl, iommufdIoctl, vfioIoctl as ioctl, structSize } from '../../src/uapi/vfio.js';
+import { cdevIoctl, iommufdIoctl, vfioIoctl, structSize } from '../../src/uapi/vfio.js';
 
 const dv = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
@@ -326,7 +326,7 @@ test(`ioctl numbers agree with ${HEADER}${existsSync(HEADER) ? '' : ' (SKIPPED: 
   const defined = new Map<string, number>();
   for (const m of text.matchAll(/#define\s+(VFIO_\w+)\s+_IO\(VFIO_TYPE,\s*VFIO_BASE\s*\+\s*(\d+)\)/g))
     defined.set(m[1]!, 0x3b00 + 100 + Number(m[2]));
-  const ours: Record<string, number> = { ...ioctl, ...cdevIoctl };
+  const ours: Record<string, number> = { ...vfioIoctl, ...cdevIoctl };
   let checked = 0;
   for (const [name, value] of Object.entries(ours)) {
     const theirs = defined.get(`VFIO_${name}`);
@@ -337,7 +337,7 @@ test(`ioctl numbers agree with ${HEADER}${existsSync(HEADER) ? '' : ' (SKIPPED: 
     assert.equal(value, theirs, `VFIO_${name}`);
     checked++;
   }
-  assert.equal(checked, Object.keys(ioctl).length, 'every container/group/device ioctl is in the header');
+  assert.equal(checked, Object.keys(vfioIoctl).length, 'every container/group/device ioctl is in the header');
 });
 
 const cc = findCc();

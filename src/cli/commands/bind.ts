@@ -2,9 +2,9 @@
 
 import { bind, unbind } from '../../kernel/bind.js';
 import * as opt from '../options.js';
-import type { Command } from '../usage.js';
+import type { Subcommand } from '../usage.js';
 
-export const bindCommand: Command = {
+export const bindCommand: Subcommand = {
   name: 'bind',
   summary: 'bind <BDF> [--user U] [--group G]     (root) bind a device to vfio-pci and give its group file to a user',
   help: `usage: vfio-ts bind <BDF> [--user USER] [--group GROUP]
@@ -27,7 +27,7 @@ with the vfio cdev (Linux 6.6+) its /dev/vfio/devices/vfioN and /dev/iommu go to
   },
 };
 
-export const unbindCommand: Command = {
+export const unbindCommand: Subcommand = {
   name: 'unbind',
   summary: 'unbind <BDF> [--force]                 (root) take a device from vfio-pci and let its own driver take it',
   help: `usage: vfio-ts unbind <BDF> [--force]

@@ -2,9 +2,9 @@
 
 import { brokerConfigFromArgs, runBroker, type BrokerDeviceConfig } from '../broker.js';
 import * as opt from '../options.js';
-import { UsageError, type Command } from '../usage.js';
+import { UsageError, type Subcommand } from '../usage.js';
 
-export const brokerCommand: Command = {
+export const brokerCommand: Subcommand = {
   name: 'broker',
   summary: 'broker <BDF> --socket PATH [options]    (root) serve a real device (bound to vfio-pci) to unprivileged users',
   help: `usage: vfio-ts broker <BDF> --socket PATH [options]

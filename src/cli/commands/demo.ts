@@ -1,8 +1,8 @@
 // `vfio-ts demo`: the grammar (none); demo.ts narrates.
 
-import type { Command } from '../usage.js';
+import type { Subcommand } from '../usage.js';
 
-export const demoCommand: Command = {
+export const demoCommand: Subcommand = {
   name: 'demo',
   summary: 'demo                                    serve the NVMe model and drive it over vfio-user (the default)',
   help: `usage: vfio-ts demo

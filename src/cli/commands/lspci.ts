@@ -2,9 +2,9 @@
 
 import { lspciText } from '../lspci.js';
 import { openTarget, parseTarget } from '../open.js';
-import { UsageError, type Command } from '../usage.js';
+import { UsageError, type Subcommand } from '../usage.js';
 
-export const lspciCommand: Command = {
+export const lspciCommand: Subcommand = {
   name: 'lspci',
   summary: "lspci <socket|BDF> [--dump|--perms]      a device's config space as its driver sees it, its regions and IRQs",
   help: `usage: vfio-ts lspci <socket|BDF> [--dump | --perms]

@@ -2,9 +2,9 @@
 
 import * as opt from '../options.js';
 import { MODELS, serve } from '../serve.js';
-import { UsageError, type Command } from '../usage.js';
+import { UsageError, type Subcommand } from '../usage.js';
 
-export const serveCommand: Command = {
+export const serveCommand: Subcommand = {
   name: 'serve',
   summary: `serve <model> --socket PATH [options]   serve a device model (${Object.keys(MODELS).join(', ')}) until a signal`,
   help: `usage: vfio-ts serve <model> --socket PATH [options]

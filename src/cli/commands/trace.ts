@@ -2,9 +2,9 @@
 
 import { stopSignal } from '../signals.js';
 import { trace } from '../trace.js';
-import type { Command } from '../usage.js';
+import type { Subcommand } from '../usage.js';
 
-export const traceCommand: Command = {
+export const traceCommand: Subcommand = {
   name: 'trace',
   summary: "trace <socket> [--json]                 follow a served device's traffic, decoded (Ctrl-C ends)",
   help: `usage: vfio-ts trace <socket> [--json]

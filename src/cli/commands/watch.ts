@@ -3,9 +3,9 @@
 import * as opt from '../options.js';
 import { stopSignal } from '../signals.js';
 import { watch } from '../watch.js';
-import type { Command } from '../usage.js';
+import type { Subcommand } from '../usage.js';
 
-export const watchCommand: Command = {
+export const watchCommand: Subcommand = {
   name: 'watch',
   summary: 'watch [BDF] [--json]                    PCI devices now, then added, removed, bound, unbound, live (Ctrl-C ends)',
   help: `usage: vfio-ts watch [BDF] [--json]

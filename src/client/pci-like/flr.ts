@@ -22,58 +22,84 @@ import {
   PCI_EXP_DEVCTL,
   PCI_EXP_DEVCTL_BCR_FLR,
 } from '../../pci/regs.js';
+import type { ResetSource } from '../../pci/region.js';
 import { deviceRead, deviceWrite, type ConfigHandler, type ViewContext } from './registers.js';
 
-/** PCIe Device Control (2 bytes at capability + 8). */
-export class PcieDeviceControl implements ConfigHandler {
-  readonly name = 'PCIe Device Control';
+/**
+ * A control register with an "Initiate Function Level Reset" bit: the bit reads 0, and writing 1 resets the
+ * function when the capability advertises FLR. The register's other bits pass to the device's config space
+ * (`passOthers`) or, where none is defined, read 0 and drop writes.
+ */
+export class FlrControl implements ConfigHandler {
+  readonly name: string;
   readonly start: number;
   readonly end: number;
-  /** DEVCAP advertises Function Level Reset. */
+  /** The capability advertises Function Level Reset. */
   readonly flrCapable: boolean;
   readonly #ctx: ViewContext;
+  readonly #flrBit: number;
+  readonly #source: ResetSource;
+  readonly #passOthers: boolean;
 
-  constructor(ctx: ViewContext, cap: number) {
+  constructor(
+    ctx: ViewContext,
+    spec: { name: string; start: number; length: number; flrBit: number; flrCapable: boolean; source: ResetSource; passOthers: boolean },
+  ) {
     this.#ctx = ctx;
-    this.start = cap + PCI_EXP_DEVCTL;
-    this.end = this.start + 2;
-    this.flrCapable = (ctx.device.config.read32(cap + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR) !== 0;
+    this.name = spec.name;
+    this.start = spec.start;
+    this.end = spec.start + spec.length;
+    this.flrCapable = spec.flrCapable;
+    this.#flrBit = spec.flrBit;
+    this.#source = spec.source;
+    this.#passOthers = spec.passOthers;
+  }
+
+  /** The FLR bit as it falls in an access at `offset`. */
+  #flrAt(offset: number): number {
+    return (this.#flrBit >>> ((offset - this.start) * 8)) & 0xffff;
   }
 
   read(offset: number, size: number): number {
-    const flr = PCI_EXP_DEVCTL_BCR_FLR >>> ((offset - this.start) * 8);
-    return (deviceRead(this.#ctx.device.config, offset, size) & ~flr) >>> 0;
+    if (!this.#passOthers) return 0;
+    return (deviceRead(this.#ctx.device.config, offset, size) & ~this.#flrAt(offset)) >>> 0;
   }
 
   write(offset: number, size: number, value: number): void {
-    const flr = (PCI_EXP_DEVCTL_BCR_FLR >>> ((offset - this.start) * 8)) & 0xffff;
-    deviceWrite(this.#ctx.device.config, offset, size, value & ~flr);
-    if ((value & flr) !== 0 && this.flrCapable) this.#ctx.functionReset('pcie-flr');
+    const flr = this.#flrAt(offset);
+    if (this.#passOthers) deviceWrite(this.#ctx.device.config, offset, size, value & ~flr);
+    if ((value & flr) !== 0 && this.flrCapable) this.#ctx.functionReset(this.#source);
   }
 }
 
-/** Advanced Features Control (1 byte at capability + 4). */
-export class AfControl implements ConfigHandler {
-  readonly name = 'AF Control';
-  readonly start: number;
-  readonly end: number;
-  /** The capability advertises FLR (and Transactions Pending, which the kernel requires too). */
-  readonly flrCapable: boolean;
-  readonly #ctx: ViewContext;
+/** PCIe Device Control (2 bytes at capability + 8); its other bits are the device's. */
+export function pcieDeviceControl(ctx: ViewContext, cap: number): FlrControl {
+  const capable = (ctx.device.config.read32(cap + PCI_EXP_DEVCAP) & PCI_EXP_DEVCAP_FLR) !== 0;
+  const start = cap + PCI_EXP_DEVCTL;
+  return new FlrControl(ctx, {
+    name: 'PCIe Device Control',
+    start,
+    length: 2,
+    flrBit: PCI_EXP_DEVCTL_BCR_FLR,
+    flrCapable: capable,
+    source: 'pcie-flr',
+    passOthers: true,
+  });
+}
 
-  constructor(ctx: ViewContext, cap: number) {
-    this.#ctx = ctx;
-    this.start = cap + PCI_AF_CTRL;
-    this.end = this.start + 1;
-    const caps = ctx.device.config.read8(cap + PCI_AF_CAP);
-    this.flrCapable = (caps & PCI_AF_CAP_FLR) !== 0 && (caps & PCI_AF_CAP_TP) !== 0;
-  }
-
-  read(): number {
-    return 0; // FLR reads 0; no other bit is defined
-  }
-
-  write(_offset: number, _size: number, value: number): void {
-    if ((value & PCI_AF_CTRL_FLR) !== 0 && this.flrCapable) this.#ctx.functionReset('af-flr');
-  }
+/** Advanced Features Control (1 byte at capability + 4); FLR is its only bit. */
+export function afControl(ctx: ViewContext, cap: number): FlrControl {
+  const caps = ctx.device.config.read8(cap + PCI_AF_CAP);
+  // Transactions Pending is required too, as the kernel requires it.
+  const capable = (caps & PCI_AF_CAP_FLR) !== 0 && (caps & PCI_AF_CAP_TP) !== 0;
+  const start = cap + PCI_AF_CTRL;
+  return new FlrControl(ctx, {
+    name: 'AF Control',
+    start,
+    length: 1,
+    flrBit: PCI_AF_CTRL_FLR,
+    flrCapable: capable,
+    source: 'af-flr',
+    passOthers: false,
+  });
 }

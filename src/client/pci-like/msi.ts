@@ -23,24 +23,16 @@
 // the device's.
 
 import {
-  PCI_MSI_ADDRESS_HI,
-  PCI_MSI_ADDRESS_LO,
-  PCI_MSI_DATA_32,
-  PCI_MSI_DATA_64,
   PCI_MSI_FLAGS,
   PCI_MSI_FLAGS_64BIT,
   PCI_MSI_FLAGS_ENABLE,
   PCI_MSI_FLAGS_MASKBIT,
   PCI_MSI_FLAGS_QMASK,
   PCI_MSI_FLAGS_QSIZE,
-  PCI_MSI_MASK_32,
-  PCI_MSI_MASK_64,
-  PCI_MSI_PENDING_32,
-  PCI_MSI_PENDING_64,
 } from '../../pci/regs.js';
-import { msiLength } from '../../pci/caps/msi.js';
+import { msiEnabledLog2, msiLayout, msiVectorBits, withMsiEnabledLog2, type MsiLayout } from '../../pci/caps/msi-layout.js';
 import { pciIrq } from '../../uapi/vfio.js';
-import { ShadowBlock, type ConfigHandler, type ViewContext } from './registers.js';
+import { applyOrRollBack, ShadowBlock, type ConfigHandler, type ViewContext } from './registers.js';
 
 /** An MSI or MSI-X message as the driver programmed it: address and data. */
 export interface MsiMessage {
@@ -62,39 +54,29 @@ export class MsiCapability implements ConfigHandler {
   readonly backendVectors: number;
   readonly #ctx: ViewContext;
   readonly #regs: ShadowBlock;
-  readonly #data: number;
-  readonly #mask: number;
-  readonly #pendingAt: number;
+  readonly #at: MsiLayout;
   #pending = 0;
 
   constructor(ctx: ViewContext, cap: number) {
     this.#ctx = ctx;
     this.cap = cap;
-    const flags = ctx.device.config.read16(cap + PCI_MSI_FLAGS);
-    const length = msiLength(flags);
+    const at = msiLayout(ctx.device.config.read16(cap + PCI_MSI_FLAGS));
+    this.#at = at;
     this.start = cap + PCI_MSI_FLAGS;
-    this.end = cap + length;
-    this.is64 = (flags & PCI_MSI_FLAGS_64BIT) !== 0;
-    this.hasMask = (flags & PCI_MSI_FLAGS_MASKBIT) !== 0;
+    this.end = cap + at.length;
+    this.is64 = at.is64;
+    this.hasMask = at.perVectorMask;
     const info = pciIrq.MSI < ctx.device.info.numIrqs ? ctx.device.irqInfo(pciIrq.MSI) : undefined;
     this.backendVectors = info?.eventfd ? info.count : 0;
     this.mmc = this.backendVectors > 0 ? Math.min(5, Math.floor(Math.log2(this.backendVectors))) : 0;
-    this.#data = this.is64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32;
-    this.#mask = this.is64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32;
-    this.#pendingAt = this.is64 ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32;
-    this.#regs = new ShadowBlock(length);
+    this.#regs = new ShadowBlock(at.length);
     const r = this.#regs;
     r.allow(PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
-    r.allow(PCI_MSI_ADDRESS_LO, 4, 0xfffffffc);
-    if (this.is64) r.allow(PCI_MSI_ADDRESS_HI, 4, 0xffffffff);
-    r.allow(this.#data, 2, 0xffff);
-    if (this.hasMask) r.allow(this.#mask, 4, this.#capableMask());
+    r.allow(at.addressLo, 4, 0xfffffffc);
+    if (at.addressHi !== undefined) r.allow(at.addressHi, 4, 0xffffffff);
+    r.allow(at.data, 2, 0xffff);
+    if (this.hasMask) r.allow(at.mask, 4, msiVectorBits(1 << this.mmc));
     this.reset();
-  }
-
-  #capableMask(): number {
-    const n = 1 << this.mmc;
-    return n >= 32 ? 0xffffffff : (1 << n) - 1;
   }
 
   /** Back to power-on: disabled, MME 0, address, data and masks 0, nothing pending. */
@@ -116,13 +98,12 @@ export class MsiCapability implements ConfigHandler {
 
   /** Vectors enabled: 2^MME, as far as the backend grants them. */
   get vectorCount(): number {
-    const mme = (this.#flags & PCI_MSI_FLAGS_QSIZE) >>> 4;
-    return Math.min(1 << mme, this.backendVectors);
+    return Math.min(1 << msiEnabledLog2(this.#flags), this.backendVectors);
   }
 
   /** The per-vector mask register (0 when the capability has none). */
   get maskBits(): number {
-    return this.hasMask ? this.#regs.get(this.#mask, 4) : 0;
+    return this.hasMask ? this.#regs.get(this.#at.mask, 4) : 0;
   }
 
   masked(vector: number): boolean {
@@ -138,10 +119,11 @@ export class MsiCapability implements ConfigHandler {
   /** The message vector `vector` sends: the programmed address, the data with the vector in its low MME bits. */
   message(vector: number): MsiMessage {
     const r = this.#regs;
-    const lo = BigInt(r.get(PCI_MSI_ADDRESS_LO, 4));
-    const hi = this.is64 ? BigInt(r.get(PCI_MSI_ADDRESS_HI, 4)) << 32n : 0n;
-    const count = 1 << ((this.#flags & PCI_MSI_FLAGS_QSIZE) >>> 4);
-    const data = ((r.get(this.#data, 2) & ~(count - 1)) | vector) & 0xffff;
+    const at = this.#at;
+    const lo = BigInt(r.get(at.addressLo, 4));
+    const hi = at.addressHi !== undefined ? BigInt(r.get(at.addressHi, 4)) << 32n : 0n;
+    const count = 1 << msiEnabledLog2(this.#flags);
+    const data = ((r.get(at.data, 2) & ~(count - 1)) | vector) & 0xffff;
     return { address: hi | lo, data };
   }
 
@@ -163,8 +145,9 @@ export class MsiCapability implements ConfigHandler {
 
   read(offset: number, size: number): number {
     const rel = offset - this.cap;
-    if (this.hasMask && rel < this.#pendingAt + 4 && rel + size > this.#pendingAt) {
-      this.#regs.set(this.#pendingAt, 4, this.pendingBits);
+    const pendingAt = this.#at.pending;
+    if (this.hasMask && rel < pendingAt + 4 && rel + size > pendingAt) {
+      this.#regs.set(pendingAt, 4, this.pendingBits);
     }
     return this.#regs.get(rel, size);
   }
@@ -178,22 +161,10 @@ export class MsiCapability implements ConfigHandler {
     this.#regs.merge(rel, size, value);
     // Multiple Message Enable is clamped to what the function is capable of.
     const flags = this.#flags;
-    if ((flags & PCI_MSI_FLAGS_QSIZE) >>> 4 > this.mmc) {
-      this.#regs.set(PCI_MSI_FLAGS, 2, (flags & ~PCI_MSI_FLAGS_QSIZE) | (this.mmc << 4));
-    }
+    if (msiEnabledLog2(flags) > this.mmc) this.#regs.set(PCI_MSI_FLAGS, 2, withMsiEnabledLog2(flags, this.mmc));
     if (this.enabled !== wasEnabled || (this.enabled && this.vectorCount !== oldCount)) {
       if (this.enabled && !wasEnabled) this.#pending = 0;
-      try {
-        this.#ctx.applyInterruptMode();
-      } catch (err) {
-        this.#regs.bytes.set(before);
-        try {
-          this.#ctx.applyInterruptMode();
-        } catch {
-          // the previous mode could not be restored either: the error below says why the write failed
-        }
-        throw err;
-      }
+      applyOrRollBack(this.#ctx, this.#regs, before);
       if (!this.enabled) this.#pending = 0;
     }
     const unmasked = (oldMask & ~this.maskBits) >>> 0;

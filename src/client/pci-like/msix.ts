@@ -31,18 +31,15 @@ import {
   PCI_MSIX_FLAGS,
   PCI_MSIX_FLAGS_ENABLE,
   PCI_MSIX_FLAGS_MASKALL,
-  PCI_MSIX_FLAGS_QSIZE,
   PCI_MSIX_PBA,
-  PCI_MSIX_PBA_BIR,
-  PCI_MSIX_PBA_OFFSET,
   PCI_MSIX_TABLE,
-  PCI_MSIX_TABLE_BIR,
-  PCI_MSIX_TABLE_OFFSET,
 } from '../../pci/regs.js';
+import { decodeMsix } from '../../pci/caps/msix.js';
+import { decodeMsixEntry, msixEntryMasked, resetMsixEntries } from '../../pci/msix-table.js';
 import { pciIrq } from '../../uapi/vfio.js';
 import type { BarIntercept } from './bars.js';
 import type { MsiMessage } from './msi.js';
-import { ShadowBlock, type ConfigHandler, type ViewContext } from './registers.js';
+import { applyOrRollBack, ShadowBlock, type ConfigHandler, type ViewContext } from './registers.js';
 
 export class MsixCapability implements ConfigHandler {
   readonly name = 'MSI-X';
@@ -54,6 +51,7 @@ export class MsixCapability implements ConfigHandler {
   readonly tableOffset: number;
   readonly pbaBar: number;
   readonly pbaOffset: number;
+  readonly pbaBytes: number;
   readonly backendVectors: number;
   readonly #ctx: ViewContext;
   readonly #ctrl = new ShadowBlock(4);
@@ -66,18 +64,17 @@ export class MsixCapability implements ConfigHandler {
     this.start = cap + PCI_MSIX_FLAGS;
     this.end = cap + PCI_MSIX_FLAGS + 2;
     const cfg = ctx.device.config;
-    const flags = cfg.read16(cap + PCI_MSIX_FLAGS);
-    this.tableSize = (flags & PCI_MSIX_FLAGS_QSIZE) + 1;
-    const table = cfg.read32(cap + PCI_MSIX_TABLE);
-    const pba = cfg.read32(cap + PCI_MSIX_PBA);
-    this.tableBar = table & PCI_MSIX_TABLE_BIR;
-    this.tableOffset = (table & PCI_MSIX_TABLE_OFFSET) >>> 0;
-    this.pbaBar = pba & PCI_MSIX_PBA_BIR;
-    this.pbaOffset = (pba & PCI_MSIX_PBA_OFFSET) >>> 0;
+    const layout = decodeMsix(cfg.read16(cap + PCI_MSIX_FLAGS), cfg.read32(cap + PCI_MSIX_TABLE), cfg.read32(cap + PCI_MSIX_PBA));
+    this.tableSize = layout.tableSize;
+    this.tableBar = layout.tableBar;
+    this.tableOffset = layout.tableOffset;
+    this.pbaBar = layout.pbaBar;
+    this.pbaOffset = layout.pbaOffset;
+    this.pbaBytes = layout.pbaBytes;
     const info = pciIrq.MSIX < ctx.device.info.numIrqs ? ctx.device.irqInfo(pciIrq.MSIX) : undefined;
     this.backendVectors = info?.eventfd ? info.count : 0;
     this.#ctrl.allow(PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
-    this.#table = new ShadowBlock(this.tableSize * PCI_MSIX_ENTRY_SIZE);
+    this.#table = new ShadowBlock(layout.tableBytes);
     for (let v = 0; v < this.tableSize; v++) {
       const e = v * PCI_MSIX_ENTRY_SIZE;
       this.#table.allow(e + PCI_MSIX_ENTRY_LOWER_ADDR, 4, 0xfffffffc);
@@ -92,9 +89,7 @@ export class MsixCapability implements ConfigHandler {
   /** Back to power-on: disabled, no function mask, every entry zero and masked, nothing pending. */
   reset(): void {
     this.#ctrl.set(PCI_MSIX_FLAGS, 2, this.tableSize - 1);
-    this.#table.bytes.fill(0);
-    for (let v = 0; v < this.tableSize; v++)
-      this.#table.set(v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 4, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+    resetMsixEntries(this.#table.bytes);
     this.#pending.fill(0);
   }
 
@@ -116,7 +111,7 @@ export class MsixCapability implements ConfigHandler {
   }
 
   #entryMasked(v: number): boolean {
-    return (this.#table.get(v * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL, 4) & PCI_MSIX_ENTRY_CTRL_MASKBIT) !== 0;
+    return msixEntryMasked(this.#table.bytes, v);
   }
 
   /** The vector is masked by its entry or by the Function Mask. */
@@ -131,10 +126,8 @@ export class MsixCapability implements ConfigHandler {
   }
 
   message(v: number): MsiMessage {
-    const e = v * PCI_MSIX_ENTRY_SIZE;
-    const lo = BigInt(this.#table.get(e + PCI_MSIX_ENTRY_LOWER_ADDR, 4));
-    const hi = BigInt(this.#table.get(e + PCI_MSIX_ENTRY_UPPER_ADDR, 4));
-    return { address: (hi << 32n) | lo, data: this.#table.get(e + PCI_MSIX_ENTRY_DATA, 4) };
+    const { address, data } = decodeMsixEntry(this.#table.bytes, v);
+    return { address, data };
   }
 
   /** A signal of `v` arrived: true to deliver it, false when masked (its PBA bit is set instead). */
@@ -176,17 +169,7 @@ export class MsixCapability implements ConfigHandler {
     this.#ctrl.merge(offset - this.cap, size, value);
     if (this.enabled !== wasEnabled) {
       if (this.enabled) this.#pending.fill(0);
-      try {
-        this.#ctx.applyInterruptMode();
-      } catch (err) {
-        this.#ctrl.bytes.set(before);
-        try {
-          this.#ctx.applyInterruptMode();
-        } catch {
-          // the previous mode could not be restored either: the error below says why the write failed
-        }
-        throw err;
-      }
+      applyOrRollBack(this.#ctx, this.#ctrl, before);
       if (!this.enabled) this.#pending.fill(0);
     }
     this.#flush();
@@ -208,7 +191,7 @@ export class MsixCapability implements ConfigHandler {
     if (bar === this.pbaBar) {
       out.push({
         start: this.pbaOffset,
-        end: this.pbaOffset + Math.ceil(this.tableSize / 64) * 8,
+        end: this.pbaOffset + this.pbaBytes,
         read: (off, dst) => this.#readPba(off, dst),
         write: () => undefined, // the PBA is read-only
       });

@@ -45,7 +45,7 @@ import {
 } from '../../pci/regs.js';
 import type { Device, InterruptEvent, InterruptKind } from '../device.js';
 import { BarRegisters, PciLikeBar, RomRegister, type BarGate } from './bars.js';
-import { AfControl, PcieDeviceControl } from './flr.js';
+import { afControl, pcieDeviceControl, type FlrControl } from './flr.js';
 import { CommandRegister, IntxState } from './intx.js';
 import { MsiCapability } from './msi.js';
 import { MsixCapability } from './msix.js';
@@ -122,8 +122,8 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
   readonly #msi: MsiCapability | undefined;
   readonly #msix: MsixCapability | undefined;
   readonly #pm: PmCapability | undefined;
-  readonly #devctl: PcieDeviceControl | undefined;
-  readonly #af: AfControl | undefined;
+  readonly #devctl: FlrControl | undefined;
+  readonly #af: FlrControl | undefined;
   readonly #barViews = new Map<number, PciLikeBar>();
   readonly #ctx: ViewContext;
   readonly #gate: BarGate;
@@ -192,8 +192,8 @@ export class PciLikeDevice extends EventEmitter<PciLikeEvents> {
     this.#msi = msi === undefined ? undefined : new MsiCapability(this.#ctx, msi);
     this.#msix = msix === undefined ? undefined : new MsixCapability(this.#ctx, msix);
     this.#pm = pm === undefined ? undefined : new PmCapability(this.#ctx, pm);
-    this.#devctl = pcie === undefined ? undefined : new PcieDeviceControl(this.#ctx, pcie);
-    this.#af = af === undefined ? undefined : new AfControl(this.#ctx, af);
+    this.#devctl = pcie === undefined ? undefined : pcieDeviceControl(this.#ctx, pcie);
+    this.#af = af === undefined ? undefined : afControl(this.#ctx, af);
     for (const h of [this.#msi, this.#msix, this.#pm, this.#devctl, this.#af]) if (h !== undefined) handlers.push(h);
     for (const h of handlers) for (let o = h.start; o < h.end && o < cfgSize; o++) this.#owner[o] = h;
 

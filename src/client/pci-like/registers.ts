@@ -84,6 +84,25 @@ export class ShadowBlock {
   }
 }
 
+/**
+ * Applies the interrupt mode a write to `block` asked for. When the Device refuses it, the block goes back to
+ * `before` (a copy taken ahead of the write) and the previous mode is applied again, so the registers keep
+ * telling the truth; the refusal is rethrown.
+ */
+export function applyOrRollBack(ctx: ViewContext, block: ShadowBlock, before: Uint8Array): void {
+  try {
+    ctx.applyInterruptMode();
+  } catch (err) {
+    block.bytes.set(before);
+    try {
+      ctx.applyInterruptMode();
+    } catch {
+      // the previous mode could not be restored either: the error rethrown says why the write failed
+    }
+    throw err;
+  }
+}
+
 /** Reads `size` (1..4) bytes of the device's config space at `offset`, as aligned accesses. */
 export function deviceRead(config: Region, offset: number, size: number): number {
   if (size === 4 && (offset & 3) === 0) return config.read32(offset);

@@ -5,28 +5,17 @@
 // performance critical).
 
 import { CQES_LOG2, SQES_LOG2 } from '../../hw/nvme/entries.js';
-import { DLFEAT_READ_ZEROES, ID_CTRL, ID_NS, IDENTIFY_SIZE, LBAF, VWC } from '../../hw/nvme/identify.js';
+import { DLFEAT_READ_ZEROES, ID_CTRL, ID_NS, IDENTIFY_SIZE, LBAF, VWC, type ControllerIdentityFields } from '../../hw/nvme/identify.js';
 import { NVME_VERSION_1_4 } from '../../hw/nvme/regs.js';
 import type { Namespace } from './namespace.js';
 
-export interface ControllerIdentity {
-  vendorId: number;
-  subsystemVendorId: number;
-  serial: string;
-  model: string;
-  firmware: string;
-  /** Maximum Data Transfer Size, log2 of CAP.MPSMIN pages (0: no limit). */
-  mdts: number;
-  controllerId: number;
+export interface ControllerIdentity extends ControllerIdentityFields {
   namespaceCount: number;
   /** Abort Command Limit, Asynchronous Event Request Limit (0's based). */
   acl: number;
   aerl: number;
   /** Error Log Page Entries (0's based). */
   elpe: number;
-  volatileWriteCache: boolean;
-  /** ONCS bits. */
-  oncs: number;
   /** NVM Subsystem NQN. */
   subnqn: string;
 }

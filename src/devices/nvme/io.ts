@@ -35,20 +35,34 @@ export function executeIo(c: CommandContext, cmd: SubmissionEntry): number {
   }
 }
 
-function readWrite(c: CommandContext, cmd: SubmissionEntry, write: boolean): number {
+/** Where lbaRange puts the namespace and byte range (one object, reused: the I/O path allocates nothing). */
+const range: { ns: Namespace | undefined; offset: number; len: number } = { ns: undefined, offset: 0, len: 0 };
+
+/** The namespace and blocks (SLBA in CDW10-11, 0's based NLB in CDW12) of an LBA command into `range`: 0, or the status refusing them. */
+function lbaRange(c: CommandContext, cmd: SubmissionEntry): number {
   const ns = c.namespace(cmd.nsid);
   if (ns === undefined) return ST.INVALID_NAMESPACE;
   const slba = cmd.cdw10 + cmd.cdw11 * TWO32;
   const nlb = (cmd.cdw12 & RW.NLB_MASK) + 1;
   if (slba + nlb > ns.blocks) return ST.LBA_OUT_OF_RANGE;
-  const len = nlb * ns.lbaSize;
+  range.ns = ns;
+  range.offset = slba * ns.lbaSize;
+  range.len = nlb * ns.lbaSize;
+  return 0;
+}
+
+function readWrite(c: CommandContext, cmd: SubmissionEntry, write: boolean): number {
+  const refused = lbaRange(c, cmd);
+  if (refused !== 0) return refused;
+  const ns = range.ns!;
+  const { offset, len } = range;
   if (len > c.maxTransfer) return ST.INVALID_FIELD;
   if (write && ns.readOnly) return ST.NAMESPACE_WRITE_PROTECTED;
   const prp = c.prp;
   const st = prp.walk(cmd.prp1, cmd.prp2, len, !write);
   if (st !== 0) return st;
   const backing = ns.backing;
-  let pos = slba * ns.lbaSize;
+  let pos = offset;
   const count = prp.count;
   const addr = prp.addr;
   const lens = prp.len;
@@ -89,13 +103,12 @@ function flush(c: CommandContext, cmd: SubmissionEntry): number {
 }
 
 function writeZeroes(c: CommandContext, cmd: SubmissionEntry): number {
-  const ns = c.namespace(cmd.nsid);
-  if (ns === undefined) return ST.INVALID_NAMESPACE;
-  const slba = cmd.cdw10 + cmd.cdw11 * TWO32;
-  const nlb = (cmd.cdw12 & RW.NLB_MASK) + 1;
-  if (slba + nlb > ns.blocks) return ST.LBA_OUT_OF_RANGE;
+  const refused = lbaRange(c, cmd);
+  if (refused !== 0) return refused;
+  const ns = range.ns!;
+  const { offset, len } = range;
   if (ns.readOnly) return ST.NAMESPACE_WRITE_PROTECTED;
-  ns.backing.zero(slba * ns.lbaSize, nlb * ns.lbaSize);
+  ns.backing.zero(offset, len);
   if (writeThrough(c, cmd, ns)) ns.backing.flush();
   return 0;
 }
@@ -134,18 +147,16 @@ function deallocate(ns: Namespace, slba: number, n: number): void {
 let compareBuffer: Uint8Array | undefined;
 
 function compare(c: CommandContext, cmd: SubmissionEntry): number {
-  const ns = c.namespace(cmd.nsid);
-  if (ns === undefined) return ST.INVALID_NAMESPACE;
-  const slba = cmd.cdw10 + cmd.cdw11 * TWO32;
-  const nlb = (cmd.cdw12 & RW.NLB_MASK) + 1;
-  if (slba + nlb > ns.blocks) return ST.LBA_OUT_OF_RANGE;
-  const len = nlb * ns.lbaSize;
+  const refused = lbaRange(c, cmd);
+  if (refused !== 0) return refused;
+  const ns = range.ns!;
+  const { offset, len } = range;
   if (len > c.maxTransfer) return ST.INVALID_FIELD;
   const host = c.scratch;
   const st = c.fromHost(cmd, host, len);
   if (st !== 0) return st;
   if (compareBuffer === undefined || compareBuffer.length < len) compareBuffer = new Uint8Array(c.maxTransfer);
-  ns.backing.read(compareBuffer, 0, slba * ns.lbaSize, len);
+  ns.backing.read(compareBuffer, 0, offset, len);
   for (let i = 0; i < len; i++) if (host[i] !== compareBuffer[i]) return ST.COMPARE_FAILURE;
   return 0;
 }

@@ -30,16 +30,11 @@ import {
   PCI_COMMAND_MASTER,
   PCI_COMMAND_MEMORY,
   PCI_DEVICE_ID,
-  PCI_MSI_ADDRESS_HI,
-  PCI_MSI_ADDRESS_LO,
-  PCI_MSI_DATA_32,
-  PCI_MSI_DATA_64,
   PCI_MSI_FLAGS,
-  PCI_MSI_FLAGS_64BIT,
   PCI_MSI_FLAGS_ENABLE,
-  PCI_MSI_FLAGS_QSIZE,
   PCI_VENDOR_ID,
 } from '../../pci/regs.js';
+import { msiLayout, withMsiEnabledLog2 } from '../../pci/caps/msi-layout.js';
 import { checkEduIds, EduDriverBase, type EduWaitOptions } from './engine.js';
 
 /** An x86 MSI message (the local APIC's window, vector 0x41): any value works, the view carries it back. */
@@ -97,12 +92,12 @@ export class EduPciLikeDriver extends EduDriverBase {
     const cfg = this.pci.config;
     const c = this.msiCap;
     const flags = cfg.read16(c + PCI_MSI_FLAGS);
-    const is64 = (flags & PCI_MSI_FLAGS_64BIT) !== 0;
+    const at = msiLayout(flags);
     cfg.write16(PCI_COMMAND, cfg.read16(PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
-    cfg.write32(c + PCI_MSI_ADDRESS_LO, Number(message.address & 0xffffffffn));
-    if (is64) cfg.write32(c + PCI_MSI_ADDRESS_HI, Number(message.address >> 32n));
-    cfg.write16(c + (is64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32), message.data);
-    cfg.write16(c + PCI_MSI_FLAGS, (flags & ~PCI_MSI_FLAGS_QSIZE) | PCI_MSI_FLAGS_ENABLE);
+    cfg.write32(c + at.addressLo, Number(message.address & 0xffffffffn));
+    if (at.addressHi !== undefined) cfg.write32(c + at.addressHi, Number(message.address >> 32n));
+    cfg.write16(c + at.data, message.data);
+    cfg.write16(c + PCI_MSI_FLAGS, withMsiEnabledLog2(flags, 0) | PCI_MSI_FLAGS_ENABLE);
     this.#scheme = 'msi';
   }
 

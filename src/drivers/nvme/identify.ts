@@ -2,20 +2,10 @@
 // 4096-byte answers to Identify Controller (CNS 01h) and Identify Namespace
 // (CNS 00h), decoded into the fields a driver uses. Pure: parse a byte array.
 
-import { ID_CTRL, ID_NS, IDENTIFY_SIZE, LBAF, ONCS, VWC } from '../../hw/nvme/identify.js';
+import { ID_CTRL, ID_NS, IDENTIFY_SIZE, LBAF, ONCS, VWC, type ControllerIdentityFields } from '../../hw/nvme/identify.js';
 
-/** What Identify Controller says, decoded. */
-export interface ControllerIdentity {
-  /** PCI vendor ID (VID) and subsystem vendor ID (SSVID). */
-  vendorId: number;
-  subsystemVendorId: number;
-  /** Serial number, model number, firmware revision: ASCII, trailing spaces removed. */
-  serial: string;
-  model: string;
-  firmware: string;
-  /** Maximum Data Transfer Size as a power of two of CAP.MPSMIN pages (0: no limit). */
-  mdts: number;
-  controllerId: number;
+/** What Identify Controller says, decoded. Serial, model and firmware come with their trailing spaces removed. */
+export interface ControllerIdentity extends ControllerIdentityFields {
   /** VER register value reported here (0 before NVMe 1.2). */
   version: number;
   /** Optional Admin Command Support. */
@@ -27,10 +17,6 @@ export interface ControllerIdentity {
   maxCommands: number;
   /** Number of Namespaces: the highest namespace ID. */
   namespaces: number;
-  /** Optional NVM Command Support (bit 2 DSM, bit 3 Write Zeroes, ...). */
-  oncs: number;
-  /** Volatile write cache present. */
-  volatileWriteCache: boolean;
   supportsDsm: boolean;
   supportsWriteZeroes: boolean;
 }

@@ -45,17 +45,25 @@ export interface DoorbellTarget {
 /** Allocates DMA memory for a queue: the Device's allocDma, or a test's stand-in. */
 export type DmaAlloc = (size: number, name: string) => DmaMemoryLike;
 
-/** The submission ring: entries written at the tail. Pure bookkeeping over memory. */
-export class SubmissionRing {
+/** A ring of `entries` entries of `entrySize` bytes over memory, seen as dwords. */
+class Ring {
   readonly entries: number;
   readonly u32: Uint32Array;
-  tail = 0;
-  /** Last SQ head reported by the controller (SQHD of a completion). */
   head = 0;
 
-  constructor(mem: { bytes: Uint8Array }, entries: number) {
+  constructor(mem: { bytes: Uint8Array }, entries: number, entrySize: number) {
     this.entries = entries;
-    this.u32 = new Uint32Array(mem.bytes.buffer, mem.bytes.byteOffset, (entries * SQE.SIZE) >>> 2);
+    this.u32 = new Uint32Array(mem.bytes.buffer, mem.bytes.byteOffset, (entries * entrySize) >>> 2);
+  }
+}
+
+/** The submission ring: entries written at the tail. Pure bookkeeping over memory. */
+export class SubmissionRing extends Ring {
+  tail = 0;
+  // head: the last SQ head reported by the controller (SQHD of a completion).
+
+  constructor(mem: { bytes: Uint8Array }, entries: number) {
+    super(mem, entries, SQE.SIZE);
   }
 
   /** dword index of the entry at the tail. */
@@ -71,16 +79,12 @@ export class SubmissionRing {
 }
 
 /** The completion ring: new entries found by phase tag at the head. Pure bookkeeping over memory. */
-export class CompletionRing {
-  readonly entries: number;
-  readonly u32: Uint32Array;
-  head = 0;
+export class CompletionRing extends Ring {
   /** The phase tag a new entry carries on this pass (1 on the first). */
   phase = 1;
 
   constructor(mem: { bytes: Uint8Array }, entries: number) {
-    this.entries = entries;
-    this.u32 = new Uint32Array(mem.bytes.buffer, mem.bytes.byteOffset, (entries * CQE.SIZE) >>> 2);
+    super(mem, entries, CQE.SIZE);
   }
 
   /** DW3 of the head entry if it is new (its phase tag matches), else -1. */

@@ -9,7 +9,7 @@ import { decodeStatus, describeStatus, type NvmeStatus, type NvmeStatusCode } fr
 import { hex } from '../../util/format.js';
 
 /** Where a failed command came from, for the message. */
-export interface CommandContext {
+export interface CommandOrigin {
   opcode: number;
   qid: number;
   cid: number;
@@ -17,7 +17,7 @@ export interface CommandContext {
   command?: string;
 }
 
-function commandName(ctx: CommandContext): string {
+function commandName(ctx: CommandOrigin): string {
   return ctx.command ?? `opcode ${hex(ctx.opcode, 2)}`;
 }
 
@@ -37,7 +37,7 @@ export class NvmeError extends VfioTsError implements NvmeStatus {
   /** Command specific DW0 of the completion. */
   readonly dw0: number;
 
-  constructor(field: number, ctx: CommandContext, dw0 = 0) {
+  constructor(field: number, ctx: CommandOrigin, dw0 = 0) {
     const s = decodeStatus(field);
     const { code, name } = describeStatus(s.sct, s.sc);
     const what = commandName(ctx);
@@ -62,7 +62,7 @@ export class NvmeTimeoutError extends VfioTsError {
   readonly qid: number;
   readonly cid: number;
   readonly timeoutMs: number;
-  constructor(ctx: CommandContext, timeoutMs: number, detail = '') {
+  constructor(ctx: CommandOrigin, timeoutMs: number, detail = '') {
     const what = commandName(ctx);
     super('NVME_TIMEOUT', `NVMe ${what} (queue ${ctx.qid}, command id ${ctx.cid}) got no completion within ${timeoutMs} ms${detail}`);
     this.opcode = ctx.opcode;

@@ -6,6 +6,24 @@
 /** Size of every Identify data structure: 4 KiB. */
 export const IDENTIFY_SIZE = 4096;
 
+/** The Identify Controller fields the model fills in and the driver decodes, by meaning. */
+export interface ControllerIdentityFields {
+  /** PCI vendor ID (VID) and subsystem vendor ID (SSVID). */
+  vendorId: number;
+  subsystemVendorId: number;
+  /** Serial number, model number, firmware revision: ASCII (space padded on the wire). */
+  serial: string;
+  model: string;
+  firmware: string;
+  /** Maximum Data Transfer Size as a power of two of CAP.MPSMIN pages (0: no limit). */
+  mdts: number;
+  controllerId: number;
+  /** Optional NVM Command Support (ONCS bits). */
+  oncs: number;
+  /** Volatile write cache present. */
+  volatileWriteCache: boolean;
+}
+
 /** Identify Controller: field offsets (and lengths of the ASCII fields). */
 export const ID_CTRL = {
   VID: 0, // u16

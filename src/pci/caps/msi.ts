@@ -22,21 +22,13 @@ import { ALL_VIRT, ALL_WRITE, NO_VIRT } from '../perms.js';
 import { capPerms, Region, touches, type Engine, type RegionSpec, type ResetKind } from '../region.js';
 import {
   PCI_CAP_ID_MSI,
-  PCI_MSI_ADDRESS_HI,
-  PCI_MSI_ADDRESS_LO,
-  PCI_MSI_DATA_32,
-  PCI_MSI_DATA_64,
   PCI_MSI_FLAGS,
   PCI_MSI_FLAGS_64BIT,
   PCI_MSI_FLAGS_ENABLE,
   PCI_MSI_FLAGS_MASKBIT,
-  PCI_MSI_FLAGS_QMASK,
   PCI_MSI_FLAGS_QSIZE,
-  PCI_MSI_MASK_32,
-  PCI_MSI_MASK_64,
-  PCI_MSI_PENDING_32,
-  PCI_MSI_PENDING_64,
 } from '../regs.js';
+import { msiCapableLog2, msiEnabledLog2, msiLayout, msiVectorBits, withMsiEnabledLog2, type MsiLayout } from './msi-layout.js';
 import { ImageWriter, type CapImage } from './image.js';
 
 /** Declares an MSI capability. */
@@ -51,13 +43,7 @@ export interface MsiDecl {
   perVectorMask?: boolean;
 }
 
-/** Capability length for the given Message Control value (10, 14, 20 or 24). */
-export function msiLength(flags: number): number {
-  let len = 10;
-  if (flags & PCI_MSI_FLAGS_64BIT) len += 4;
-  if (flags & PCI_MSI_FLAGS_MASKBIT) len += 10;
-  return len;
-}
+export { msiLength } from './msi-layout.js';
 
 function log2Exact(n: number): number {
   return Math.round(Math.log2(n));
@@ -79,13 +65,11 @@ export function encodeMsi(d: MsiDecl): CapImage {
   let flags = log2Exact(vectors) << 1;
   if (d.address64 !== false) flags |= PCI_MSI_FLAGS_64BIT;
   if (d.perVectorMask) flags |= PCI_MSI_FLAGS_MASKBIT;
-  const img = new ImageWriter(msiLength(flags)).w(PCI_MSI_FLAGS, flags);
+  const layout = msiLayout(flags);
+  const img = new ImageWriter(layout.length).w(PCI_MSI_FLAGS, flags);
   // Hardware: enable and MME are writable (the engine mirrors them), masks for implemented vectors.
   img.rw(PCI_MSI_FLAGS, 1, PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
-  if (d.perVectorMask) {
-    const maskOff = flags & PCI_MSI_FLAGS_64BIT ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32;
-    img.rw(maskOff, 4, vectors === 32 ? 0xffffffff : (1 << vectors) - 1);
-  }
+  if (d.perVectorMask) img.rw(layout.mask, 4, msiVectorBits(vectors));
   return { id: PCI_CAP_ID_MSI, extended: false, bytes: img.bytes, writable: img.writable, w1c: img.w1c };
 }
 
@@ -120,54 +104,46 @@ export class MsiRegion extends Region {
   private allocatedLog2: number | undefined;
 
   constructor(engine: Engine, spec: RegionSpec) {
-    const flags = engine.backing.read(spec.start + PCI_MSI_FLAGS, 2);
+    const l = msiLayout(engine.backing.read(spec.start + PCI_MSI_FLAGS, 2));
     const p = capPerms(spec);
     // The kernel marks the whole low byte writable and re-derives MMC on read;
     // we keep MMC and the 64-bit bit read-only instead (same user-visible result).
     p.setb(PCI_MSI_FLAGS, 0xff, PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE);
-    p.setd(PCI_MSI_ADDRESS_LO, ALL_VIRT, ALL_WRITE);
-    if (flags & PCI_MSI_FLAGS_64BIT) {
-      p.setd(PCI_MSI_ADDRESS_HI, ALL_VIRT, ALL_WRITE);
-      p.setw(PCI_MSI_DATA_64, 0xffff, 0xffff);
-      if (flags & PCI_MSI_FLAGS_MASKBIT) {
-        p.setd(PCI_MSI_MASK_64, NO_VIRT, ALL_WRITE);
-        p.setd(PCI_MSI_PENDING_64, NO_VIRT, ALL_WRITE);
-      }
-    } else {
-      p.setw(PCI_MSI_DATA_32, 0xffff, 0xffff);
-      if (flags & PCI_MSI_FLAGS_MASKBIT) {
-        p.setd(PCI_MSI_MASK_32, NO_VIRT, ALL_WRITE);
-        p.setd(PCI_MSI_PENDING_32, NO_VIRT, ALL_WRITE);
-      }
+    p.setd(l.addressLo, ALL_VIRT, ALL_WRITE);
+    if (l.addressHi !== undefined) p.setd(l.addressHi, ALL_VIRT, ALL_WRITE);
+    p.setw(l.data, 0xffff, 0xffff);
+    if (l.perVectorMask) {
+      p.setd(l.mask, NO_VIRT, ALL_WRITE);
+      p.setd(l.pending, NO_VIRT, ALL_WRITE);
     }
     super(engine, spec, p);
   }
 
-  private get flagsHw(): number {
-    return this.hwGet(PCI_MSI_FLAGS, 2);
+  /** The 64-bit and per-vector-mask bits are read-only hardware: the layout follows them. */
+  private get layout(): MsiLayout {
+    return msiLayout(this.hwGet(PCI_MSI_FLAGS, 2));
   }
   get address64(): boolean {
-    return (this.flagsHw & PCI_MSI_FLAGS_64BIT) !== 0;
+    return this.layout.is64;
   }
   get perVectorMask(): boolean {
-    return (this.flagsHw & PCI_MSI_FLAGS_MASKBIT) !== 0;
+    return this.layout.perVectorMask;
   }
   /** log2 of Multiple Message Capable. */
   get capableLog2(): number {
-    return (this.effective(PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_QMASK) >> 1;
+    return msiCapableLog2(this.effective(PCI_MSI_FLAGS, 2));
   }
   get enabled(): boolean {
     return (this.shadowGet(PCI_MSI_FLAGS, 1) & PCI_MSI_FLAGS_ENABLE) !== 0;
   }
   private get maskOff(): number {
-    return this.address64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32;
+    return this.layout.mask;
   }
   private get pendingOff(): number {
-    return this.address64 ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32;
+    return this.layout.pending;
   }
   private get vectorBits(): number {
-    const n = 1 << this.capableLog2;
-    return n === 32 ? 0xffffffff : (1 << n) - 1;
+    return msiVectorBits(1 << this.capableLog2);
   }
 
   override reset(_kind: ResetKind): void {
@@ -194,7 +170,7 @@ export class MsiRegion extends Region {
     flags &= ~PCI_MSI_FLAGS_ENABLE;
     if (this.allocatedLog2 !== undefined) flags |= PCI_MSI_FLAGS_ENABLE;
     const limit = Math.min(this.capableLog2, this.allocatedLog2 ?? this.capableLog2);
-    if ((flags & PCI_MSI_FLAGS_QSIZE) >> 4 > limit) flags = (flags & ~PCI_MSI_FLAGS_QSIZE) | (limit << 4);
+    if (msiEnabledLog2(flags) > limit) flags = withMsiEnabledLog2(flags, limit);
     this.shadowSet(PCI_MSI_FLAGS, 1, flags);
     const hw = this.hwGet(PCI_MSI_FLAGS, 2);
     this.hwWrite(PCI_MSI_FLAGS, 2, (hw & ~0xff) | flags);
@@ -207,7 +183,7 @@ export class MsiRegion extends Region {
       throw new ErrnoError('EINVAL', `MSI: cannot enable ${count} vectors (capable of ${capable})`);
     }
     this.allocatedLog2 = log2Ceil(count);
-    const flags = (this.shadowGet(PCI_MSI_FLAGS, 1) & ~PCI_MSI_FLAGS_QSIZE) | (this.allocatedLog2 << 4);
+    const flags = withMsiEnabledLog2(this.shadowGet(PCI_MSI_FLAGS, 1), this.allocatedLog2);
     this.shadowSet(PCI_MSI_FLAGS, 1, flags);
     this.fixFlags();
   }
@@ -220,21 +196,20 @@ export class MsiRegion extends Region {
 
   state(): MsiState {
     const flags = this.effective(PCI_MSI_FLAGS, 2);
-    const a64 = this.address64;
-    const lo = this.effective(PCI_MSI_ADDRESS_LO, 4);
-    const hi = a64 ? this.effective(PCI_MSI_ADDRESS_HI, 4) : 0;
-    const data = this.effective(a64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32, 2);
-    const pvm = this.perVectorMask;
+    const l = this.layout;
+    const lo = this.effective(l.addressLo, 4);
+    const hi = l.addressHi !== undefined ? this.effective(l.addressHi, 4) : 0;
+    const pvm = l.perVectorMask;
     return {
       enabled: (flags & PCI_MSI_FLAGS_ENABLE) !== 0,
-      capable: 1 << ((flags & PCI_MSI_FLAGS_QMASK) >> 1),
-      count: 1 << ((flags & PCI_MSI_FLAGS_QSIZE) >> 4),
-      address64: a64,
+      capable: 1 << msiCapableLog2(flags),
+      count: 1 << msiEnabledLog2(flags),
+      address64: l.is64,
       perVectorMask: pvm,
       address: (BigInt(hi) << 32n) | BigInt(lo),
-      data,
-      mask: pvm ? this.effective(this.maskOff, 4) : 0,
-      pending: pvm ? this.effective(this.pendingOff, 4) : 0,
+      data: this.effective(l.data, 2),
+      mask: pvm ? this.effective(l.mask, 4) : 0,
+      pending: pvm ? this.effective(l.pending, 4) : 0,
     };
   }
 
